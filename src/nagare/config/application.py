@@ -1,0 +1,138 @@
+"""The application configuration file (`conf/<name>.cfg`) and finding registered applications."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from nagare.config import loader
+from nagare.config.reference import APPLICATIONS, entry_points
+from nagare.config.settings import Setting, Table, boolean, string
+from nagare.errors import ConfigError, NagareError
+
+APPLICATION = Table(
+    "application",
+    [
+        Setting("path", string, None, "reference of the root component factory or WSGI application", required=True),
+        Setting("name", string, None, "URL segment the application is served at", required=True),
+        Setting("debug", boolean, False, "show exceptions as interactive pages (standalone publisher)"),
+        Setting("redirect_after_post", boolean, False, "answer a POST with a 303 redirection to the new state"),
+        Setting("always_html", boolean, True, "wrap a rendered fragment in a complete HTML page"),
+        Setting("wsgi_pipe", string, "", "reference of a WSGI middleware factory wrapping the application"),
+        Setting("static", string, "$root/static", "folder of the static files, served at /static/<name>/ if it exists"),
+    ],
+)
+
+DATABASE = Table(
+    "database",
+    [
+        Setting("activated", boolean, False, "use this database"),
+        Setting("uri", string, "", "SQLAlchemy database URI"),
+        Setting("metadata", string, "", "reference of the SQLAlchemy metadata"),
+        Setting("populate", string, "", "reference of a function filling a new database"),
+        Setting("debug", boolean, False, "log the SQL statements"),
+    ],
+)
+
+
+@dataclass
+class AppConfig:
+    """A checked application configuration."""
+
+    filename: str
+    name: str
+    root: str
+    application: dict[str, Any]
+    databases: list[dict[str, Any]] = field(default_factory=list)
+    logging: dict[str, Any] = field(default_factory=dict)
+    sessions: dict[str, Any] = field(default_factory=dict)
+    config: loader.ConfigFile | None = None
+
+
+def registered() -> dict[str, Any]:
+    """The applications registered by the installed distributions."""
+    return entry_points(APPLICATIONS)
+
+
+def _package_dirs(module: str) -> list[str]:
+    """The folder of `module`'s package and of each parent package, innermost first."""
+    dirs = []
+    parts = module.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            spec = importlib.util.find_spec(".".join(parts[:i]))
+        except (ImportError, ValueError):
+            continue
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            dirs.extend(spec.submodule_search_locations)
+        elif spec.origin:
+            dirs.append(os.path.dirname(spec.origin))
+    if dirs:
+        dirs.append(os.path.dirname(dirs[-1]))  # beside the top package: a source checkout
+    seen: list[str] = []
+    for folder in dirs:
+        if folder not in seen:
+            seen.append(folder)
+    return seen
+
+
+def find_registered(name: str) -> tuple[str, str]:
+    """(config file, $root) of a registered application: `conf/<name>.cfg` in the package folders."""
+    entry = registered().get(name)
+    if entry is None:
+        raise NagareError(f"no application named '{name}' is registered, and no such configuration file")
+    module = entry.value.split(":")[0].strip()
+    for folder in _package_dirs(module):
+        candidate = os.path.join(folder, "conf", f"{name}.cfg")
+        if os.path.isfile(candidate):
+            return candidate, folder
+    raise NagareError(f"application '{name}' ({entry.value}) has no conf/{name}.cfg beside its package")
+
+
+def read(reference: str) -> AppConfig:
+    """Read an application config given as a registered name or as a file path."""
+    if os.path.exists(reference) or os.sep in reference or reference.endswith((".cfg", ".conf", ".ini")):
+        filename, root = os.path.abspath(reference), None
+    else:
+        filename, root = find_registered(reference)
+    config = loader.read(filename, what="application configuration file")
+    root = root or os.path.dirname(config.here)
+    raw_name = config.raw("application", "name")
+    if not config.has_section("application"):
+        raise ConfigError(filename, "application", reason="missing section")
+    if not raw_name or "$" in str(raw_name):
+        raise ConfigError(filename, "application", "name", raw_name, "is required (a plain URL segment)")
+    name = str(raw_name).strip().strip("/")
+    if not name or "/" in name:
+        raise ConfigError(filename, "application", "name", raw_name, "must be one URL segment")
+    config.set_variables(root=root, name=name)
+    application = config.section(APPLICATION)
+    databases = []
+    if config.has_section("database"):
+        top = {k: v for k, v in config.items("database").items()}
+        if top:
+            databases.append(loader.check(filename, DATABASE, top))
+        for sub in config.subsections("database"):
+            table = Table(f"database][{sub}", DATABASE.values())
+            databases.append(loader.check(filename, table, config.items(["database", sub])))
+    logging_conf: dict[str, Any] = dict(config.items("logging"))
+    for sub in config.subsections("logging"):
+        logging_conf[sub] = dict(config.items(["logging", sub]))
+    return AppConfig(
+        filename, name, root, application, databases, logging_conf, dict(config.items("sessions")), config
+    )
+
+
+def from_reference(reference: str, name: str) -> AppConfig:
+    """An application given on the command line (`serve-module`): every key at its default."""
+    config = loader.empty()
+    root = config.here
+    config.set_variables(root=root, name=name)
+    values = {"path": reference, "name": name}
+    application = loader.check("command line", APPLICATION, values)
+    application["static"] = application["static"].replace("$root", root)
+    return AppConfig("command line", name, root, application, config=config)

@@ -1,0 +1,158 @@
+"""Reading a ConfigObj file and checking its sections against settings tables.
+
+Defaults < file < command line. Every problem is a `ConfigError` naming the file, the section,
+the key and the bad value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import configobj
+
+from nagare.config.settings import Table
+from nagare.errors import ConfigError
+
+
+class ConfigFile:
+    """A parsed configuration file; `$here`, `$root`, `$name` and the file's own keys interpolated."""
+
+    def __init__(self, filename: str | None, conf: configobj.ConfigObj) -> None:
+        self.filename = filename
+        self.conf = conf
+
+    @property
+    def here(self) -> str:
+        return os.path.dirname(os.path.abspath(self.filename)) if self.filename else os.getcwd()
+
+    def sections(self) -> list[str]:
+        return [name for name in self.conf.sections if name != "DEFAULT"]
+
+    def has_section(self, name: str) -> bool:
+        return name in self.conf.sections
+
+    def raw(self, section: str, key: str, default: Any = None) -> Any:
+        """A value without interpolation (to find `$name` before interpolating)."""
+        try:
+            return self.conf[section].dict().get(key, default) if section in self.conf else default
+        except configobj.InterpolationError:
+            values = self.conf[section]
+            return dict.get(values, key, default)
+
+    def set_variables(self, **variables: str) -> None:
+        # ConfigObj's template interpolation looks values up in the section, then in the DEFAULT
+        # section of each parent up to the top: $here, $root and $name live there.
+        defaults = dict(self.conf.get("DEFAULT", {}))
+        defaults.update(variables)
+        self.conf["DEFAULT"] = defaults
+
+    def items(self, section: str | Iterable[str]) -> dict[str, Any]:
+        """The interpolated keys of a section (`section` may be a path of nested names)."""
+        path = [section] if isinstance(section, str) else list(section)
+        current: Any = self.conf
+        for name in path:
+            if name not in current.sections:
+                return {}
+            current = current[name]
+        result = {}
+        for key in current.scalars:
+            try:
+                result[key] = current[key]
+            except configobj.InterpolationError as exc:
+                raise ConfigError(self.filename, "][".join(path), key, reason=_interpolation_reason(exc)) from None
+        return result
+
+    def subsections(self, section: str | Iterable[str]) -> list[str]:
+        path = [section] if isinstance(section, str) else list(section)
+        current: Any = self.conf
+        for name in path:
+            if name not in current.sections:
+                return []
+            current = current[name]
+        return [name for name in current.sections if name != "DEFAULT"]
+
+    def section(
+        self,
+        table: Table,
+        overrides: Mapping[str, Any] | None = None,
+        ignored: Iterable[str] = (),
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Check a section against `table`: unknown keys and bad values raise `ConfigError`.
+
+        `values` replaces the file's own keys (used to merge an application's overrides);
+        `ignored` are keys that another plug-in of the same section accepts (left alone).
+        """
+        found = self.items(table.section) if values is None else dict(values)
+        return check(self.filename, table, found, overrides, ignored)
+
+
+def check(
+    filename: str | None,
+    table: Table,
+    found: Mapping[str, Any],
+    overrides: Mapping[str, Any] | None = None,
+    ignored: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Convert the values of a section by its table; defaults for the missing keys."""
+    result = table.defaults()
+    ignored = set(ignored)
+    for key, value in found.items():
+        if key in ignored:
+            continue
+        setting = table.get(key)
+        if setting is None:
+            known = ", ".join(sorted(table))
+            raise ConfigError(filename, table.section, key, reason=f"unknown key (known keys: {known})")
+        result[key] = _convert(filename, table.section, setting, value)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            result[key] = _convert("command line", table.section, table[key], value)
+    for setting in table.values():
+        if setting.required and result.get(setting.name) in (None, ""):
+            raise ConfigError(filename, table.section, setting.name, reason="is required")
+    return result
+
+
+def _convert(filename: str | None, section: str, setting: Any, value: Any) -> Any:
+    try:
+        return setting.convert(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(filename, section, setting.name, value, str(exc)) from None
+
+
+def _interpolation_reason(exc: Exception) -> str:
+    match = re.search(r'"([^"]+)"', str(exc))
+    if isinstance(exc, configobj.MissingInterpolationOption) and match:
+        return f"unknown variable ${match.group(1)} (known: $here, $root, $name and the keys of the file)"
+    return str(exc).rstrip(".")
+
+
+def read(filename: str, variables: Mapping[str, str] | None = None, what: str = "configuration file") -> ConfigFile:
+    """Parse `filename`; a missing or malformed file raises a one-line `ConfigError`."""
+    if not os.path.isfile(filename):
+        reason = "is a directory" if os.path.isdir(filename) else "no such file"
+        raise ConfigError(filename, reason=f"{what}: {reason}")
+    try:
+        conf = configobj.ConfigObj(
+            filename, interpolation="template", file_error=True, encoding="utf-8", raise_errors=True
+        )
+    except configobj.ConfigObjError as exc:
+        raise ConfigError(filename, reason=str(exc).rstrip(".")) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(filename, reason=reason) from None
+    config = ConfigFile(filename, conf)
+    here = config.here
+    config.set_variables(here=here, **(variables or {}))
+    return config
+
+
+def empty() -> ConfigFile:
+    """A configuration with no file (every key at its default)."""
+    config = ConfigFile(None, configobj.ConfigObj(interpolation="template"))
+    config.set_variables(here=os.getcwd())
+    return config

@@ -1,0 +1,107 @@
+"""Logging: stderr by default (supervisor-friendly), each application under `nagare.application.<name>`.
+
+An application's `[logging]` section configures its logger the way Nagare 0.5 files did:
+
+    [logging]
+    [[logger]]
+    level = DEBUG
+    [[handler]]
+    class = logging.FileHandler
+    args = "('/var/log/myapp.log',)"
+    [[formatter]]
+    format = %(asctime)s %(levelname)s %(message)s
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import sys
+from typing import Any
+
+from nagare.config.reference import load as load_reference
+from nagare.errors import ConfigError, NagareError
+
+DEFAULT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_default(level: int = logging.INFO) -> None:
+    """One stderr handler on the `nagare` logger, unless one is configured already."""
+    logger = logging.getLogger("nagare")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(DEFAULT_FORMAT))
+        logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def _level(filename: str, section: str, value: Any) -> int:
+    level = logging.getLevelName(str(value).strip().upper())
+    if not isinstance(level, int):
+        raise ConfigError(filename, section, "level", value, "expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level
+
+
+def _args(filename: str, value: Any) -> tuple[Any, ...]:
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(value)
+    text = str(value).strip()
+    streams = {"sys.stderr": sys.stderr, "sys.stdout": sys.stdout}
+    if text in ("", "()"):
+        return ()
+    if text.strip("(), ") in streams:
+        return (streams[text.strip("(), ")],)
+    try:
+        result = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise ConfigError(filename, "logging][handler", "args", value, "expected a Python tuple of literals") from None
+    return result if isinstance(result, tuple) else (result,)
+
+
+def configure_application(name: str, conf: dict[str, Any], filename: str) -> logging.Logger:
+    """Configure `nagare.application.<name>` from an application's `[logging]` section."""
+    logger = logging.getLogger(f"nagare.application.{name}")
+    if not conf:
+        return logger
+    known = {"logger", "handler", "formatter"}
+    for key in conf:
+        if key not in known:
+            raise ConfigError(filename, "logging", key, reason="unknown key (known sub-sections: logger, handler, formatter)")
+    logger_conf = conf.get("logger", {})
+    for key in logger_conf:
+        if key not in ("level", "propagate"):
+            raise ConfigError(filename, "logging][logger", key, reason="unknown key (known keys: level, propagate)")
+    if "level" in logger_conf:
+        logger.setLevel(_level(filename, "logging][logger", logger_conf["level"]))
+    if "propagate" in logger_conf:
+        from nagare.config.settings import boolean
+
+        try:
+            logger.propagate = boolean(logger_conf["propagate"])
+        except ValueError as exc:
+            raise ConfigError(filename, "logging][logger", "propagate", logger_conf["propagate"], str(exc)) from None
+    handler_conf = conf.get("handler")
+    if handler_conf is not None:
+        for key in handler_conf:
+            if key not in ("class", "args", "level"):
+                raise ConfigError(filename, "logging][handler", key, reason="unknown key (known keys: class, args, level)")
+        class_name = str(handler_conf.get("class", "logging.StreamHandler"))
+        reference = class_name if ":" in class_name else "python " + ":".join(class_name.rsplit(".", 1))
+        try:
+            handler_class = load_reference(reference)
+            handler = handler_class(*_args(filename, handler_conf.get("args", "()")))
+        except ConfigError:
+            raise
+        except (NagareError, Exception) as exc:
+            raise ConfigError(filename, "logging][handler", "class", class_name, f"cannot create the handler: {exc}") from None
+        if "level" in handler_conf:
+            handler.setLevel(_level(filename, "logging][handler", handler_conf["level"]))
+        formatter_conf = conf.get("formatter", {})
+        for key in formatter_conf:
+            if key not in ("format", "datefmt"):
+                raise ConfigError(filename, "logging][formatter", key, reason="unknown key (known keys: format, datefmt)")
+        handler.setFormatter(logging.Formatter(formatter_conf.get("format", DEFAULT_FORMAT), formatter_conf.get("datefmt")))
+        logger.handlers = [handler]
+        logger.propagate = bool(logger_conf.get("propagate", False)) if "propagate" not in logger_conf else logger.propagate
+    return logger
