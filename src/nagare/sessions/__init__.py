@@ -1,0 +1,1 @@
+"""Session managers: where the states of the component trees live between requests."""

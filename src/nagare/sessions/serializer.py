@@ -1,0 +1,158 @@
+"""Turning a state (component tree + callbacks) into authenticated bytes and back.
+
+Pickling uses cloudpickle, so lambdas, closures and bound methods work as actions (Nagare 0.5 on
+CPython could not pickle them). Objects marked `state.stateless` are pickled apart, once per
+session, and referenced from each state by a persistent id.
+
+Every blob is authenticated: HMAC-SHA256 over (session id, blob kind, bytes) with a key derived
+from the deployment secret. A blob altered in the store, or moved from another session, is
+refused before anything is unpickled — unpickling untrusted bytes runs arbitrary code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import os
+import pickle
+import secrets
+from typing import Any
+
+import cloudpickle
+
+from nagare import state as state_module
+from nagare.errors import NagareError, StateError
+
+MAC_SIZE = 32
+SECRET_ENV = "NAGARE_SECRET_FILE"
+
+# Types that are never stateless: skip the attribute look-up for them (the pickler asks for a
+# persistent id of every object it meets, so this is on the hot path).
+_PLAIN = frozenset({str, bytes, int, float, bool, type(None), tuple, list, dict, set, frozenset, type})
+
+
+class _Pickler(cloudpickle.Pickler):
+    def __init__(self, file: io.BytesIO, shared: dict[int, tuple[str, Any]]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.shared = shared
+
+    def persistent_id(self, obj: Any) -> str | None:
+        if type(obj) in _PLAIN or isinstance(obj, type) or not state_module.is_stateless(obj):
+            return None
+        entry = self.shared.get(id(obj))
+        if entry is None:
+            entry = (secrets.token_hex(8), obj)
+            self.shared[id(obj)] = entry
+        return entry[0]
+
+
+class _SharedPickler(cloudpickle.Pickler):
+    """Pickles the stateless objects themselves (their own fields by value)."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, shared: dict[str, Any]) -> None:
+        super().__init__(file)
+        self.shared = shared
+
+    def persistent_load(self, pid: Any) -> Any:
+        try:
+            return self.shared[pid]
+        except (KeyError, TypeError):
+            raise StateError(f"state refers to an unknown shared object {pid!r}") from None
+
+
+class Serializer:
+    """Pickles and authenticates the states of one application's sessions."""
+
+    def __init__(self, secret: bytes, application: str = "") -> None:
+        # One key per application: a state of one application is not valid in another.
+        self.key = hmac.new(secret, b"nagare-state:" + application.encode(), hashlib.sha256).digest()
+
+    def _mac(self, session_id: str, kind: bytes, data: bytes) -> bytes:
+        mac = hmac.new(self.key, session_id.encode() + b"\0" + kind + b"\0", hashlib.sha256)
+        mac.update(data)
+        return mac.digest()
+
+    def sign(self, session_id: str, kind: bytes, data: bytes) -> bytes:
+        return self._mac(session_id, kind, data) + data
+
+    def verify(self, session_id: str, kind: bytes, blob: bytes) -> bytes:
+        if not isinstance(blob, (bytes, bytearray)) or len(blob) < MAC_SIZE:
+            raise StateError("stored state is truncated")
+        mac, data = bytes(blob[:MAC_SIZE]), bytes(blob[MAC_SIZE:])
+        if not hmac.compare_digest(mac, self._mac(session_id, kind, data)):
+            raise StateError("stored state is not authentic (altered, or from another session)")
+        return data
+
+    def dumps(self, session_id: str, state: Any, shared: dict[int, tuple[str, Any]]) -> tuple[bytes, bytes]:
+        """(state blob, shared blob): `shared` maps id(obj) -> (pid, obj), updated in place."""
+        buffer = io.BytesIO()
+        _Pickler(buffer, shared).dump(state)
+        state_bytes = buffer.getvalue()
+        buffer = io.BytesIO()
+        _SharedPickler(buffer).dump({pid: obj for pid, obj in shared.values()})
+        return self.sign(session_id, b"state", state_bytes), self.sign(session_id, b"shared", buffer.getvalue())
+
+    def loads(self, session_id: str, state_blob: bytes, shared_blob: bytes | None) -> tuple[Any, dict[int, tuple[str, Any]]]:
+        """The state and the `shared` mapping to hand back to `dumps` on the next store."""
+        shared_objects: dict[str, Any] = {}
+        if shared_blob:
+            data = self.verify(session_id, b"shared", shared_blob)
+            shared_objects = self._unpickle(data, {})
+        state_data = self.verify(session_id, b"state", state_blob)
+        state = self._unpickle(state_data, shared_objects)
+        return state, {id(obj): (pid, obj) for pid, obj in shared_objects.items()}
+
+    @staticmethod
+    def _unpickle(data: bytes, shared: dict[str, Any]) -> Any:
+        try:
+            return _Unpickler(io.BytesIO(data), shared).load()
+        except StateError:
+            raise
+        except Exception as exc:
+            # Authentic bytes that no longer load: the application's code changed under them.
+            raise StateError(f"stored state cannot be loaded: {type(exc).__name__}: {exc}") from exc
+
+
+def load_secret(configured: str | None) -> bytes:
+    """The deployment secret: the configured one, else one generated once and kept in a file.
+
+    The file is `$NAGARE_SECRET_FILE`, else `~/.config/nagare/secret`, created readable by its
+    owner only. Every process of the machine shares it; machines of a cluster need `secret` set.
+    """
+    if configured:
+        return configured.encode()
+    path = os.environ.get(SECRET_ENV) or os.path.join(os.path.expanduser("~"), ".config", "nagare", "secret")
+    try:
+        with open(path, "rb") as f:
+            secret = f.read().strip()
+        if len(secret) >= 32:
+            return secret
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise NagareError(f"cannot read the session secret {path}: {exc.strerror}") from None
+    secret = secrets.token_hex(32).encode()
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secret + b"\n")
+        try:
+            os.link(tmp, path)  # first writer wins: concurrent starts agree on one secret
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+        with open(path, "rb") as f:
+            return f.read().strip()
+    except OSError as exc:
+        raise NagareError(
+            f"cannot keep a session secret in {path} ({exc.strerror}): set [sessions] secret, or ${SECRET_ENV}"
+        ) from None
