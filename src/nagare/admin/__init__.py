@@ -1,0 +1,1 @@
+"""nagare-admin and its commands (entry-point group `nagare.commands`)."""

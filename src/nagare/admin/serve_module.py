@@ -1,0 +1,43 @@
+"""`nagare-admin serve-module`: serve a root factory or WSGI callable without writing any file."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from nagare import log
+from nagare.admin.command import ArgumentParser, Command
+from nagare.admin.serve import check_publisher
+from nagare.config import application, publisher
+from nagare.errors import CommandError
+from nagare.wsgi.loader import load
+
+
+class ServeModule(Command):
+    desc = "Serve a component factory or WSGI callable given as <module_or_file>:<factory>"
+
+    def set_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("-c", "--conf", help="publisher configuration file")
+        parser.add_argument("--host", help="address to listen on")
+        parser.add_argument("-p", "--port", help="port to listen on")
+        parser.add_argument("-d", "--debug", action="store_true", default=None, help="debug mode")
+        parser.add_argument("--reload", action="store_true", default=None, help="restart when a source file changes")
+        parser.add_argument("reference", help="module.name:factory or path/to/file.py:factory")
+        parser.add_argument("name", help="URL segment to serve it at")
+
+    def run(self, args: argparse.Namespace) -> int:
+        target, sep, factory = args.reference.rpartition(":")
+        if not sep or not target or not factory:
+            raise CommandError(f"'{args.reference}': expected <module_or_file>:<factory>")
+        kind = "file" if target.endswith(".py") or os.sep in target else "python"
+        reference = f"{kind} {os.path.abspath(target) if kind == 'file' else target}:{factory}"
+        conf = publisher.read(args.conf, {"host": args.host, "port": args.port, "reload": args.reload})
+        log.configure_default(logging.DEBUG if args.debug else logging.INFO)
+        app_config = application.from_reference(reference, args.name.strip("/"))
+        if args.debug:
+            app_config.application["debug"] = True
+        apps = [load(app_config, conf)]
+        check_publisher(conf, apps, bool(args.debug))
+        conf.publisher_class(conf.publisher).serve(apps)
+        return 0

@@ -1,0 +1,1 @@
+"""Publishers: the servers that run applications (standalone; fastcgi later)."""

@@ -1,0 +1,1 @@
+"""The WSGI side: the Nagare application object, the dispatcher of several applications, static files."""

@@ -1,0 +1,214 @@
+"""The Nagare application: request -> session lock -> callbacks -> render -> save -> response.
+
+SPEC "URLs and wire protocol" is implemented here: `_s`/`_c` ids, `_action…` callbacks, `_a`
+for XHR, the `_nagare` secure-id cookie, 301/307/303 redirections and RESTful URL segments.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from webob import Request, Response
+from webob.exc import HTTPException, HTTPMovedPermanently, HTTPNotFound, HTTPSeeOther, HTTPServiceUnavailable, HTTPTemporaryRedirect
+
+from nagare import ajax, presentation
+from nagare.callbacks import Callbacks
+from nagare.component import Component
+from nagare.errors import ExpirationError, LockError, SessionSecurityError, StateError
+from nagare.namespaces import xhtml5
+from nagare.sessions.base import Session, Sessions
+
+StartResponse = Callable[..., Any]
+
+
+class WSGIApp:
+    """A Nagare application: a root component factory served with sessions."""
+
+    def __init__(
+        self,
+        root_factory: Callable[[], Any],
+        *,
+        name: str,
+        sessions: Sessions,
+        static_url: str | None = None,
+        always_html: bool = True,
+        redirect_after_post: bool = False,
+        renderer_factory: Callable[..., Any] = xhtml5.Renderer,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.root_factory = root_factory
+        self.name = name
+        self.sessions = sessions
+        self.static_url = static_url if static_url is not None else f"/static/{name}/"
+        self.always_html = always_html
+        self.redirect_after_post = redirect_after_post
+        self.renderer_factory = renderer_factory
+        self.log = logger or logging.getLogger(f"nagare.application.{name}")
+
+    def create_root(self) -> Component:
+        root = self.root_factory()
+        return root if isinstance(root, Component) else Component(root)
+
+    # -- WSGI --------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ, charset="utf-8")
+        try:
+            response = self.handle(request)
+        except HTTPException as exc:
+            response = exc
+        except Exception:
+            self.log.exception("error while serving %s %s", request.method, request.url)
+            response = error_page(500, "Internal Server Error", "The server could not answer this request.")
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        if not request.path_info:
+            location = request.script_name + "/" + ("?" + request.query_string if request.query_string else "")
+            raise HTTPMovedPermanently(location=location)
+        params = request.params
+        session_id, state_id = params.get("_s"), params.get("_c")
+        is_xhr = "_a" in params
+        try:
+            if session_id is None or state_id is None:
+                with self.sessions.create() as session:
+                    return self.start(request, session, is_xhr)
+            secure_id = request.cookies.get(self.sessions.security_cookie_name)
+            with self.sessions.open(session_id, state_id, secure_id) as session:
+                return self.process(request, session, is_xhr)
+        except ExpirationError:
+            return self.restart(request, is_xhr)
+        except StateError as exc:
+            self.log.warning("state refused for %s %s: %s", request.method, request.path_url, exc)
+            return self.restart(request, is_xhr)
+        except SessionSecurityError:
+            self.log.warning("secure id mismatch for session %s from %s", session_id, request.remote_addr)
+            if is_xhr:
+                return error_page(503, "Service Unavailable", "Session not available.")
+            return HTTPTemporaryRedirect(location=request.path_url)
+        except LockError as exc:
+            self.log.error("%s %s: %s", request.method, request.path_url, exc)
+            response = error_page(503, "Service Unavailable", "The session is busy; try again.")
+            response.headers["Retry-After"] = "1"
+            return response
+
+    def restart(self, request: Request, is_xhr: bool) -> Response:
+        """Expired or unknown session or state: back to the same path, a fresh session."""
+        if is_xhr:
+            return json_response({"updates": [], "reload": request.path_url})
+        return HTTPMovedPermanently(location=request.path_url)
+
+    # -- a new session -----------------------------------------------------------------------
+
+    def start(self, request: Request, session: Session, is_xhr: bool) -> Response:
+        root = self.create_root()
+        callbacks = Callbacks()
+        url = [segment for segment in request.path_info.split("/") if segment]
+        if url:
+            try:
+                root.init(url, request.method, request)
+            except presentation.NotFound:
+                return error_page(404, "Not Found", "The page you asked for does not exist.")
+        response = Response(charset="utf-8")
+        self.set_cookie(request, response, session.secure_id)
+        if is_xhr:
+            return json_response({"updates": [], "reload": request.path_url})
+        return self.render_page(request, response, session, root, callbacks, session.new_state_id)
+
+    def set_cookie(self, request: Request, response: Response, secure_id: str) -> None:
+        response.set_cookie(
+            self.sessions.security_cookie_name,
+            secure_id,
+            path=(request.script_name or "") + "/",
+            httponly=self.sessions.security_cookie_httponly,
+            secure=self.sessions.security_cookie_secure,
+            samesite="Lax",
+        )
+
+    # -- an existing session -----------------------------------------------------------------
+
+    def process(self, request: Request, session: Session, is_xhr: bool) -> Response:
+        root, callbacks = session.state
+        response = Response(charset="utf-8")
+        actions = Callbacks.parse(request.params.items())
+        results = callbacks.process(request.params.items(), request, response) if actions else []
+
+        for result in results:
+            if isinstance(result, Response):  # an action that answers by itself (an image, a file)
+                session.store((root, callbacks), use_same_state=True)
+                return result
+
+        if is_xhr:
+            return self.render_updates(request, session, root, callbacks, results)
+
+        if actions and self.redirect_after_post and request.method == "POST":
+            state_id = session.store((root, callbacks))
+            raise HTTPSeeOther(location=self.state_url(request, session.session_id, state_id))
+
+        state_id = session.new_state_id if actions else session.state_id
+        assert state_id is not None
+        return self.render_page(request, response, session, root, callbacks, state_id)
+
+    def state_url(self, request: Request, session_id: str, state_id: int) -> str:
+        return f"{request.path_url}?_s={session_id}&_c={state_id:05d}"
+
+    def new_renderer(self, request: Request, response: Response, callbacks: Callbacks, session_id: str, state_id: int) -> Any:
+        return self.renderer_factory(
+            callbacks=callbacks,
+            session_params={"_s": session_id, "_c": f"{state_id:05d}"},
+            static_url=self.static_url,
+            url=request.script_name + "/",
+            request=request,
+            response=response,
+        )
+
+    def render_page(
+        self, request: Request, response: Response, session: Session, root: Component, callbacks: Callbacks, state_id: int
+    ) -> Response:
+        callbacks.clear()
+        h = self.new_renderer(request, response, callbacks, session.session_id, state_id)
+        output = root.render(h)
+        body = h.page(output, self.always_html)
+        session.store((root, callbacks), use_same_state=state_id == session.state_id)
+        response.content_type = h.content_type.split(";")[0]
+        response.body = body
+        response.cache_control = "no-cache"
+        return response
+
+    def render_updates(self, request: Request, session: Session, root: Component, callbacks: Callbacks, results: list[Any]) -> Response:
+        """An XHR request: render the parts its actions asked for, keep the state in place."""
+        assert session.state_id is not None
+        response = Response(charset="utf-8")
+        h = self.new_renderer(request, response, callbacks, session.session_id, session.state_id)
+        updates, reload = [], None
+        for rendering in results:
+            if not isinstance(rendering, ajax.Rendering):
+                continue
+            if callable(rendering.render):
+                output = rendering.render(h.AsyncRenderer())
+                updates.append({"id": rendering.dom_id, "mode": "inner", "html": h.fragment(output)})
+            elif rendering.component is None:
+                reload = self.state_url(request, session.session_id, session.state_id)
+            else:
+                output = rendering.component.render(h.AsyncRenderer(), rendering.render)
+                updates.append({"id": rendering.dom_id, "mode": "outer", "html": h.fragment(output)})
+        session.store((root, callbacks), use_same_state=True)
+        return json_response({"updates": updates, "head": h.head_assets(), "reload": reload}, response)
+
+
+def json_response(data: dict[str, Any], response: Response | None = None) -> Response:
+    response = response or Response(charset="utf-8")
+    response.content_type = "application/json"
+    response.body = json.dumps(data).encode()
+    response.cache_control = "no-cache"
+    return response
+
+
+def error_page(status: int, title: str, text: str) -> Response:
+    from html import escape
+
+    body = f"<!DOCTYPE html>\n<html><head><title>{status} {escape(title)}</title></head><body><h1>{escape(title)}</h1><p>{escape(text)}</p></body></html>\n"
+    return Response(body=body.encode(), status=status, content_type="text/html", charset="utf-8")

@@ -1,0 +1,99 @@
+"""From configuration to a served application: the root factory, its sessions, its logger."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from nagare import log
+from nagare.config import loader as config_loader
+from nagare.config.application import AppConfig
+from nagare.config.publisher import SESSIONS, PublisherConfig, plugin
+from nagare.config.reference import load as load_reference
+from nagare.config.settings import Table
+from nagare.errors import ConfigError, NagareError
+from nagare.sessions.base import Sessions
+from nagare.sessions.serializer import Serializer, load_secret
+from nagare.wsgi.app import WSGIApp
+
+NAGARE_STATIC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
+
+
+@dataclass
+class LoadedApp:
+    """An application ready to be mounted at `/<name>/`."""
+
+    name: str
+    wsgi: Any
+    static: str | None
+    kind: str  # "nagare": root component factory with sessions; "wsgi": served as it is
+    config: AppConfig
+    sessions: Sessions | None = None
+
+
+def classify(obj: Any) -> str:
+    """'factory' for a component root factory, 'wsgi' for a WSGI callable."""
+    if isinstance(obj, type):
+        return "factory"
+    if not callable(obj):
+        raise NagareError(f"{obj!r} is neither a root component factory nor a WSGI application")
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return "wsgi"
+    required = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    return "wsgi" if len(required) >= 2 else "factory"
+
+
+def sessions_manager(app: AppConfig, publisher: PublisherConfig) -> Sessions:
+    """The sessions manager of `app`: the publisher's `[sessions]`, overridden by the app's own."""
+    raw = {**publisher.sessions, **app.sessions}
+    source = app.filename if app.sessions else publisher.filename
+    type_ = str(raw.get("type", "standalone")).strip()
+    sessions_class = plugin(SESSIONS, type_, source, "sessions")
+    table: Table = sessions_class.SETTINGS
+    for key in raw:
+        if key not in table:
+            origin = app.filename if key in app.sessions else publisher.filename
+            known = ", ".join(sorted(table))
+            raise ConfigError(origin, "sessions", key, reason=f"unknown key for type {type_} (known keys: {known})")
+    settings = config_loader.check(source, table, raw)
+    serializer = Serializer(load_secret(settings.get("secret")), app.name)
+    return sessions_class(settings, serializer, app.name)
+
+
+def load(app: AppConfig, publisher: PublisherConfig) -> LoadedApp:
+    settings = app.application
+    try:
+        obj = load_reference(settings["path"])
+    except NagareError as exc:
+        raise ConfigError(app.filename, "application", "path", settings["path"], str(exc)) from None
+    kind = classify(obj)
+    logger = log.configure_application(app.name, app.logging, app.filename)
+    static = settings["static"] if settings["static"] and os.path.isdir(settings["static"]) else None
+    sessions = None
+    if kind == "wsgi":
+        wsgi = obj
+    else:
+        sessions = sessions_manager(app, publisher)
+        wsgi = WSGIApp(
+            obj,
+            name=app.name,
+            sessions=sessions,
+            always_html=settings["always_html"],
+            redirect_after_post=settings["redirect_after_post"],
+            logger=logger,
+        )
+    if settings["wsgi_pipe"]:
+        try:
+            pipe = load_reference(settings["wsgi_pipe"])
+        except NagareError as exc:
+            raise ConfigError(app.filename, "application", "wsgi_pipe", settings["wsgi_pipe"], str(exc)) from None
+        wsgi = pipe(wsgi)
+    return LoadedApp(app.name, wsgi, static, "nagare" if kind == "factory" else "wsgi", app, sessions)
