@@ -1,0 +1,144 @@
+"""Form editing: properties that keep what the user typed apart from the valid value.
+
+A `Property` is the action of a form input: `h.input(value=p()).action(p)`. When the form is
+submitted, `p(text)` keeps `text` as `p.input` (so that the form shows it back, even when it is
+wrong), runs the validation function on it, and either stores the converted value in `p.value`
+(and clears `p.error`) or puts the message of the `ValueError` in `p.error` (and keeps the last
+valid `p.value`).
+
+An `Editor` holds one property per attribute of a target object, checks them with
+`is_validated()` and copies their values back to the target with `commit()`:
+
+    class PersonEditor(editor.Editor):
+        def __init__(self, person):
+            super().__init__(person, ('name', 'age'))
+            self.age.validate(lambda v: validator.IntValidator(v).greater_than(0))
+
+        def save(self, comp):
+            if self.commit(('name', 'age')):
+                comp.answer(self.target)
+
+Properties and editors are pickled with the state after every request: the standard `pickle`
+handles module-level functions and bound methods as validation functions; lambdas and closures
+need the `cloudpickle` serializer that the session managers use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from nagare import var
+from nagare.validator import Validator
+
+__all__ = ["Property", "Editor"]
+
+
+def no_validation(value: Any) -> Any:
+    """The default validation function: every input is valid, as it is."""
+    return value
+
+
+class Property(var.Var):
+    """A `Var` that validates what it is set to.
+
+    - `p(text)` / `p.set(text)`: keep `text` as `p.input` and validate it;
+    - `p()` / `p.get()`: the input, to show back in the form;
+    - `p.value`: the last valid (converted) value; `p.error`: the message of the last failed
+      validation, None when the input is valid.
+    """
+
+    def __init__(self, value: Any = None) -> None:
+        super().__init__(value)
+        self.input = value
+        self.error: Any = None
+        self.validator: Callable[[Any], Any] = no_validation
+
+    def validate(self, f: Callable[[Any], Any]) -> "Property":
+        """Use `f` to validate the inputs: `f(input)` returns the value or raises `ValueError`.
+
+        `f` may also return a `validator.Validator` (the end of a validation chain): its value
+        is used. The current input is not validated again. Returns the property.
+        """
+        self.validator = f
+        return self
+
+    def set(self, input: Any) -> Any:
+        """Keep `input` and validate it; return it."""
+        self.input = input
+        try:
+            value = self.validator(input)
+            if isinstance(value, Validator):
+                value = value()
+        except ValueError as e:
+            self.error = e.args[0] if e.args else (str(e) or "Invalid value")
+        else:
+            self.value = value
+            self.error = None
+        return input
+
+    def get(self) -> Any:
+        """The input (what the user typed, or the initial value)."""
+        return self.input
+
+    def __call__(self, input: Any = var._MISSING) -> Any:
+        if input is var._MISSING:
+            return self.get()
+        return self.set(input)
+
+    def is_valid(self) -> bool:
+        """True when the last input was valid."""
+        return self.error is None
+
+    def __repr__(self) -> str:
+        return f"Property(value={self.value!r}, input={self.input!r}, error={self.error!r})"
+
+
+class Editor:
+    """Properties that edit the attributes of `target`, and the means to check and commit them.
+
+    `Editor(target, ('name', 'age'))` creates `self.name = Property(target.name)` and
+    `self.age = Property(target.age)`. Subclasses may add other properties as attributes.
+    """
+
+    def __init__(self, target: Any, properties_to_create: Iterable[str] = ()) -> None:
+        self.target = target
+        for name in properties_to_create:
+            if name.startswith("_") or hasattr(type(self), name) or name == "target":
+                raise ValueError(f"{name!r} cannot be the name of a property of {type(self).__name__}")
+            setattr(self, name, Property(getattr(target, name)))
+
+    def _names(self, names: Iterable[str] | None) -> tuple[str, ...]:
+        if names is None:
+            return tuple(name for name, value in vars(self).items() if isinstance(value, Property))
+        if isinstance(names, str):
+            return (names,)
+        return tuple(names)
+
+    def _property(self, name: str) -> Property:
+        prop = getattr(self, name)
+        if not isinstance(prop, Property):
+            raise TypeError(f"{type(self).__name__}.{name} is not a Property")
+        return prop
+
+    def is_validated(self, properties_to_validate: Iterable[str] | None = None) -> bool:
+        """True when none of the properties named has an error (default: all the properties)."""
+        return all(self._property(name).error is None for name in self._names(properties_to_validate))
+
+    def commit(
+        self,
+        properties_to_commit: Iterable[str] | None = None,
+        properties_to_validate: Iterable[str] = (),
+    ) -> bool:
+        """Copy the values of the properties named onto the target, if all of them are valid.
+
+        `properties_to_commit` defaults to all the properties; `properties_to_validate` names
+        other properties that must be valid too (but are not copied). Nothing is copied when
+        one of them has an error. Returns True when the values were copied.
+        """
+        names = self._names(properties_to_commit)
+        if not self.is_validated(names + self._names(properties_to_validate)):
+            return False
+        for name in names:
+            setattr(self.target, name, self._property(name).value)
+        return True
