@@ -50,14 +50,18 @@ class Update:
         self.component_to_update = component_to_update
         self.with_request = with_request
         self.component: Any = None
-        self.model: Any = None
+        self.model: Any = 0
 
     def bind(self, renderer: Any) -> "Update":
         """A copy attached to the asynchronous component `renderer` is rendering, if any."""
         bound = Update(self.render, self.action, self.component_to_update, self.with_request)
         component = getattr(renderer, "async_component", None)
         bound.component = component
-        bound.model = getattr(renderer, "async_model", None)
+        if component is not None:
+            # Re-render with the component's model of the time of the update (0), unless the
+            # page rendered it with another view explicitly (`comp.render(h, model='x')`).
+            model = getattr(renderer, "async_model", None)
+            bound.model = 0 if model == component.model else model
         if bound.component_to_update is None and component is not None:
             bound.component_to_update = component.dom_id
         return bound

@@ -1,0 +1,69 @@
+"""Start real servers for the tests: `nagare-admin serve` in a subprocess on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with status {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+class NagareServer:
+    """`python -m nagare serve ... --port N` running until `stop()`; its stderr kept in a file."""
+
+    def __init__(self, args: Sequence[str], tmp: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = tmp / f"server-{self.port}.log"
+        self.args = [sys.executable, "-m", "nagare", "serve", "--port", str(self.port), *args]
+        environment = dict(os.environ)
+        environment.setdefault("NAGARE_SECRET_FILE", str(tmp / "secret"))
+        environment.update(env or {})
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT, env=environment, cwd=tmp)
+        try:
+            wait_for_port(self.port, self.process)
+        except Exception:
+            self.stop()
+            raise RuntimeError(f"server did not start: {self.log()}") from None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode

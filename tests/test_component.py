@@ -1,0 +1,149 @@
+import pickle
+
+import pytest
+
+from nagare import component, presentation, state, var
+from nagare.errors import ContinuationError
+
+
+class Thing:
+    def __init__(self, name="thing"):
+        self.name = name
+
+
+@presentation.render_for(Thing)
+def render_thing(self, h, comp, model):
+    return f"default {self.name}"
+
+
+@presentation.render_for(Thing, model="short")
+def render_thing_short(self, h, comp, model):
+    return f"short {self.name}"
+
+
+class SubThing(Thing):
+    pass
+
+
+class FakeRenderer:
+    """Just what Component.render calls on a renderer."""
+
+    def __init__(self):
+        self.started = []
+
+    def new(self):
+        return self
+
+    def start_rendering(self, comp, model):
+        self.started.append((comp, model))
+
+    def end_rendering(self, output):
+        return f"[{output}]"
+
+
+def test_render_uses_the_default_view_and_the_renderer_bracket():
+    h = FakeRenderer()
+    comp = component.Component(Thing("a"))
+    assert comp.render(h) == "[default a]"
+    assert h.started == [(comp, None)]
+
+
+def test_named_view_and_component_model():
+    comp = component.Component(Thing("a"), model="short")
+    assert comp.render(FakeRenderer()) == "[short a]"
+    assert comp.render(FakeRenderer(), model=None) == "[default a]"
+
+
+def test_views_are_inherited_through_the_mro():
+    assert component.Component(SubThing("b")).render(FakeRenderer()) == "[default b]"
+
+
+def test_missing_view_is_a_clear_error():
+    with pytest.raises(LookupError, match="no view 'nope' registered for Thing"):
+        component.Component(Thing()).render(FakeRenderer(), model="nope")
+
+
+def test_becomes_replaces_object_and_model():
+    comp = component.Component(Thing("a"))
+    comp.becomes(Thing("b"), model="short")
+    assert comp() .name == "b" and comp.render(FakeRenderer()) == "[short b]"
+    comp.becomes(component.Component(Thing("c")))
+    assert comp().name == "c" and comp.model is None
+
+
+def test_on_answer_and_answer():
+    got = []
+    comp = component.Component(Thing())
+    comp.on_answer(got.append)
+    comp.answer(42)
+    comp.on_answer(lambda prefix, r: got.append((prefix, r)), "p")
+    comp.answer("x")
+    assert got == [42, ("p", "x")]
+    assert component.Component(Thing()).answer(1) is None
+
+
+def test_call_and_task_fail_clearly():
+    with pytest.raises(ContinuationError, match="continuations"):
+        component.Component(Thing()).call(Thing())
+
+    class MyTask(component.Task):
+        pass
+
+    with pytest.raises(ContinuationError):
+        MyTask()
+
+
+def test_dom_id_is_stable_and_survives_pickling():
+    comp = component.Component(Thing())
+    dom_id = comp.dom_id
+    assert dom_id == comp.dom_id and dom_id.startswith("nagare-")
+    assert pickle.loads(pickle.dumps(comp)).dom_id == dom_id
+
+
+def test_init_for_with_expression_and_callable_conditions():
+    class Page:
+        def __init__(self):
+            self.seen = None
+
+    @presentation.init_for(Page, "len(url) == 1 and url[0] == 'a'")
+    def init_a(self, url, comp, http_method, request):
+        self.seen = ("a", http_method)
+
+    @presentation.init_for(Page, lambda self, url, comp, method, request: len(url) == 2)
+    def init_two(self, url, comp, http_method, request):
+        self.seen = url
+
+    page = Page()
+    comp = component.Component(page)
+    comp.init(["a"], "GET", None)
+    assert page.seen == ("a", "GET")
+    comp.init(["x", "y"], "GET", None)
+    assert page.seen == ("x", "y")
+    with pytest.raises(presentation.NotFound):
+        comp.init(["nothing"], "GET", None)
+
+
+def test_var_get_set_and_view():
+    v = var.Var(3)
+    assert v() == 3 and v(4) == 4 and v() == 4 and v.get() == 4
+    assert v == 4 and v == var.Var(4)
+    assert presentation.render(v, None) == "4"
+    assert presentation.render(var.Var(), None) == ""
+
+
+def test_stateless_marks_classes_and_instances():
+    @state.stateless
+    class Shared:
+        pass
+
+    class Plain:
+        pass
+
+    p = Plain()
+    assert state.is_stateless(Shared()) and not state.is_stateless(p)
+    state.stateless(p)
+    assert state.is_stateless(p) and not state.is_stateless(Plain())
+    state.stateful(p)
+    assert not state.is_stateless(p)
+    with pytest.raises(TypeError):
+        state.stateless(1)
