@@ -1,0 +1,1 @@
+"""The demo application: `nagare-admin serve demo`."""

@@ -1,0 +1,224 @@
+"""The demo application: what a Nagare application is made of, one example a tab.
+
+- Counter: actions on links, and a second view shown through `comp.becomes()`.
+- Calculator: an RPN calculator whose keys are links.
+- Form: an `editor.Editor` with validators, error messages and a file upload.
+- Async counter: the same counter rendered by an `AsyncRenderer`: no page reload.
+- REST URLs: /demo/counter/42 starts a session on the counter set to 42.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from nagare import component, editor, presentation, validator, var
+
+
+class Counter:
+    def __init__(self, value: int = 0) -> None:
+        self.value = value
+
+    def increase(self) -> None:
+        self.value += 1
+
+    def decrease(self) -> None:
+        self.value -= 1
+
+
+@presentation.render_for(Counter)
+def render_counter(self: Counter, h: Any, comp: component.Component, *args: Any) -> Any:
+    with h.div(class_="counter"):
+        h << h.a("--", id="decrease").action(self.decrease)
+        h << h.span(self.value, class_="value")
+        h << h.a("++", id="increase").action(self.increase)
+        h << h.p(h.a("Show it big", id="big").action(lambda: comp.becomes(self, model="big")))
+    return h.root
+
+
+@presentation.render_for(Counter, model="big")
+def render_big_counter(self: Counter, h: Any, comp: component.Component, *args: Any) -> Any:
+    with h.div(class_="counter big"):
+        h << h.span(self.value, class_="value")
+        h << h.p(h.a("Back to the small counter", id="small").action(lambda: comp.becomes(self)))
+    return h.root
+
+
+class AsyncCounter:
+    """A counter updated in place by XHR: the counter's own views, through an async renderer."""
+
+    def __init__(self, value: int = 0) -> None:
+        self.counter = component.Component(Counter(value))
+
+
+@presentation.render_for(AsyncCounter)
+def render_async_counter(self: AsyncCounter, h: Any, comp: component.Component, *args: Any) -> Any:
+    with h.div(class_="async"):
+        h << h.p("This counter is updated without reloading the page.")
+        h << self.counter.render(h.AsyncRenderer())
+    return h.root
+
+
+class Calculator:
+    """A reverse Polish notation calculator."""
+
+    OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+
+    def __init__(self) -> None:
+        self.stack: list[float] = []
+        self.display = var.Var("")
+        self.error = ""
+
+    def digit(self, d: str) -> None:
+        self.error = ""
+        self.display(self.display() + d)
+
+    def enter(self) -> None:
+        if self.display():
+            self.stack.append(float(self.display()))
+            self.display("")
+
+    def operate(self, symbol: str) -> None:
+        self.enter()
+        if len(self.stack) < 2:
+            self.error = "Two numbers are needed"
+            return
+        right, left = self.stack.pop(), self.stack.pop()
+        try:
+            result = self.OPERATIONS[symbol](left, right)
+        except ZeroDivisionError:
+            self.error = "Division by zero"
+            self.stack.extend([left, right])
+            return
+        self.stack.append(int(result) if float(result).is_integer() else result)
+
+    def clear(self) -> None:
+        self.stack, self.error = [], ""
+        self.display("")
+
+    @property
+    def top(self) -> str:
+        if self.display():
+            return self.display()
+        return str(self.stack[-1]) if self.stack else "0"
+
+
+@presentation.render_for(Calculator)
+def render_calculator(self: Calculator, h: Any, comp: component.Component, *args: Any) -> Any:
+    with h.div(class_="calculator"):
+        h << h.div(self.top, class_="display", id="display")
+        h << h.p("Stack: ", " ".join(str(v) for v in self.stack) or "(empty)", class_="stack")
+        if self.error:
+            h << h.p(self.error, class_="nagare-error-message")
+        with h.div(class_="keys"):
+            for row in ("789/", "456*", "123-", "0.+"):
+                with h.div:
+                    for key in row:
+                        if key in self.OPERATIONS:
+                            h << h.a(key, id=f"key-op{'+-*/'.index(key)}").action(lambda key=key: self.operate(key))
+                        else:
+                            h << h.a(key, id=f"key-{'dot' if key == '.' else key}").action(lambda key=key: self.digit(key))
+            with h.div:
+                h << h.a("Enter", id="key-enter").action(self.enter)
+                h << h.a("C", id="key-clear").action(self.clear)
+    return h.root
+
+
+class Registration(editor.Editor):
+    """A form with validation errors and a file upload."""
+
+    def __init__(self) -> None:
+        self.person = Person()
+        super().__init__(self.person, ("name", "age", "email"))
+        self.name.validate(lambda v: validator.StringValidator(v).not_empty("A name is required").shorter_than(40))
+        self.age.validate(lambda v: validator.IntValidator(v, msg="The age must be a number").greater_or_equal_than(0).lesser_than(150))
+        self.email.validate(lambda v: validator.StringValidator(v).not_empty("An email is required").is_email())
+        self.upload: tuple[str, int] | None = None
+        self.saved = False
+
+    def set_file(self, field: Any) -> None:
+        filename = getattr(field, "filename", None)
+        if filename:
+            data = field.file.read()
+            self.upload = (filename, len(data))
+
+    def save(self) -> None:
+        self.saved = self.commit()
+
+
+class Person:
+    def __init__(self) -> None:
+        self.name = ""
+        self.age = 0
+        self.email = ""
+
+
+@presentation.render_for(Registration)
+def render_registration(self: Registration, h: Any, comp: component.Component, *args: Any) -> Any:
+    if self.saved:
+        h << h.p(f"Saved: {self.person.name}, {self.person.age} years, {self.person.email}", id="saved")
+    with h.form(id="registration"):
+        with h.div:
+            h << h.label("Name", for_="name")
+            h << h.input(id="name", value=self.name()).action(self.name).error(self.name.error)
+        with h.div:
+            h << h.label("Age", for_="age")
+            h << h.input(id="age", value=self.age()).action(self.age).error(self.age.error)
+        with h.div:
+            h << h.label("Email", for_="email")
+            h << h.input(id="email", value=self.email()).action(self.email).error(self.email.error)
+        with h.div:
+            h << h.label("Photo", for_="photo")
+            h << h.input(id="photo", type="file").action(self.set_file)
+        h << h.input(type="submit", value="Save", id="save").action(self.save)
+    if self.upload:
+        h << h.p(f"Received {self.upload[0]} ({self.upload[1]} bytes)", id="upload")
+    return h.root
+
+
+class Demo:
+    """The root: a menu of the examples."""
+
+    TABS = ("counter", "calculator", "form", "async")
+
+    def __init__(self) -> None:
+        self.tab = "counter"
+        self.examples = {
+            "counter": component.Component(Counter()),
+            "calculator": component.Component(Calculator()),
+            "form": component.Component(Registration()),
+            "async": component.Component(AsyncCounter()),
+        }
+
+    def select(self, tab: str) -> None:
+        self.tab = tab
+
+
+@presentation.render_for(Demo)
+def render_demo(self: Demo, h: Any, comp: component.Component, *args: Any) -> Any:
+    h.head << h.head.title("Nagare demo")
+    h.head.css_url("demo.css")
+    with h.div(class_="header"):
+        h << h.strong("Nagare demo ")
+        for tab in self.TABS:
+            link = h.a(tab.capitalize(), id=f"tab-{tab}").action(lambda tab=tab: self.select(tab))
+            if tab == self.tab:
+                link.set("class", "current")
+            h << link
+    with h.div(class_="content", id="content"):
+        h << self.examples[self.tab]
+    return h.root
+
+
+@presentation.init_for(Demo, "len(url) == 1 and url[0] in self.TABS")
+def init_tab(self: Demo, url: tuple[str, ...], comp: Any, http_method: str, request: Any) -> None:
+    self.select(url[0])
+
+
+@presentation.init_for(Demo, "len(url) == 2 and url[0] == 'counter' and url[1].lstrip('-').isdigit()")
+def init_counter(self: Demo, url: tuple[str, ...], comp: Any, http_method: str, request: Any) -> None:
+    self.select("counter")
+    self.examples["counter"]().value = int(url[1])
+
+
+app = Demo

@@ -1,0 +1,156 @@
+"""The request cycle of WSGIApp, in process (the HTTP tests use a real server)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+
+import pytest
+from webob import Request
+
+from nagare import presentation
+from nagare.config import loader
+from nagare.errors import LockError
+from nagare.sessions.memory import Sessions
+from nagare.sessions.serializer import Serializer
+from nagare.wsgi.app import WSGIApp
+
+
+class Page:
+    def __init__(self):
+        self.clicks = 0
+        self.fail_in_view = False
+
+    def click(self):
+        self.clicks += 1
+
+    def boom(self):
+        raise RuntimeError("boom in an action")
+
+
+@presentation.render_for(Page)
+def render_page(self, h, comp, *args):
+    if self.fail_in_view:
+        raise RuntimeError("boom in a view")
+    h << h.span(self.clicks, id="clicks")
+    h << h.a("click", id="click").action(self.click)
+    h << h.a("boom", id="boom").action(self.boom)
+    h << h.a("fail", id="fail").action(lambda: setattr(self, "fail_in_view", True))
+    return h.root
+
+
+def make_app(**settings):
+    sessions = Sessions(loader.check(None, Sessions.SETTINGS, settings), Serializer(b"k" * 32, "t"), "t")
+    return WSGIApp(Page, name="t", sessions=sessions)
+
+
+class Client:
+    def __init__(self, app):
+        self.app = app
+        self.cookie = None
+
+    def get(self, query="", path="/"):
+        request = Request.blank("/t" + path + query, base_url="http://localhost")
+        request.script_name, request.path_info = "/t", path
+        if self.cookie:
+            request.headers["Cookie"] = self.cookie
+        response = request.get_response(self.app)
+        if "Set-Cookie" in response.headers:
+            self.cookie = response.headers["Set-Cookie"].split(";")[0]
+        return response
+
+    def href(self, response, link_id):
+        match = re.search(rf'id="{link_id}" href="([^"]+)"', response.text)
+        return match.group(1).replace("&amp;", "&")
+
+
+def test_a_click_stores_a_new_state():
+    client = Client(make_app())
+    page = client.get()
+    page = client.get(client.href(page, "click"))
+    assert '<span id="clicks">1</span>' in page.text
+
+
+def test_error_in_an_action_is_a_500_logged_with_method_and_url(caplog):
+    client = Client(make_app())
+    page = client.get()
+    with caplog.at_level(logging.ERROR, logger="nagare.application.t"):
+        response = client.get(client.href(page, "boom"))
+    assert response.status_int == 500 and "boom" not in response.text
+    record = caplog.records[-1]
+    assert record.getMessage().startswith("error while serving GET http://localhost/t/?_action")
+    assert "RuntimeError: boom in an action" in caplog.text
+
+
+def test_a_failed_request_leaves_the_state_as_it_was():
+    client = Client(make_app())
+    page = client.get()
+    url = client.href(page, "click")
+    assert client.get(client.href(page, "fail")).status_int == 500
+    assert '<span id="clicks">1</span>' in client.get(url).text
+
+
+def test_tampered_state_is_refused_and_restarts(caplog):
+    app = make_app()
+    client = Client(app)
+    page = client.get()
+    session_id = re.search(r"_s=([0-9a-f]{32})", page.text).group(1)
+    entry = app.sessions._sessions[session_id]
+    state_id, blob = next(iter(entry.states.items()))
+    entry.states[state_id] = blob[:-1] + bytes([blob[-1] ^ 1])
+    response = client.get(client.href(page, "click"))
+    assert response.status_int == 301 and response.location == "http://localhost/t/"
+    assert "not authentic" in caplog.text
+
+
+def test_lock_timeout_answers_503():
+    app = make_app(lock_max_wait_time="0.05")
+    client = Client(app)
+    page = client.get()
+    session_id = re.search(r"_s=([0-9a-f]{32})", page.text).group(1)
+    entry = app.sessions._sessions[session_id]
+    entry.lock.acquire()
+    try:
+        response = client.get(client.href(page, "click"))
+    finally:
+        entry.lock.release()
+    assert response.status_int == 503 and response.headers["Retry-After"] == "1"
+
+
+def test_xhr_on_an_expired_session_asks_the_client_to_reload():
+    client = Client(make_app())
+    response = client.get("?_s=" + "1" * 32 + "&_c=00003&_a=1")
+    assert response.status_int == 200 and response.content_type == "application/json"
+    assert json.loads(response.body)["reload"] == "http://localhost/t/"
+
+
+def test_states_history_off_keeps_one_state():
+    app = make_app(states_history="off")
+    client = Client(app)
+    page = client.get()
+    first = client.href(page, "click")
+    page = client.get(first)
+    second = client.href(page, "click")
+    assert re.search(r"_c=(\d+)", first).group(1) == re.search(r"_c=(\d+)", second).group(1)
+    session_id = re.search(r"_s=([0-9a-f]{32})", page.text).group(1)
+    assert len(app.sessions._sessions[session_id].states) == 1
+
+
+def test_concurrent_requests_on_one_session_are_serialised():
+    app = make_app()
+    client = Client(app)
+    page = client.get()
+    url = client.href(page, "click")
+    statuses = []
+
+    def hit():
+        statuses.append(client.get(url).status_int)
+
+    threads = [threading.Thread(target=hit) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 10
