@@ -1,0 +1,785 @@
+"""The XHTML renderer: HTML tags, actions, the head and asynchronous rendering.
+
+    h = xhtml.Renderer(callbacks=callbacks, session_params={'_s': sid, '_c': cid})
+    h.head << h.head.title('Counter')
+    h.head.css('counter', '.counter { color: red }')
+    with h.div(class_='counter'):
+        h << h.span(self.value)
+        h << h.a('++').action(self.increment)      # href="?_action2NNNNN&_s=...&_c=..."
+    with h.form:                                   # method=post, hidden _s and _c
+        h << h.input(value=self.value).action(self.set_value)   # called with the value typed
+        h << h.input(type='submit', value='Set').action(self.save)
+    body = h.page(h.root)                          # bytes of the whole page
+
+Actions register into `renderer.callbacks` with the priorities of `nagare.callbacks`: links and
+images 2, values (inputs, textareas, selects) 1, submit buttons 4, a form's pre/post actions 0/5.
+In an asynchronous renderer (`h.AsyncRenderer()`), and for an `ajax.Update` action, links and
+submit buttons register `update.bind(renderer)` and get the attribute `data-nagare-async` that
+`static/nagare.js` looks for to send them as XHR.
+
+This module serialises as XHTML 1.0 Strict written so that browsers can parse it as text/html;
+`xhtml5` is the HTML5 renderer (the default).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import webob
+from lxml import etree
+
+from nagare import ajax
+from nagare.callbacks import LINK, POST_ACTION, PRE_ACTION, SUBMIT, VALUE, Callbacks
+from nagare.namespaces import xml
+
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+
+#: Tags with a fast factory attribute on the renderer (any other name works too, more slowly).
+TAGS = (
+    "a abbr acronym address area b base bdo big blockquote body br button caption cite code col "
+    "colgroup dd del dfn div dl dt em fieldset form frame frameset h1 h2 h3 h4 h5 h6 hr html i "
+    "iframe img input ins kbd label legend li link map meta noframes noscript object ol optgroup "
+    "option p param pre q s samp script select small span strike strong style sub sup table "
+    "tbody td textarea tfoot th thead title tr tt u ul var"
+).split()
+
+#: Elements that never have content (serialised without an end tag).
+VOID_ELEMENTS = frozenset(
+    "area base basefont br col embed frame hr img input isindex keygen link meta param source track wbr".split()
+)
+
+#: Attributes that are present or absent: True renders `name="name"`, False omits them.
+BOOLEAN_ATTRIBUTES = frozenset(
+    "allowfullscreen async autofocus autoplay checked compact controls declare default defer "
+    "disabled formnovalidate hidden inert ismap itemscope loop multiple muted nohref nomodule "
+    "noresize noshade novalidate nowrap open playsinline readonly required reversed selected".split()
+)
+
+_SUBMIT_TYPES = frozenset(("submit", "image", "button", "reset"))
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_UNSET: Any = object()
+
+
+def absolute_url(url: str, base: str) -> str:
+    """`url` resolved against `base` when relative (absolute paths, full URLs, '?...' untouched)."""
+    if not url or not base or url[0] in "/?#" or _SCHEME.match(url):
+        return url
+    return base + url if base.endswith("/") else base + "/" + url
+
+
+def _matches(value: str, wanted: Any) -> bool:
+    """Does the string `value` match `wanted` (a value, or a list/tuple/set of values)?"""
+    if wanted is None or isinstance(wanted, bool):
+        return bool(wanted)
+    if isinstance(wanted, (list, tuple, set, frozenset)):
+        return any(not isinstance(w, bool) and w is not None and str(w) == value for w in wanted)
+    return str(wanted) == value
+
+
+# --- picklable wrappers of actions (they are stored with the state) ---------------------------
+
+
+class AsList:
+    """Call `action` with the submitted value(s) always as a list (a multiple select)."""
+
+    def __init__(self, action: Callable[..., Any]) -> None:
+        self.action = action
+
+    def __call__(self, *args: Any) -> Any:
+        *first, value = args
+        if not isinstance(value, list):
+            value = [value]
+        return self.action(*first, value)
+
+
+class ImageResponse:
+    """Answer the bytes `action()` returns as an image (`h.img.action(action)`)."""
+
+    def __init__(self, action: Callable[..., Any], content_type: str | None = None) -> None:
+        self.action = action
+        self.content_type = content_type
+
+    def __call__(self, *args: Any) -> webob.Response:
+        data = self.action(*args)
+        if isinstance(data, webob.Response):
+            return data
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        content_type = self.content_type or guess_image_type(data)
+        return webob.Response(body=bytes(data), content_type=content_type, charset=None)
+
+
+def guess_image_type(data: bytes) -> str:
+    """The MIME type of the image `data`, from its first bytes."""
+    head = bytes(data[:512])
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"\x00\x00\x01\x00"):
+        return "image/x-icon"
+    if head.startswith(b"BM"):
+        return "image/bmp"
+    if head[4:12] in (b"ftypavif", b"ftypavis"):
+        return "image/avif"
+    text = head.lstrip()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head):
+        return "image/svg+xml"
+    return "application/octet-stream"
+
+
+class RadioAction:
+    """The one action of a group of radio buttons: called with the value of the chosen one."""
+
+    def __init__(self, action: Callable[..., Any] | None = None, with_request: bool = False) -> None:
+        self.action = action
+        self.with_request = with_request
+
+    def __call__(self, request: Any, response: Any, value: Any) -> Any:
+        if self.action is None:
+            return None
+        if self.with_request:
+            return self.action(request, response, value)
+        return self.action(value)
+
+
+class RadioGroup:
+    """Radio buttons sharing one name: `g = h.radio_group(f)`, then `g.radio('a')`, `g.radio('b')`.
+
+    `h.input(type='radio', value='c').action(g)` joins the group too. The action is called with
+    the value of the radio button checked.
+    """
+
+    def __init__(self, renderer: "Renderer", action: Callable[..., Any] | None = None, with_request: bool = False):
+        self.renderer = renderer
+        self._action = RadioAction(action, with_request)
+        # Registered with the request so that RadioAction chooses what to pass at call time.
+        self.name = renderer.callbacks.register(VALUE, self._action, True)
+
+    def action(self, action: Callable[..., Any], with_request: bool = False) -> "RadioGroup":
+        """Set the action of the group; return the group."""
+        self._action.action = action
+        self._action.with_request = with_request
+        return self
+
+    def radio(self, value: Any, **attributes: Any) -> Any:
+        """A radio button of the group with the value `value`."""
+        return self.renderer.input(type="radio", name=self.name, value=value, **attributes)
+
+
+# --- the tags ------------------------------------------------------------------------------
+
+
+class HTMLTag(xml.Tag):
+    """An HTML element."""
+
+    __slots__ = ()
+
+    def _boolean(self, name: str, value: bool) -> str | None:
+        if name in BOOLEAN_ATTRIBUTES:
+            return name if value else None
+        return "true" if value else "false"
+
+    def action(self, action: Callable[..., Any], with_request: bool = False) -> "HTMLTag":
+        raise TypeError(
+            f"<{self.tag}> has no action: links, images, form inputs, buttons, selects and textareas have"
+        )
+
+    def selected(self, value: Any) -> "HTMLTag":
+        raise TypeError(f"<{self.tag}> cannot be selected: options, selects, radio buttons and checkboxes can")
+
+    def error(self, msg: Any) -> Any:
+        """This element, or when `msg` is not None, a wrapper showing the error message `msg`."""
+        if msg is None:
+            return self
+        renderer = self._owner()
+        message = renderer.makeelement("div")(msg, class_="nagare-error-message")
+        return renderer.makeelement("div")(self, message, class_="nagare-error-input")
+
+
+class A(HTMLTag):
+    """A link: its action is called when it is followed."""
+
+    __slots__ = ()
+
+    def action(self, action: Callable[..., Any], with_request: bool = False) -> "A":
+        renderer = self._owner()
+        name, is_async = renderer._register_action(LINK, action, with_request)
+        self.set("href", renderer.action_url(name))
+        if is_async:
+            self.set("data-nagare-async", "")
+        return self
+
+
+class Area(A):
+    __slots__ = ()
+
+
+class Img(HTMLTag):
+    """An image: a relative `src` is a static file; `.action(f)` serves the bytes `f()` returns."""
+
+    __slots__ = ()
+
+    def __call__(self, *children: Any, **attributes: Any) -> "Img":
+        xml.Tag.__call__(self, *children, **attributes)
+        if "src" in attributes:
+            src = self.get("src")
+            if src:
+                self.set("src", absolute_url(src, self._renderer.static_url))
+        return self
+
+    def action(
+        self, action: Callable[..., Any], with_request: bool = False, content_type: str | None = None
+    ) -> "Img":
+        renderer = self._owner()
+        name = renderer.register(LINK, ImageResponse(action, content_type), with_request)
+        self.set("src", renderer.action_url(name))
+        return self
+
+
+class Form(HTMLTag):
+    """A form posting to the page, with the session parameters as hidden inputs."""
+
+    __slots__ = ()
+
+    def _setup(self, renderer: "Renderer") -> None:
+        # An empty action would post to the current URL, query string (a link's action) included.
+        set_ = self.set
+        set_("action", renderer.url or "?")
+        set_("method", "post")
+        set_("enctype", "multipart/form-data")
+        set_("accept-charset", "utf-8")
+        for name, value in renderer.session_params.items():
+            etree.SubElement(self, "input", type="hidden", name=str(name), value=str(value))
+
+    def _hidden_action(self, priority: int, action: Callable[..., Any], with_request: bool) -> "Form":
+        name = self._owner().register(priority, action, with_request)
+        etree.SubElement(self, "input", type="hidden", name=name, value="")
+        return self
+
+    def pre_action(self, action: Callable[..., Any], with_request: bool = False) -> "Form":
+        """Call `action()` first when the form is submitted, before any value action."""
+        return self._hidden_action(PRE_ACTION, action, with_request)
+
+    def post_action(self, action: Callable[..., Any], with_request: bool = False) -> "Form":
+        """Call `action()` last when the form is submitted, after the submit action."""
+        return self._hidden_action(POST_ACTION, action, with_request)
+
+    def action(self, action: Callable[..., Any], with_request: bool = False) -> "Form":
+        raise TypeError("a form has no action: use .pre_action(), .post_action() or a submit button's .action()")
+
+
+class Input(HTMLTag):
+    """An input: a value action, or a submit action for the submit/image/button types."""
+
+    __slots__ = ()
+
+    def __call__(self, *children: Any, **attributes: Any) -> "Input":
+        xml.Tag.__call__(self, *children, **attributes)
+        if "src" in attributes:
+            src = self.get("src")
+            if src:
+                self.set("src", absolute_url(src, self._renderer.static_url))
+        return self
+
+    def action(self, action: Callable[..., Any], with_request: bool = False) -> "Input":
+        renderer = self._owner()
+        kind = (self.get("type") or "text").lower()
+        if kind in _SUBMIT_TYPES:
+            name, is_async = renderer._register_action(SUBMIT, action, with_request)
+            if is_async:
+                self.set("data-nagare-async", "")
+        elif kind == "radio":
+            name = renderer._radio_name(action, with_request)
+        else:
+            name = renderer._register_value(action, with_request)
+        self.set("name", name)
+        return self
+
+    def selected(self, value: Any) -> "Input":
+        """Check a radio button/checkbox when `value` is true, or matches (or contains) its value."""
+        own = self.get("value")
+        if own is None and not isinstance(value, (list, tuple, set, frozenset)):
+            checked = bool(value)
+        else:  # a value attribute, or a list of the values to check
+            checked = _matches("on" if own is None else own, value)
+        if checked:
+            self.set("checked", "checked")
+        elif self.get("checked") is not None:
+            del self.attrib["checked"]
+        return self
+
+
+class Button(HTMLTag):
+    """A button: its action is a submit action."""
+
+    __slots__ = ()
+
+    def action(self, action: Callable[..., Any], with_request: bool = False) -> "Button":
+        renderer = self._owner()
+        name, is_async = renderer._register_action(SUBMIT, action, with_request)
+        self.set("name", name)
+        if is_async:
+            self.set("data-nagare-async", "")
+        return self
+
+
+class TextArea(HTMLTag):
+    """A textarea: its action is called with the text submitted."""
+
+    __slots__ = ()
+
+    def action(self, action: Callable[..., Any], with_request: bool = False) -> "TextArea":
+        self.set("name", self._owner()._register_value(action, with_request))
+        return self
+
+
+class Option(HTMLTag):
+    __slots__ = ()
+
+    def selected(self, value: Any) -> "Option":
+        """Select the option when its value (or text) equals `value` (or is in `value`, a list)."""
+        own = self.get("value")
+        if _matches(own if own is not None else (self.text or ""), value):
+            self.set("selected", "selected")
+        elif self.get("selected") is not None:
+            del self.attrib["selected"]
+        return self
+
+
+class Select(HTMLTag):
+    """A select: its action is called with the value chosen (always a list when `multiple`)."""
+
+    __slots__ = ("_selection",)
+
+    def action(self, action: Callable[..., Any], with_request: bool = False) -> "Select":
+        if self.get("multiple") is not None:
+            action = AsList(action)
+        self.set("name", self._owner()._register_value(action, with_request))
+        return self
+
+    def selected(self, value: Any) -> "Select":
+        """Select the options whose value equals `value` or is in `value` (also those added later
+        inside `with`)."""
+        self._selection = value
+        self._select()
+        return self
+
+    def _select(self) -> None:
+        value = self._selection
+        for option in self.iter("option"):
+            option.selected(value)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        xml.Tag.__exit__(self, exc_type, exc, tb)
+        if getattr(self, "_selection", _UNSET) is not _UNSET:
+            self._select()
+
+
+TAG_CLASSES: dict[str, type] = {
+    "a": A,
+    "area": Area,
+    "img": Img,
+    "form": Form,
+    "input": Input,
+    "button": Button,
+    "textarea": TextArea,
+    "select": Select,
+    "option": Option,
+}
+
+_xml_parser, _html_parser, _lookup = xml.make_parsers(HTMLTag, TAG_CLASSES)
+
+
+class _TagFactory:
+    """`renderer.<name>`: a new tag (a descriptor, faster than `__getattr__`)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, renderer: Any, cls: Any = None) -> Any:
+        if renderer is None:
+            return self
+        element = renderer._makeelement(self.name)
+        element._renderer = renderer
+        renderer._tags.append(element)
+        return element
+
+
+class _FormFactory(_TagFactory):
+    __slots__ = ()
+
+    def __get__(self, renderer: Any, cls: Any = None) -> Any:
+        if renderer is None:
+            return self
+        return renderer.makeelement("form")
+
+
+def add_tag_factories(cls: type, names: Any) -> None:
+    """Give `cls` a fast factory attribute per tag name (names it already defines are skipped)."""
+    for name in names:
+        attribute = name + "_" if name == "del" else name
+        existing = getattr(cls, attribute, None)
+        if existing is None or isinstance(existing, _TagFactory):
+            setattr(cls, attribute, _FormFactory(name) if name == "form" else _TagFactory(name))
+
+
+# --- the head --------------------------------------------------------------------------------
+
+
+class HeadRenderer(xml.Renderer):
+    """`h.head`: what goes into the page's `<head>`.
+
+    `css(name, text)`, `css_url(url)`, `javascript(name, text)`, `javascript_url(url)` are kept
+    once per name/url, in order of first use; other tags are added with `h.head << h.head.meta(...)`.
+    Calling it, `h.head(...)`, creates a `<head>` element.
+    """
+
+    _parser = _xml_parser
+    _makeelement = _xml_parser.makeelement
+
+    def __init__(self, parent: Any = None, **kw: Any) -> None:
+        super().__init__(parent, **kw)
+        self._css: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._css_url: dict[str, dict[str, Any]] = {}
+        self._js: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._js_url: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, *children: Any, **attributes: Any) -> Any:
+        return self.makeelement("head")(*children, **attributes)
+
+    def css(self, name: str, text: str, **attributes: Any) -> str:
+        """Add the style sheet `text`, once per `name`."""
+        if name not in self._css:
+            self._css[name] = (text, attributes)
+        return ""
+
+    def css_url(self, url: str, **attributes: Any) -> str:
+        """Add a link to the style sheet `url` (relative: a static file), once per url."""
+        url = absolute_url(url, self.static_url)
+        if url not in self._css_url:
+            self._css_url[url] = attributes
+        return ""
+
+    def javascript(self, name: str, text: str, **attributes: Any) -> str:
+        """Add the script `text`, once per `name`."""
+        if name not in self._js:
+            self._js[name] = (text, attributes)
+        return ""
+
+    def javascript_url(self, url: str, **attributes: Any) -> str:
+        """Add the script `url` (relative: a static file), once per url."""
+        url = absolute_url(url, self.static_url)
+        if url not in self._js_url:
+            self._js_url[url] = attributes
+        return ""
+
+    def assets(self) -> dict[str, list[Any]]:
+        """The CSS and JavaScript added, in the JSON form of an XHR answer (see `ajax`)."""
+        return {
+            "css": [[name, text] for name, (text, _) in self._css.items()],
+            "css_url": list(self._css_url),
+            "js": [[name, text] for name, (text, _) in self._js.items()],
+            "js_url": list(self._js_url),
+        }
+
+
+add_tag_factories(HeadRenderer, ("base", "link", "meta", "noscript", "script", "style", "title"))
+
+
+# --- the renderer ----------------------------------------------------------------------------
+
+
+class Renderer(xml.Renderer):
+    """The XHTML renderer (see the module docstring)."""
+
+    content_type = "text/html; charset=utf-8"
+    doctype = (
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+        '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">'
+    )
+    head_renderer_class = HeadRenderer
+    _script_type: str | None = "text/javascript"  # required by XHTML 1.0, omitted in HTML5
+    _style_type: str | None = "text/css"
+
+    _parser = _xml_parser
+    _html_parser = _html_parser
+    _makeelement = _xml_parser.makeelement
+
+    def __init__(
+        self,
+        parent: "Renderer | None" = None,
+        *,
+        callbacks: Any = None,
+        session_params: dict[str, str] | None = None,
+        static_url: str = "",
+        nagare_static_url: str = "/static/nagare/",
+        url: str = "",
+        request: Any = None,
+        response: Any = None,
+    ) -> None:
+        super().__init__(
+            parent,
+            callbacks=callbacks,
+            session_params=session_params,
+            static_url=static_url,
+            nagare_static_url=nagare_static_url,
+            url=url,
+            request=request,
+            response=response,
+        )
+        if parent is None:
+            if self.callbacks is None:
+                self.callbacks = Callbacks()
+            self._head = self.head_renderer_class(static_url=self.static_url)
+            self._radio_groups: dict[Any, tuple[str, Any]] = {}
+            self._async = False
+        else:
+            self._head = parent._head
+            self._radio_groups = parent._radio_groups
+            self._async = parent._async
+        if parent is None or session_params is not None:
+            self._session_query = urlencode([(str(k), str(v)) for k, v in self.session_params.items()])
+        else:
+            self._session_query = parent._session_query
+
+    @property
+    def head(self) -> HeadRenderer:
+        """The head renderer shared by all the renderers of the page."""
+        return self._head
+
+    @property
+    def is_async(self) -> bool:
+        """True when the actions of links and submit buttons are asynchronous updates."""
+        return self._async
+
+    def makeelement(self, tag: str) -> Any:
+        element = self._makeelement(tag)
+        element._renderer = self
+        self._tags.append(element)
+        if tag == "form":
+            element._setup(self)
+        return element
+
+    # --- child renderers --------------------------------------------------------------------
+
+    def AsyncRenderer(self) -> "Renderer":  # noqa: N802 (the Nagare 0.5 name)
+        """A child renderer whose components can be updated in place by their actions."""
+        renderer = self.new()
+        renderer._async = True
+        return renderer
+
+    def SyncRenderer(self) -> "Renderer":  # noqa: N802
+        """A child renderer whose actions render the whole page again."""
+        renderer = self.new()
+        renderer._async = False
+        return renderer
+
+    def start_rendering(self, comp: Any, model: Any) -> None:
+        self.component = comp
+        self.model = model
+        if self._async:
+            self.async_component = comp
+            self.async_model = model
+
+    def end_rendering(self, output: Any) -> Any:
+        """The output of the view; wrapped in `<div id="{comp.dom_id}">` when asynchronous."""
+        if self._async and self.component is not None:
+            return self.makeelement("div")(output, id=self.component.dom_id)
+        return output
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def register(self, priority: int, action: Callable[..., Any], with_request: bool = False) -> str:
+        """Register `action` into the callbacks; return the name of the parameter that triggers it."""
+        if not callable(action):
+            raise TypeError(f"an action must be callable, not {action!r}")
+        return self.callbacks.register(priority, action, with_request)
+
+    def action_url(self, name: str) -> str:
+        """The URL that triggers the action `name` (with the session parameters)."""
+        query = self._session_query
+        return "?" + name + "&" + query if query else "?" + name
+
+    def _register_action(self, priority: int, action: Any, with_request: bool) -> tuple[str, bool]:
+        """Register the action of a link or submit button; (name, asynchronous?)."""
+        if isinstance(action, ajax.Update):
+            update = action
+            with_request = with_request or action.with_request
+        elif self._async:
+            if not callable(action):
+                raise TypeError(f"an action must be callable, not {action!r}")
+            update = ajax.Update(action=action, with_request=with_request)
+        else:
+            return self.register(priority, action, with_request), False
+        return self.callbacks.register(priority, update.bind(self), with_request), True
+
+    def _register_value(self, action: Any, with_request: bool) -> str:
+        if isinstance(action, ajax.Update):
+            with_request = with_request or action.with_request
+            action = action.bind(self)
+        return self.register(VALUE, action, with_request)
+
+    def _radio_name(self, action: Any, with_request: bool) -> str:
+        """The name shared by the radio buttons with the same action."""
+        if isinstance(action, RadioGroup):
+            return action.name
+        try:
+            key: Any = (hash(action), action, with_request)
+            hash(key)
+        except TypeError:  # unhashable (a Var): the same object
+            key = ("id", id(action), with_request)
+        entry = self._radio_groups.get(key)
+        if entry is None:
+            entry = (self._register_value(action, with_request), action)
+            self._radio_groups[key] = entry
+        return entry[0]
+
+    def radio_group(self, action: Callable[..., Any] | None = None, with_request: bool = False) -> RadioGroup:
+        """A group of radio buttons sharing one name (see `RadioGroup`)."""
+        return RadioGroup(self, action, with_request)
+
+    # --- parsing (trusted markup only: nothing is escaped) ------------------------------------
+
+    def parse_htmlstring(
+        self, text: str | bytes, fragment: bool = False, no_leading_text: bool = False, xhtml: bool = False
+    ) -> Any:
+        """The tree of the HTML `text`; with `fragment`, the list of its top-level nodes."""
+        if xhtml:
+            return self.parse_xmlstring(text, fragment, no_leading_text)
+        if fragment:
+            if isinstance(text, bytes):
+                text = text.decode("utf-8")
+            document = etree.fromstring("<html><body>" + text + "</body></html>", self._html_parser)
+            body = document.find("body")
+            return self._fragment_of(body, no_leading_text) if body is not None else []
+        return self._adopt(etree.fromstring(text, self._html_parser))
+
+    def parse_html(
+        self, source: Any, fragment: bool = False, no_leading_text: bool = False, xhtml: bool = False
+    ) -> Any:
+        """Parse HTML markup (a string containing '<'), or the file `source` (a path or a file)."""
+        is_markup = (isinstance(source, str) and "<" in source) or (isinstance(source, bytes) and b"<" in source)
+        text = source if is_markup else xml._read(source)
+        return self.parse_htmlstring(text, fragment, no_leading_text, xhtml)
+
+    # --- the page ---------------------------------------------------------------------------
+
+    def head_assets(self) -> dict[str, list[Any]]:
+        """The CSS and JavaScript of the head, for the JSON answer of an XHR request."""
+        return self._head.assets()
+
+    def _head_elements(self) -> list[Any]:
+        head = self._head
+        static_url = self.static_url
+        make = self.makeelement
+        elements: list[Any] = []
+        for item in head._root:
+            if isinstance(item, xml._Element):
+                for attribute in ("href", "src"):
+                    value = item.get(attribute)
+                    if value:
+                        item.set(attribute, absolute_url(value, static_url))
+            elements.append(item)
+        for url, attributes in head._css_url.items():
+            elements.append(make("link")(rel="stylesheet", type=self._style_type, href=url, **attributes))
+        for name, (text, attributes) in head._css.items():
+            style = make("style")(text, type=self._style_type, **attributes)
+            style.set("data-nagare-name", name)
+            elements.append(style)
+        if self.nagare_static_url is not None:
+            elements.append(make("script")(type=self._script_type, src=self.nagare_static_url + "nagare.js"))
+        for url, attributes in head._js_url.items():
+            elements.append(make("script")(type=self._script_type, src=url, **attributes))
+        for name, (text, attributes) in head._js.items():
+            script = make("script")(text, type=self._script_type, **attributes)
+            script.set("data-nagare-name", name)
+            elements.append(script)
+        return elements
+
+    def _prepare_head(self, head: Any) -> None:
+        """Last touches to the `<head>` of a page (a charset declaration in HTML5)."""
+
+    def page(self, output: Any, always_html: bool = True) -> bytes:
+        """The page of `output` as bytes, the head assets (and nagare.js) merged into its `<head>`.
+
+        `output` is an `<html>` element (its head is completed) or what goes into `<body>`.
+        With `always_html=False`, an output that is not an `<html>` element is serialised alone.
+        """
+        html = _html_element(output)
+        if html is None and not always_html:
+            return self.fragment(output).encode("utf-8")
+        elements = self._head_elements()
+        if html is None:
+            head = self._head(*elements)
+            html = self.makeelement("html")(head, self.makeelement("body")(output))
+        else:
+            head = html.find("head")
+            if head is None:
+                head = self.makeelement("head")
+                html.insert(0, head)
+            xml._add(head, elements, self)
+        self._prepare_head(head)
+        return self._serialize_page(html)
+
+    def _serialize_page(self, html: Any) -> bytes:
+        if html.get("xmlns") is None:
+            html.set("xmlns", XHTML_NS)
+        return (self.doctype + "\n" + self._serialize(html)).encode("utf-8")
+
+    def _serialize(self, element: Any) -> str:
+        """XML serialisation that browsers also parse as text/html: no `<div/>`, raw scripts."""
+        raw: list[tuple[Any, str, str]] = []
+        for node in element.iter(etree.Element):
+            tag = node.tag
+            text = node.text
+            if tag in ("script", "style"):
+                if text and ("<" in text or "&" in text or ">" in text):
+                    marker = f"\ue000{len(raw)}\ue001"
+                    raw.append((node, marker, text))
+                    node.text = marker
+                elif text is None:
+                    node.text = ""
+            elif text is None and tag not in VOID_ELEMENTS and not len(node):
+                node.text = ""
+        try:
+            serialized = etree.tostring(element, encoding="unicode")
+        finally:
+            for node, _, text in raw:
+                node.text = text
+        for node, marker, text in raw:
+            if node.tag == "script":
+                text = "//<![CDATA[\n" + text + "\n//]]>"
+            else:
+                text = "/*<![CDATA[*/\n" + text + "\n/*]]>*/"
+            serialized = serialized.replace(marker, text, 1)
+        return serialized
+
+
+def _html_element(output: Any) -> Any:
+    if isinstance(output, (list, tuple)) and len(output) == 1:
+        output = output[0]
+    if isinstance(output, xml._Element) and output.tag == "html":
+        return output
+    return None
+
+
+add_tag_factories(Renderer, TAGS)
+
+
+class AsyncRenderer(Renderer):
+    """A root renderer that is asynchronous (the same as `Renderer(...).AsyncRenderer()`)."""
+
+    def __init__(self, parent: Renderer | None = None, **kw: Any) -> None:
+        super().__init__(parent, **kw)
+        if parent is None:
+            self._async = True

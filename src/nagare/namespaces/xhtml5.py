@@ -1,0 +1,58 @@
+"""The HTML5 renderer, the default renderer of Nagare.
+
+The same tags, actions, head and asynchronous rendering as `xhtml` (see its docstring), with the
+HTML5 elements and an HTML serialisation: `<!DOCTYPE html>`, void elements without end tags,
+`<script></script>` never self-closed, boolean attributes in their short form, utf-8 bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+
+from nagare.namespaces import xhtml
+
+#: The HTML5 elements, in addition to those of `xhtml.TAGS`.
+TAGS = (
+    "article aside audio bdi canvas data datalist details dialog embed figcaption figure footer "
+    "header hgroup main mark menu meter nav output picture progress rp rt ruby search section slot "
+    "source summary svg template time track video wbr math"
+).split()
+
+
+class HeadRenderer(xhtml.HeadRenderer):
+    """`h.head` of an HTML5 page."""
+
+
+class Renderer(xhtml.Renderer):
+    """The HTML5 renderer."""
+
+    content_type = "text/html; charset=utf-8"
+    doctype = "<!DOCTYPE html>"
+    head_renderer_class = HeadRenderer
+    _script_type = None
+    _style_type = None
+
+    def _prepare_head(self, head: Any) -> None:
+        # The charset first, so that a page saved to a file is still read as utf-8.
+        if head.find("meta[@charset]") is None:
+            head.insert(0, self.makeelement("meta")(charset="utf-8"))
+
+    def _serialize_page(self, html: Any) -> bytes:
+        return b"<!DOCTYPE html>\n" + etree.tostring(html, method="html", encoding="utf-8")
+
+    def _serialize(self, element: Any) -> str:
+        return etree.tostring(element, method="html", encoding="unicode")
+
+
+xhtml.add_tag_factories(Renderer, TAGS)
+
+
+class AsyncRenderer(Renderer):
+    """A root renderer that is asynchronous (the same as `Renderer(...).AsyncRenderer()`)."""
+
+    def __init__(self, parent: Renderer | None = None, **kw: Any) -> None:
+        super().__init__(parent, **kw)
+        if parent is None:
+            self._async = True

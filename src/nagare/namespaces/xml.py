@@ -1,0 +1,389 @@
+"""The generic tag renderer: builds lxml trees with any tag name.
+
+    h = xml.Renderer()
+    with h.catalog(version=2):
+        h << h.book(h.title('Dune'), isbn='0441013597')
+    h.fragment(h.root)   # '<catalog version="2"><book isbn="0441013597"><title>Dune</title></book></catalog>'
+
+- `h.<name>` creates a tag (an lxml element); a trailing underscore is dropped (`h.del_`);
+- `tag(*children, **attributes)` adds children and sets attributes, and returns the tag;
+- `h << x` adds `x` to the tag of the innermost `with`, or to `h.root` at top level;
+- children: strings (escaped when serialised), numbers, tags, lists/tuples/generators (flattened),
+  None (ignored), components (`comp.render(h)`) and any object with a view
+  (`presentation.render(o, h, None, None)`);
+- attributes: a trailing underscore is dropped (`class_`, `for_`), None omits the attribute,
+  numbers and other objects are converted with `str()`, booleans are handled by `_boolean`.
+
+lxml creates the Python object of an element on demand and forgets the Python attributes set on it
+when that object is garbage-collected. A tag keeps its renderer in such an attribute, so every tag
+a renderer creates is kept alive by a list shared by all the renderers of one rendering.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+from collections.abc import Callable, Iterable
+from types import GeneratorType
+from typing import Any
+
+from lxml import etree
+
+from nagare import presentation
+
+_Element = etree._Element
+_SEQUENCES = (list, tuple, GeneratorType)
+_NUMBERS = (int, float)
+_XML_NS = "{http://www.w3.org/XML/1998/namespace}"
+
+# Characters that XML (so lxml) refuses: control characters, surrogates, U+FFFE/U+FFFF.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+_component_class: Any = None
+
+
+def _component() -> type:
+    # `nagare.component` imports nothing from here; imported lazily to keep the renderer's
+    # dependencies to `presentation` (see docs/architecture.md).
+    global _component_class
+    if _component_class is None:
+        from nagare.component import Component
+
+        _component_class = Component
+    return _component_class
+
+
+def render_object(o: Any, renderer: Any) -> Any:
+    """What `o` renders to: a component renders itself, other objects through their view."""
+    if isinstance(o, _component()):
+        if renderer is None:
+            raise TypeError(f"cannot render {o!r} into a tag that was not created by a renderer")
+        return o.render(renderer)
+    if isinstance(o, bytes):
+        return o.decode("utf-8")
+    if presentation.find_view(type(o)) is None and hasattr(o, "__iter__"):
+        return list(o)  # any other iterable (map, range, dict views, ...) without its own view
+    if renderer is None:
+        raise TypeError(f"cannot render {o!r} into a tag that was not created by a renderer")
+    return presentation.render(o, renderer, None, None)
+
+
+def _add_text(parent: Any, text: str) -> None:
+    try:
+        if len(parent):
+            last = parent[-1]
+            tail = last.tail
+            last.tail = tail + text if tail else text
+        else:
+            current = parent.text
+            parent.text = current + text if current else text
+    except ValueError:
+        cleaned = _INVALID_XML.sub("", text)
+        if cleaned == text:
+            raise
+        _add_text(parent, cleaned)
+
+
+def _add(parent: Any, children: Iterable[Any], renderer: Any) -> None:
+    """Append `children` to the element `parent` (`renderer` renders components; None: the tag's)."""
+    for child in children:
+        if isinstance(child, str):
+            if child:
+                _add_text(parent, child)
+        elif isinstance(child, _Element):
+            parent.append(child)
+        elif child is None:
+            continue
+        elif isinstance(child, _SEQUENCES):
+            _add(parent, child, renderer)
+        elif isinstance(child, _NUMBERS):
+            _add_text(parent, str(child))
+        else:
+            if renderer is None:
+                renderer = getattr(parent, "_renderer", None)
+            _add(parent, (render_object(child, renderer),), renderer)
+
+
+def _add_to_list(items: list[Any], children: Iterable[Any], renderer: Any) -> None:
+    """Append `children`, flattened and rendered, to the list `items` (a renderer's root)."""
+    for child in children:
+        if isinstance(child, str):
+            if child:
+                items.append(child)
+        elif isinstance(child, _Element):
+            items.append(child)
+        elif child is None:
+            continue
+        elif isinstance(child, _SEQUENCES):
+            _add_to_list(items, child, renderer)
+        elif isinstance(child, _NUMBERS):
+            items.append(str(child))
+        else:
+            _add_to_list(items, (render_object(child, renderer),), renderer)
+
+
+def _set_special(element: Any, name: str, value: str) -> None:
+    if name.startswith("xml:"):
+        name = _XML_NS + name[4:]
+    try:
+        element.set(name, value)
+    except ValueError:
+        cleaned = _INVALID_XML.sub("", value)
+        if cleaned == value:
+            raise
+        element.set(name, cleaned)
+
+
+def _set_attributes(element: Any, attributes: dict[str, Any]) -> None:
+    set_ = element.set
+    for name, value in attributes.items():
+        if name[-1:] == "_":
+            name = name[:-1]
+        if value is None:
+            if element.get(name) is not None:
+                del element.attrib[name]
+            continue
+        if value is True or value is False:
+            value = element._boolean(name, value)
+            if value is None:
+                if element.get(name) is not None:
+                    del element.attrib[name]
+                continue
+        elif not isinstance(value, str):
+            value = str(value)
+        try:
+            set_(name, value)
+        except ValueError:
+            _set_special(element, name, value)
+
+
+class Tag(etree.ElementBase):
+    """An element created by a renderer: callable to add children and attributes, a `with` context."""
+
+    __slots__ = ("_renderer",)
+
+    def __call__(self, *children: Any, **attributes: Any) -> "Tag":
+        if attributes:
+            _set_attributes(self, attributes)
+        if children:
+            _add(self, children, None)
+        return self
+
+    def _boolean(self, name: str, value: bool) -> str | None:
+        """The value of attribute `name` set to True/False (None: omit it)."""
+        return "true" if value else "false"
+
+    @property
+    def renderer(self) -> Any:
+        """The renderer that created this tag (None for a tag created otherwise)."""
+        return getattr(self, "_renderer", None)
+
+    def add_child(self, child: Any) -> "Tag":
+        """Append `child` (anything a tag accepts as a child); return this tag."""
+        _add(self, (child,), None)
+        return self
+
+    def set_attributes(self, **attributes: Any) -> "Tag":
+        """Set attributes with the same conversions as `tag(**attributes)`; return this tag."""
+        _set_attributes(self, attributes)
+        return self
+
+    def _owner(self) -> Any:
+        renderer = getattr(self, "_renderer", None)
+        if renderer is None:
+            raise TypeError(f"<{self.tag}> was not created by a renderer")
+        return renderer
+
+    def __enter__(self) -> "Tag":
+        renderer = self._owner()
+        renderer << self
+        renderer._stack.append(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._renderer._stack.pop()
+
+
+def make_parsers(tag_class: type, classes: dict[str, type]) -> tuple[Any, Any, Any]:
+    """(XML parser, HTML parser, lookup) creating `classes[tag]` elements, `tag_class` otherwise."""
+    lookup = etree.ElementNamespaceClassLookup(etree.ElementDefaultClassLookup(element=tag_class))
+    namespace = lookup.get_namespace(None)
+    namespace.update(classes)
+    xml_parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    xml_parser.set_element_class_lookup(lookup)
+    html_parser = etree.HTMLParser(no_network=True)
+    html_parser.set_element_class_lookup(lookup)
+    return xml_parser, html_parser, lookup
+
+
+_xml_parser, _html_parser, _lookup = make_parsers(Tag, {})
+
+
+class Renderer:
+    """A renderer of tags of any name (see the module docstring)."""
+
+    content_type = "text/xml; charset=utf-8"
+
+    _parser = _xml_parser
+    _makeelement: Callable[..., Any] = _xml_parser.makeelement
+
+    def __init__(
+        self,
+        parent: "Renderer | None" = None,
+        *,
+        callbacks: Any = None,
+        session_params: dict[str, str] | None = None,
+        static_url: str = "",
+        nagare_static_url: str = "/static/nagare/",
+        url: str = "",
+        request: Any = None,
+        response: Any = None,
+    ) -> None:
+        self.parent = parent
+        if parent is None:
+            self.callbacks = callbacks
+            self.session_params = {} if session_params is None else session_params
+            self.static_url = static_url
+            self.nagare_static_url = nagare_static_url
+            self.url = url
+            self.request = request
+            self.response = response
+            self._tags: list[Any] = []
+            self.component: Any = None
+            self.model: Any = None
+            self.async_component: Any = None
+            self.async_model: Any = None
+        else:
+            # A child shares everything with its parent; an argument given explicitly overrides.
+            self.callbacks = parent.callbacks if callbacks is None else callbacks
+            self.session_params = parent.session_params if session_params is None else session_params
+            self.static_url = static_url or parent.static_url
+            self.nagare_static_url = (
+                parent.nagare_static_url if nagare_static_url == "/static/nagare/" else nagare_static_url
+            )
+            self.url = url or parent.url
+            self.request = parent.request if request is None else request
+            self.response = parent.response if response is None else response
+            self._tags = parent._tags
+            self.component = parent.component
+            self.model = parent.model
+            self.async_component = parent.async_component
+            self.async_model = parent.async_model
+        self._root: list[Any] = []
+        self._stack: list[Any] = []
+
+    # --- tags -------------------------------------------------------------------------------
+
+    def makeelement(self, tag: str) -> Any:
+        """A new tag named `tag`, owned (and kept alive) by this renderer."""
+        element = self._makeelement(tag)
+        element._renderer = self
+        self._tags.append(element)
+        return element
+
+    def __getattr__(self, name: str) -> Any:
+        if name[:1] == "_":
+            raise AttributeError(name)
+        return self.makeelement(name[:-1] if name[-1] == "_" else name)
+
+    def comment(self, text: str = "") -> Any:
+        """An XML/HTML comment, to be added as a child."""
+        return etree.Comment(text)
+
+    def processing_instruction(self, target: str, text: str | None = None) -> Any:
+        return etree.ProcessingInstruction(target, text)
+
+    def __lshift__(self, child: Any) -> "Renderer":
+        """Add `child` to the innermost `with` tag, or to the root; return the renderer."""
+        stack = self._stack
+        if stack:
+            parent = stack[-1]
+            if isinstance(child, _Element):  # the common cases first, without a tuple
+                parent.append(child)
+            elif isinstance(child, str):
+                if child:
+                    _add_text(parent, child)
+            else:
+                _add(parent, (child,), self)
+        else:
+            _add_to_list(self._root, (child,), self)
+        return self
+
+    @property
+    def root(self) -> Any:
+        """What was added at top level: one item, a list of several, '' when nothing was."""
+        root = self._root
+        if len(root) == 1:
+            return root[0]
+        return list(root) if root else ""
+
+    # --- components -------------------------------------------------------------------------
+
+    def new(self) -> "Renderer":
+        """A child renderer of the same class, sharing everything but the root."""
+        return self.__class__(self)
+
+    def start_rendering(self, comp: Any, model: Any) -> None:
+        self.component = comp
+        self.model = model
+
+    def end_rendering(self, output: Any) -> Any:
+        return output
+
+    # --- parsing (trusted markup only: nothing is escaped) ------------------------------------
+
+    def _adopt(self, tree: Any) -> Any:
+        tags = self._tags
+        for element in tree.iter():
+            if isinstance(element, Tag):
+                element._renderer = self
+                tags.append(element)
+        return tree
+
+    def _fragment_of(self, wrapper: Any, no_leading_text: bool) -> list[Any]:
+        result: list[Any] = []
+        if wrapper.text and not no_leading_text:
+            result.append(wrapper.text)
+        for child in wrapper:
+            result.append(self._adopt(child))
+        return result
+
+    def parse_xmlstring(self, text: str | bytes, fragment: bool = False, no_leading_text: bool = False) -> Any:
+        """The tree of the XML `text`; with `fragment`, the list of its top-level nodes."""
+        if fragment:
+            if isinstance(text, bytes):
+                text = text.decode("utf-8")
+            wrapper = etree.fromstring("<fragment>" + text + "</fragment>", self._parser)
+            return self._fragment_of(wrapper, no_leading_text)
+        if isinstance(text, str) and text.lstrip().startswith("<?xml"):
+            text = text.encode("utf-8")
+        return self._adopt(etree.fromstring(text, self._parser))
+
+    def parse_xml(self, source: Any, fragment: bool = False, no_leading_text: bool = False) -> Any:
+        """Parse the XML file `source` (a path or a file object)."""
+        if fragment:
+            return self.parse_xmlstring(_read(source), True, no_leading_text)
+        return self._adopt(etree.parse(source, self._parser).getroot())
+
+    # --- serialisation ----------------------------------------------------------------------
+
+    def _serialize(self, element: Any) -> str:
+        return etree.tostring(element, encoding="unicode")
+
+    def fragment(self, output: Any) -> str:
+        """`output` (a tag, a string, a list...) serialised as a string, strings escaped."""
+        items: list[Any] = []
+        _add_to_list(items, (output,), self)
+        escape = _html.escape
+        return "".join(
+            escape(item, quote=False) if isinstance(item, str) else self._serialize(item) for item in items
+        )
+
+
+def _read(source: Any) -> str:
+    if hasattr(source, "read"):
+        data = source.read()
+    else:
+        with open(source, "rb") as f:
+            data = f.read()
+    return data.decode("utf-8") if isinstance(data, bytes) else data

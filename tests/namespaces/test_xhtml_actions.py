@@ -1,0 +1,452 @@
+"""The XHTML/HTML5 renderers' actions, forms, selections, errors, async rendering and components.
+
+Every action test goes through a real `Callbacks` registry: the names the renderer writes in the
+page are sent back to `callbacks.process()`, which must call the right callable with the right value.
+"""
+
+import gc
+import pickle
+from functools import partial
+
+import lxml.html
+import pytest
+import webob
+
+from nagare import ajax, presentation, var
+from nagare.callbacks import Callbacks
+from nagare.component import Component
+from nagare.namespaces import xhtml, xhtml5
+
+SESSION = {"_s": "abc", "_c": "00007"}
+
+
+@pytest.fixture(params=[xhtml5, xhtml], ids=["xhtml5", "xhtml"])
+def module(request):
+    return request.param
+
+
+@pytest.fixture
+def callbacks():
+    return Callbacks()
+
+
+@pytest.fixture
+def h(module, callbacks):
+    return module.Renderer(callbacks=callbacks, session_params=dict(SESSION), static_url="/static/app/", url="/app/")
+
+
+def tree(h, output):
+    return lxml.html.fragment_fromstring(h.fragment(output), create_parent="root")
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, *args):
+        self.calls.append(args)
+        return "result"
+
+
+# --- links --------------------------------------------------------------------------------
+
+
+def test_link_action(h, callbacks):
+    f = Recorder()
+    link = h.a("go", href="ignored").action(f)
+    href = link.get("href")
+    assert href.startswith("?_action2") and href.endswith("&_s=abc&_c=00007")
+    name = href[1:].split("&")[0]
+    assert callbacks.process([(name, "")]) == ["result"]
+    assert f.calls == [()]
+    assert link.get("data-nagare-async") is None
+
+
+def test_link_without_session_params(module):
+    h = module.Renderer()
+    assert h.a.action(print).get("href") == "?_action200001"
+
+
+def test_session_params_are_url_quoted(module):
+    h = module.Renderer(session_params={"_s": "a b&c", "_c": "é"})
+    assert h.a.action(print).get("href") == "?_action200001&_s=a+b%26c&_c=%C3%A9"
+
+
+def test_action_with_request(h, callbacks):
+    f = Recorder()
+    name = h.a.action(f, with_request=True).get("href")[1:].split("&")[0]
+    callbacks.process([(name, "")], "REQ", "RESP")
+    assert f.calls == [("REQ", "RESP")]
+
+
+def test_action_must_be_callable(h):
+    with pytest.raises(TypeError, match="callable"):
+        h.a.action("not callable")
+
+
+def test_tags_without_actions_say_so(h):
+    with pytest.raises(TypeError, match="has no action"):
+        h.div.action(print)
+    with pytest.raises(TypeError, match="pre_action"):
+        h.form.action(print)
+
+
+# --- forms and inputs ---------------------------------------------------------------------
+
+
+def test_form_defaults_and_hidden_session_params(h):
+    form = h.form(h.p("x"))
+    assert (form.get("method"), form.get("enctype"), form.get("accept-charset")) == (
+        "post",
+        "multipart/form-data",
+        "utf-8",
+    )
+    assert form.get("action") == "/app/"
+    hidden = {i.get("name"): i.get("value") for i in form.iter("input") if i.get("type") == "hidden"}
+    assert hidden == SESSION
+    form = h.form(method="get", action="/elsewhere")
+    assert (form.get("method"), form.get("action")) == ("get", "/elsewhere")
+
+
+def test_form_without_url_posts_to_the_path_not_the_query(module):
+    # An empty action would post to the current URL, a link's `?_action...` query string included.
+    assert module.Renderer().form.get("action") == "?"
+
+
+def test_value_inputs_get_the_value(h, callbacks):
+    got = {}
+    inputs = [
+        h.input(value="x").action(partial(got.__setitem__, "text")),
+        h.input(type="hidden").action(partial(got.__setitem__, "hidden")),
+        h.input(type="password").action(partial(got.__setitem__, "password")),
+        h.input(type="checkbox").action(partial(got.__setitem__, "checkbox")),
+        h.input(type="file").action(partial(got.__setitem__, "file")),
+        h.textarea("t").action(partial(got.__setitem__, "textarea")),
+        h.select(h.option("a"), h.option("b")).action(partial(got.__setitem__, "select")),
+    ]
+    names = [i.get("name") for i in inputs]
+    assert all(name.startswith("_action1") for name in names)
+    callbacks.process([(name, f"v{i}") for i, name in enumerate(names)])
+    assert got == {k: f"v{i}" for i, k in enumerate(["text", "hidden", "password", "checkbox", "file", "textarea", "select"])}
+
+
+def test_var_as_input_action(h, callbacks):
+    v = var.Var("old")
+    name = h.input(value=v()).action(v).get("name")
+    callbacks.process([(name, "new")])
+    assert v() == "new"
+
+
+def test_submit_buttons_run_after_values(h, callbacks):
+    order = []
+    submit = h.input(type="submit", value="Go").action(lambda: order.append("submit"))
+    button = h.button("B").action(lambda: order.append("button"))
+    text = h.input.action(lambda v: order.append(("value", v)))
+    assert submit.get("name").startswith("_action4") and button.get("name").startswith("_action4")
+    callbacks.process([(submit.get("name"), "Go"), (text.get("name"), "typed")])
+    assert order == [("value", "typed"), "submit"]
+    callbacks.process([(button.get("name"), "")])
+    assert order[-1] == "button"
+
+
+def test_image_input_is_a_submit(h, callbacks):
+    f = Recorder()
+    image = h.input(type="image", src="ok.png").action(f)
+    name = image.get("name")
+    assert name.startswith("_action4")
+    assert image.get("src") == "/static/app/ok.png"
+    callbacks.process([(name + ".x", "3"), (name + ".y", "4")])
+    assert f.calls == [()]
+
+
+def test_pre_and_post_actions(h, callbacks):
+    order = []
+    form = h.form.pre_action(lambda: order.append("pre")).post_action(lambda: order.append("post"))
+    with form:
+        h << h.input.action(lambda v: order.append(v))
+        h << h.input(type="submit").action(lambda: order.append("submit"))
+    names = {i.get("name") for i in form.iter("input")} - set(SESSION)
+    pre = [n for n in names if n.startswith("_action0")]
+    post = [n for n in names if n.startswith("_action5")]
+    assert len(pre) == len(post) == 1
+    callbacks.process([(n, "v") for n in sorted(names, reverse=True)])
+    assert order == ["pre", "v", "submit", "post"]
+
+
+def test_select_multiple_always_gets_a_list(h, callbacks):
+    got = []
+    select = h.select(h.option("a"), h.option("b"), multiple=True).action(got.append)
+    name = select.get("name")
+    callbacks.process([(name, "a")])
+    callbacks.process([(name, "a"), (name, "b")])
+    assert got == [["a"], ["a", "b"]]
+    assert pickle.loads(pickle.dumps(callbacks))  # the wrapper is stored with the state
+
+
+def test_radio_buttons_of_one_action_share_a_name(h, callbacks):
+    v = var.Var()
+    radios = [h.input(type="radio", value=x).action(v) for x in "abc"]
+    assert len({r.get("name") for r in radios}) == 1
+    other = h.input(type="radio", value="z").action(var.Var())
+    assert other.get("name") != radios[0].get("name")
+    callbacks.process([(radios[0].get("name"), "b")])
+    assert v() == "b"
+
+
+def test_radio_buttons_of_a_bound_method_share_a_name(h, callbacks):
+    class Choice:
+        value = None
+
+        def set(self, value):
+            self.value = value
+
+    c = Choice()
+    radios = [h.input(type="radio", value=x).action(c.set) for x in "ab"]
+    assert radios[0].get("name") == radios[1].get("name")
+    callbacks.process([(radios[0].get("name"), "a")])
+    assert c.value == "a"
+
+
+def test_radio_group(h, callbacks):
+    got = []
+    group = h.radio_group(got.append)
+    radios = [group.radio("a"), group.radio("b", checked=True), h.input(type="radio", value="c").action(group)]
+    assert {r.get("name") for r in radios} == {group.name}
+    assert radios[1].get("checked") == "checked"
+    callbacks.process([(group.name, "c")])
+    assert got == ["c"]
+    assert pickle.loads(pickle.dumps(callbacks))
+    later = h.radio_group()
+    later.radio("x")
+    later.action(lambda req, resp, value: got.append((req, value)), with_request=True)
+    callbacks.process([(later.name, "x")], "REQ")
+    assert got[-1] == ("REQ", "x")
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 20
+
+
+def test_img_static_src(h):
+    assert h.img(src="logo.png").get("src") == "/static/app/logo.png"
+    assert h.img(src="/abs/logo.png").get("src") == "/abs/logo.png"
+    assert h.img(src="https://x.org/a.png").get("src") == "https://x.org/a.png"
+    assert h.img(src="data:image/png;base64,AA").get("src") == "data:image/png;base64,AA"
+
+
+def test_img_action_answers_the_bytes(h, callbacks):
+    img = h.img.action(lambda: PNG)
+    src = img.get("src")
+    assert src.startswith("?_action2")
+    (response,) = callbacks.process([(src[1:].split("&")[0], "")])
+    assert isinstance(response, webob.Response)
+    assert response.body == PNG and response.content_type == "image/png"
+    img = h.img.action(lambda: b"GIF89a...", content_type="image/x-custom")
+    (response,) = callbacks.process([(img.get("src")[1:].split("&")[0], "")])
+    assert response.content_type == "image/x-custom"
+
+
+def test_guess_image_type():
+    assert xhtml.guess_image_type(b"\xff\xd8\xff\xe0") == "image/jpeg"
+    assert xhtml.guess_image_type(b"GIF89a") == "image/gif"
+    assert xhtml.guess_image_type(b'<?xml version="1.0"?><svg>') == "image/svg+xml"
+    assert xhtml.guess_image_type(b"???") == "application/octet-stream"
+
+
+# --- selected and error ---------------------------------------------------------------------
+
+
+def test_option_selected(h):
+    assert h.option("a").selected("a").get("selected") == "selected"
+    assert h.option("A", value="a").selected("A").get("selected") is None
+    assert h.option(value=2).selected(2).get("selected") == "selected"
+    assert h.option(value="2").selected(["1", "2"]).get("selected") == "selected"
+    assert h.option(value="3").selected(["1", "2"]).get("selected") is None
+    assert h.option(value="3", selected=True).selected("1").get("selected") is None
+
+
+def test_select_selected_marks_its_options(h, callbacks):
+    select = h.select([h.option(x, value=x) for x in "abc"]).selected("b")
+    assert [o.get("selected") for o in select] == [None, "selected", None]
+    with h.select(multiple=True).selected(["a", "c"]) as select:  # options added after
+        for x in "abc":
+            h << h.option(x)
+    assert [o.get("selected") for o in select] == ["selected", None, "selected"]
+
+
+def test_radio_and_checkbox_selected(h):
+    assert h.input(type="checkbox").selected(True).get("checked") == "checked"
+    assert h.input(type="checkbox", checked=True).selected(False).get("checked") is None
+    assert h.input(type="radio", value="a").selected("a").get("checked") == "checked"
+    assert h.input(type="radio", value="a").selected("b").get("checked") is None
+    assert h.input(type="radio", value="1").selected(1).get("checked") == "checked"
+    assert h.input(type="checkbox", value="a").selected(["a", "b"]).get("checked") == "checked"
+    assert h.input(type="checkbox", value="a").selected(True).get("checked") == "checked"
+
+
+def test_error(h):
+    field = h.input(value="x")
+    assert field.error(None) is field
+    wrapper = h.input(value="x").error("Too <short>")
+    assert wrapper.get("class") == "nagare-error-input"
+    assert h.fragment(wrapper).replace("<input value=\"x\"/>", '<input value="x">') == (
+        '<div class="nagare-error-input"><input value="x">'
+        '<div class="nagare-error-message">Too &lt;short&gt;</div></div>'
+    )
+
+
+def test_boolean_attributes(h, module):
+    out = h.fragment(h.select(h.option("a", selected=True), multiple=True, disabled=False, draggable=True))
+    if module is xhtml5:
+        assert out == '<select multiple draggable="true"><option selected>a</option></select>'
+    else:
+        assert out == '<select multiple="multiple" draggable="true"><option selected="selected">a</option></select>'
+
+
+# --- asynchronous rendering ------------------------------------------------------------------
+
+
+class Counter:
+    def __init__(self):
+        self.value = 0
+        self.text = var.Var()
+
+    def increase(self):
+        self.value += 1
+
+
+@presentation.render_for(Counter)
+def render_counter(self, h, comp, model):
+    h << h.span(self.value, class_="value")
+    h << h.a("++", class_="inc").action(self.increase)
+    with h.form:
+        h << h.input(class_="text").action(self.text)
+        h << h.input(type="submit", class_="submit").action(self.increase)
+    return h.root
+
+
+@presentation.render_for(Counter, model="big")
+def render_big_counter(self, h, comp, model):
+    return h.strong(self.value)
+
+
+def test_async_renderer_wraps_and_marks(h, callbacks):
+    comp = Component(Counter())
+    output = comp.render(h.AsyncRenderer())
+    assert output.tag == "div" and output.get("id") == comp.dom_id
+    root = tree(h, output)
+    link = root.find_class("inc")[0]
+    submit = root.find_class("submit")[0]
+    text = root.find_class("text")[0]
+    assert link.get("data-nagare-async") is not None and submit.get("data-nagare-async") is not None
+    assert text.get("data-nagare-async") is None
+    for name in (link.get("href")[1:].split("&")[0], submit.get("name")):
+        (rendering,) = callbacks.process([(name, "")])
+        assert isinstance(rendering, ajax.Rendering)
+        assert rendering.component is comp and rendering.dom_id == comp.dom_id
+    assert comp().value == 2
+    assert callbacks.process([(text.get("name"), "x")]) == ["x"]  # values stay plain actions
+
+
+def test_async_children_stay_async_and_sync_renderer_is_not(h):
+    a = h.AsyncRenderer()
+    assert a.is_async and a.new().is_async and not a.SyncRenderer().is_async
+    assert not h.is_async and not h.new().is_async
+    assert type(a) is type(h)
+    sync = Component(Counter()).render(h)
+    assert isinstance(sync, list) and not any(x.get("data-nagare-async") is not None for x in sync)
+
+
+def test_module_async_renderer(module):
+    h = module.AsyncRenderer()
+    assert h.is_async and h.new().is_async and not h.SyncRenderer().new().is_async
+
+
+def test_async_component_and_model(h):
+    outer = Component(Counter())
+    inner = Component(Counter(), model="big")
+    seen = {}
+
+    class Spy:
+        pass
+
+    @presentation.render_for(Spy)
+    def render_spy(self, r, comp, model):
+        seen.update(component=r.component, model=r.model, async_component=r.async_component, async_model=r.async_model)
+        return "spy"
+
+    spy = Component(Spy())
+    inner.render(h)
+    assert h.async_component is None
+    a = h.AsyncRenderer()
+    a.start_rendering(outer, "m")
+    assert (a.component, a.model, a.async_component, a.async_model) == (outer, "m", outer, "m")
+    s = a.SyncRenderer()
+    spy.render(s)
+    assert seen == {"component": spy, "model": None, "async_component": outer, "async_model": "m"}
+
+
+def test_ajax_update_action_in_a_sync_renderer(h, callbacks):
+    comp = Component(Counter())
+    got = []
+
+    @presentation.render_for(Counter, model="update")
+    def render_update(self, r, comp, model):
+        return r.a("u").action(ajax.Update(render=lambda r2: "new", action=lambda: got.append(1), component_to_update="zone"))
+
+    link = comp.render(h, "update")
+    assert link.get("data-nagare-async") is not None
+    (rendering,) = callbacks.process([(link.get("href")[1:].split("&")[0], "")])
+    assert got == [1] and rendering.dom_id == "zone" and callable(rendering.render)
+
+
+def test_ajax_update_with_request(h, callbacks):
+    got = []
+    update = ajax.Update(action=lambda req, resp: got.append((req, resp)), with_request=True)
+    button = h.button.action(update)
+    callbacks.process([(button.get("name"), "")], "REQ", "RESP")
+    assert got == [("REQ", "RESP")]
+    plain = h.AsyncRenderer().a.action(lambda req, resp: got.append(req), with_request=True)
+    callbacks.process([(plain.get("href")[1:].split("&")[0], "")], "R2", "X")
+    assert got[-1] == "R2"
+
+
+def test_async_registry_pickles(h, callbacks):
+    comp = Component(Counter())
+    comp.render(h.AsyncRenderer())
+    restored = pickle.loads(pickle.dumps((comp, callbacks)))
+    assert len(restored[1]) == len(callbacks)
+
+
+# --- components and gc ----------------------------------------------------------------------
+
+
+def test_components_as_children(h, callbacks):
+    comp = Component(Counter())
+    with h.div(class_="page"):
+        h << comp
+        h << h.p(Component(Counter(), model="big"))
+    root = tree(h, h.root)
+    assert root.find_class("value")[0].text == "0"
+    assert root.xpath("//p/strong")[0].text == "0"
+    name = root.find_class("inc")[0].get("href")[1:].split("&")[0]
+    callbacks.process([(name, "")])
+    assert comp().value == 1
+
+
+def test_actions_survive_garbage_collection(h, callbacks):
+    links = [h.a(str(i)) for i in range(100)]
+    container = h.div(links)
+    del links
+    gc.collect()
+    for link in container:
+        link.action(print)
+    assert len(callbacks) == 100
+    with h.form as form:
+        pass
+    del form
+    gc.collect()
+    h.root.pre_action(print)
+    assert len(callbacks) == 101
