@@ -20,6 +20,7 @@ import sys
 from typing import Any
 
 from nagare.config.reference import load as load_reference
+from nagare.config.settings import string
 from nagare.errors import ConfigError, NagareError
 
 DEFAULT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -81,7 +82,13 @@ def configure_application(name: str, conf: dict[str, Any], filename: str) -> log
             logger.propagate = boolean(logger_conf["propagate"])
         except ValueError as exc:
             raise ConfigError(filename, "logging][logger", "propagate", logger_conf["propagate"], str(exc)) from None
+    formatter_conf = conf.get("formatter", {})
+    for key in formatter_conf:
+        if key not in ("format", "datefmt"):
+            raise ConfigError(filename, "logging][formatter", key, reason="unknown key (known keys: format, datefmt)")
     handler_conf = conf.get("handler")
+    if handler_conf is None and formatter_conf:
+        handler_conf = {}  # a format alone applies to the default handler (stderr)
     if handler_conf is not None:
         for key in handler_conf:
             if key not in ("class", "args", "level"):
@@ -95,13 +102,18 @@ def configure_application(name: str, conf: dict[str, Any], filename: str) -> log
             raise
         except (NagareError, Exception) as exc:
             raise ConfigError(filename, "logging][handler", "class", class_name, f"cannot create the handler: {exc}") from None
+        if not isinstance(handler, logging.Handler):
+            raise ConfigError(filename, "logging][handler", "class", class_name, "cannot create the handler: not a logging.Handler")
         if "level" in handler_conf:
             handler.setLevel(_level(filename, "logging][handler", handler_conf["level"]))
-        formatter_conf = conf.get("formatter", {})
-        for key in formatter_conf:
-            if key not in ("format", "datefmt"):
-                raise ConfigError(filename, "logging][formatter", key, reason="unknown key (known keys: format, datefmt)")
-        handler.setFormatter(logging.Formatter(formatter_conf.get("format", DEFAULT_FORMAT), formatter_conf.get("datefmt")))
+        # ConfigObj reads an unquoted value with commas as a list: join it back
+        fmt = string(formatter_conf.get("format", DEFAULT_FORMAT))
+        datefmt = string(formatter_conf["datefmt"]) if "datefmt" in formatter_conf else None
+        try:
+            formatter = logging.Formatter(fmt, datefmt)
+        except ValueError as exc:
+            raise ConfigError(filename, "logging][formatter", "format", fmt, str(exc)) from None
+        handler.setFormatter(formatter)
         logger.handlers = [handler]
         logger.propagate = bool(logger_conf.get("propagate", False)) if "propagate" not in logger_conf else logger.propagate
     return logger

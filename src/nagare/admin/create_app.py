@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import keyword
 import os
 import re
@@ -28,7 +29,21 @@ class CreateApp(Command):
         project = os.path.join(os.path.abspath(args.dir), name)
         if os.path.exists(project):
             raise CommandError(f"{project} already exists")
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:  # a real module (not a mere folder): it would clash with the project
+            raise CommandError(f"'{name}' is already the name of an installed Python module: choose another name")
         values = {"name": name, "Name": name[:1].upper() + name[1:]}
+        try:
+            self._copy(project, values)
+        except OSError as exc:  # --dir is a file, read-only, ...: a user mistake, not a bug
+            raise CommandError(f"cannot create {project}: {exc.strerror or exc}") from None
+        print(f"Application '{name}' created in {project}")
+        print(f"Next: pip install -e {os.path.relpath(project)} && nagare-admin serve {name}")
+        return 0
+
+    @staticmethod
+    def _copy(project: str, values: dict[str, str]) -> None:
+        name = values["name"]
         for folder, _, files in os.walk(SKELETON):
             relative = os.path.relpath(folder, SKELETON)
             target_folder = os.path.join(project, *(p.replace("PACKAGE", name) for p in relative.split(os.sep) if p != "."))
@@ -41,6 +56,3 @@ class CreateApp(Command):
                 target = os.path.join(target_folder, filename.replace("PACKAGE", name).removesuffix(".tmpl"))
                 with open(target, "w", encoding="utf-8") as f:
                     f.write(text)
-        print(f"Application '{name}' created in {project}")
-        print(f"Next: pip install -e {os.path.relpath(project)} && nagare-admin serve {name}")
-        return 0

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 
+import nagare
 from nagare.admin.command import ArgumentParser, Command
 from nagare.config import application
-from nagare.wsgi.loader import NAGARE_STATIC
+
+# Not imported from nagare.wsgi.loader: printing rules must not need the whole request stack.
+NAGARE_STATIC = os.path.join(os.path.dirname(os.path.abspath(nagare.__file__)), "static")
 
 
 def rules(statics: list[tuple[str, str]], server: str) -> str:

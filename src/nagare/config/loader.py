@@ -62,7 +62,8 @@ class ConfigFile:
             try:
                 result[key] = current[key]
             except configobj.InterpolationError as exc:
-                raise ConfigError(self.filename, "][".join(path), key, reason=_interpolation_reason(exc)) from None
+                raw = dict.__getitem__(current, key)
+                raise ConfigError(self.filename, "][".join(path), key, raw, _interpolation_reason(exc)) from None
         return result
 
     def subsections(self, section: str | Iterable[str]) -> list[str]:
@@ -110,7 +111,10 @@ def check(
         result[key] = _convert(filename, table.section, setting, value)
     for key, value in (overrides or {}).items():
         if value is not None:
-            result[key] = _convert("command line", table.section, table[key], value)
+            setting = table.get(key)
+            if setting is None:  # e.g. --port with a publisher type that has no port
+                raise ConfigError("command line", table.section, key, value, "not a key of this section")
+            result[key] = _convert("command line", table.section, setting, value)
     for setting in table.values():
         if setting.required and result.get(setting.name) in (None, ""):
             raise ConfigError(filename, table.section, setting.name, reason="is required")

@@ -34,7 +34,8 @@ def load_entry_point(entry: importlib.metadata.EntryPoint, what: str) -> Any:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, SyntaxError):
         return f"syntax error in {exc.filename}, line {exc.lineno}: {exc.msg}"
-    return f"{type(exc).__name__}: {exc}"
+    text = " ".join(str(exc).split())  # one line, whatever the application raised
+    return f"{type(exc).__name__}: {text}"
 
 
 def _split(reference: str, kind: str) -> tuple[str, str]:

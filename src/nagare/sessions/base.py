@@ -115,7 +115,7 @@ class Sessions:
         `ExpirationError`: no such session or state; `SessionSecurityError`: the browser's secure
         id differs; `LockError`: the lock was not acquired in time; `StateError`: not authentic.
         """
-        if not _valid_session_id(session_id) or not state_id.isdigit() or len(state_id) > 12:
+        if not _valid_session_id(session_id) or not _valid_state_id(state_id):
             raise ExpirationError("malformed session or state id")
         with self._lock(session_id):
             record = self._fetch(session_id, int(state_id))
@@ -154,7 +154,12 @@ class Sessions:
 
 
 def _valid_session_id(session_id: str) -> bool:
-    return len(session_id) == 32 and all(c in "0123456789abcdef" for c in session_id)
+    return isinstance(session_id, str) and len(session_id) == 32 and all(c in "0123456789abcdef" for c in session_id)
+
+
+def _valid_state_id(state_id: str) -> bool:
+    # ASCII only: str.isdigit() is also true for '²' (int() refuses it) and '٠' (int() reads 0)
+    return isinstance(state_id, str) and 0 < len(state_id) <= 12 and all(c in "0123456789" for c in state_id)
 
 
 def expired(reason: str) -> ExpirationError:

@@ -93,18 +93,28 @@ class Sessions(base.Sessions):
             entry.states.move_to_end(state_id)
             return base.Record(entry.secure_id, state, entry.shared, state_id)
 
+    def _revive(self, session_id: str, secure_id: str) -> _Entry:
+        """The entry of a session dropped by the LRU while its request ran: it comes back."""
+        entry = self._sessions[session_id] = _Entry(secure_id)
+        while len(self._sessions) > self.nb_sessions:
+            self._sessions.popitem(last=False)
+        return entry
+
     def _next_state_id(self, session_id: str) -> int:
         with self._guard:
-            entry = self._sessions[session_id]
+            entry = self._sessions.get(session_id)
+            if entry is None:
+                entry = self._revive(session_id, "")  # `_store` sets the secure id
             entry.last_state_id += 1
             return entry.last_state_id
 
     def _store(self, session_id: str, state_id: int, secure_id: str, state: bytes, shared: bytes) -> None:
         with self._guard:
             entry = self._sessions.get(session_id)
-            if entry is None:  # dropped by the LRU while the request ran: it comes back
-                entry = self._sessions[session_id] = _Entry(secure_id)
-                entry.last_state_id = state_id
+            if entry is None:
+                entry = self._revive(session_id, secure_id)
+            entry.secure_id = secure_id
+            entry.last_state_id = max(entry.last_state_id, state_id)
             entry.shared = shared
             entry.states[state_id] = state
             entry.states.move_to_end(state_id)

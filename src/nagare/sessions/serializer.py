@@ -100,11 +100,11 @@ class Serializer:
 
     def loads(self, session_id: str, state_blob: bytes, shared_blob: bytes | None) -> tuple[Any, dict[int, tuple[str, Any]]]:
         """The state and the `shared` mapping to hand back to `dumps` on the next store."""
-        shared_objects: dict[str, Any] = {}
-        if shared_blob:
-            data = self.verify(session_id, b"shared", shared_blob)
-            shared_objects = self._unpickle(data, {})
+        # Both blobs are verified before either is unpickled: an authentic shared blob must not
+        # be loaded (running its reducers) on behalf of an altered state blob.
         state_data = self.verify(session_id, b"state", state_blob)
+        shared_data = self.verify(session_id, b"shared", shared_blob) if shared_blob is not None else None
+        shared_objects: dict[str, Any] = self._unpickle(shared_data, {}) if shared_data is not None else {}
         state = self._unpickle(state_data, shared_objects)
         return state, {id(obj): (pid, obj) for pid, obj in shared_objects.items()}
 
@@ -129,18 +129,13 @@ def load_secret(configured: str | None) -> bytes:
         return configured.encode()
     path = os.environ.get(SECRET_ENV) or os.path.join(os.path.expanduser("~"), ".config", "nagare", "secret")
     try:
-        with open(path, "rb") as f:
-            secret = f.read().strip()
-        if len(secret) >= 32:
-            return secret
+        return _read_secret(path)
     except FileNotFoundError:
         pass
-    except OSError as exc:
-        raise NagareError(f"cannot read the session secret {path}: {exc.strerror}") from None
     secret = secrets.token_hex(32).encode()
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}"
+        tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"  # unique per thread too
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(secret + b"\n")
@@ -150,9 +145,22 @@ def load_secret(configured: str | None) -> bytes:
             pass
         finally:
             os.unlink(tmp)
-        with open(path, "rb") as f:
-            return f.read().strip()
     except OSError as exc:
         raise NagareError(
             f"cannot keep a session secret in {path} ({exc.strerror}): set [sessions] secret, or ${SECRET_ENV}"
         ) from None
+    return _read_secret(path)
+
+
+def _read_secret(path: str) -> bytes:
+    """The secret kept in `path`; FileNotFoundError when there is none yet."""
+    try:
+        with open(path, "rb") as f:
+            secret = f.read().strip()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise NagareError(f"cannot read the session secret {path}: {exc.strerror}") from None
+    if len(secret) < 32:  # never authenticate with an empty or guessable key
+        raise NagareError(f"the session secret {path} is shorter than 32 bytes: delete it or set [sessions] secret")
+    return secret

@@ -188,7 +188,11 @@ class WSGIApp:
             if not isinstance(rendering, ajax.Rendering):
                 continue
             if callable(rendering.render):
-                output = rendering.render(h.AsyncRenderer())
+                renderer = h.AsyncRenderer()
+                if rendering.component is not None:
+                    # its links and buttons update the same component again
+                    renderer.start_rendering(rendering.component, rendering.component.model)
+                output = rendering.render(renderer)
                 updates.append({"id": rendering.dom_id, "mode": "inner", "html": h.fragment(output)})
             elif rendering.component is None:
                 reload = self.state_url(request, session.session_id, session.state_id)

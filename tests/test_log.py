@@ -1,0 +1,152 @@
+"""The `[logging]` section of an application: nagare.application.<name>."""
+
+import logging
+import logging.handlers
+import uuid
+
+import pytest
+
+from nagare import log
+from nagare.config import application
+from nagare.errors import ConfigError
+
+
+@pytest.fixture
+def name():
+    """A fresh application name; its logger is reset afterwards."""
+    value = f"app{uuid.uuid4().hex[:8]}"
+    yield value
+    logger = logging.getLogger(f"nagare.application.{value}")
+    for handler in logger.handlers:
+        handler.close()
+    logger.handlers = []
+
+
+def configure(name, conf):
+    return log.configure_application(name, conf, "app.cfg")
+
+
+def test_no_section_leaves_the_logger_alone(name):
+    logger = configure(name, {})
+    assert logger.name == f"nagare.application.{name}"
+    assert logger.handlers == [] and logger.level == logging.NOTSET
+
+
+def test_logger_level(name):
+    logger = configure(name, {"logger": {"level": "debug"}})
+    assert logger.level == logging.DEBUG
+    assert configure(name, {"logger": {"level": " WARNING "}}).level == logging.WARNING
+
+
+def test_handler_formatter_from_an_application_file(name, tmp_path):
+    logfile = tmp_path / "app.log"
+    cfg = tmp_path / "app.cfg"
+    cfg.write_text(
+        f"[application]\npath = os:getcwd\nname = {name}\n"
+        "[logging]\n[[logger]]\nlevel = INFO\n"
+        "[[handler]]\nclass = logging.FileHandler\nargs = \"('$here/app.log', 'w')\"\nlevel = WARNING\n"
+        "[[formatter]]\nformat = <%(levelname)s> %(name)s %(message)s\n"
+    )
+    conf = application.read(str(cfg))
+    logger = log.configure_application(conf.name, conf.logging, conf.filename)
+    logger.debug("too low for the logger")
+    logger.info("too low for the handler")
+    logger.warning("kept")
+    logger.handlers[0].flush()
+    assert logfile.read_text() == f"<WARNING> nagare.application.{name} kept\n"
+    assert logger.propagate is False
+
+
+def test_unquoted_args_and_a_format_with_commas(name, tmp_path):
+    # ConfigObj turns unquoted values with commas into lists: they are joined back
+    cfg = tmp_path / "app.cfg"
+    cfg.write_text(
+        f"[application]\npath = os:getcwd\nname = {name}\n"
+        "[logging]\n[[handler]]\nclass = logging.StreamHandler\nargs = (sys.stdout,)\n"
+        "[[formatter]]\nformat = %(levelname)s, %(message)s\ndatefmt = %H:%M, %S\n"
+    )
+    conf = application.read(str(cfg))
+    logger = log.configure_application(conf.name, conf.logging, conf.filename)
+    handler = logger.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    assert handler.formatter._fmt == "%(levelname)s, %(message)s"
+    assert handler.formatter.datefmt == "%H:%M, %S"
+
+
+def test_stream_handler_on_stderr_by_default(name, capsys):
+    logger = configure(name, {"handler": {}, "formatter": {"format": "%(message)s!"}})
+    logger.setLevel(logging.INFO)
+    logger.info("hello")
+    assert capsys.readouterr().err == "hello!\n"
+
+
+def test_formatter_without_a_handler_applies_to_stderr(name, capsys):
+    logger = configure(name, {"formatter": {"format": "[%(message)s]"}})
+    logger.setLevel(logging.INFO)
+    logger.info("x")
+    assert capsys.readouterr().err == "[x]\n"
+
+
+def test_dotted_handler_class_in_a_submodule(name, tmp_path):
+    path = tmp_path / "rotating.log"
+    logger = configure(
+        name, {"handler": {"class": "logging.handlers.RotatingFileHandler", "args": f"('{path}', 'a', 1000, 2)"}}
+    )
+    assert isinstance(logger.handlers[0], logging.handlers.RotatingFileHandler)
+    assert logger.handlers[0].maxBytes == 1000
+
+
+def test_reconfiguring_replaces_the_handler(name):
+    configure(name, {"handler": {}})
+    logger = configure(name, {"handler": {}})
+    assert len(logger.handlers) == 1
+
+
+def test_propagate(name):
+    assert configure(name, {"logger": {"propagate": "on"}, "handler": {}}).propagate is True
+    with pytest.raises(ConfigError) as info:
+        configure(name, {"logger": {"propagate": "sometimes"}})
+    assert str(info.value).startswith("app.cfg: [logging][logger] propagate = 'sometimes': expected on/off")
+
+
+@pytest.mark.parametrize(
+    "conf, message",
+    [
+        ({"logger": {"level": "LOUD"}}, "app.cfg: [logging][logger] level = 'LOUD': expected DEBUG, INFO"),
+        ({"logger": {"level": "10"}}, "app.cfg: [logging][logger] level = '10': expected DEBUG"),
+        ({"logger": {"lvl": "DEBUG"}}, "app.cfg: [logging][logger] lvl: unknown key"),
+        ({"handler": {"level": "NOISY"}}, "app.cfg: [logging][handler] level = 'NOISY': expected DEBUG"),
+        ({"handler": {"klass": "x"}}, "app.cfg: [logging][handler] klass: unknown key"),
+        ({"handler": {"class": "logging.NoSuchHandler"}}, "app.cfg: [logging][handler] class = 'logging.NoSuchHandler': cannot create the handler"),
+        ({"handler": {"class": "no_such_module_xyz.Handler"}}, "app.cfg: [logging][handler] class = 'no_such_module_xyz.Handler': cannot create the handler"),
+        ({"handler": {"class": "os.path.join"}}, "app.cfg: [logging][handler] class = 'os.path.join': cannot create the handler"),
+        ({"handler": {"class": "logging.Formatter"}}, "app.cfg: [logging][handler] class = 'logging.Formatter': cannot create the handler"),
+        ({"handler": {"class": "logging.FileHandler", "args": "()"}}, "app.cfg: [logging][handler] class = 'logging.FileHandler': cannot create the handler"),
+        ({"handler": {"args": "(open(",}}, "app.cfg: [logging][handler] args = '(open(': expected a Python tuple"),
+        ({"handler": {}, "formatter": {"fmt": "x"}}, "app.cfg: [logging][formatter] fmt: unknown key"),
+        ({"formatter": {"fmt": "x"}}, "app.cfg: [logging][formatter] fmt: unknown key"),
+        ({"handler": {}, "formatter": {"format": "%(nope"}}, "app.cfg: [logging][formatter] format = '%(nope': "),
+        ({"level": "DEBUG"}, "app.cfg: [logging] level: unknown key (known sub-sections: logger, handler, formatter)"),
+        ({"loggers": {}}, "app.cfg: [logging] loggers: unknown key"),
+    ],
+)
+def test_errors_name_the_subsection(name, conf, message):
+    with pytest.raises(ConfigError) as info:
+        configure(name, conf)
+    assert str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
+
+
+def test_configure_default(capsys):
+    logger = logging.getLogger("nagare")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    logger.handlers = []
+    try:
+        log.configure_default(logging.DEBUG)
+        log.configure_default(logging.DEBUG)  # idempotent: one handler
+        assert len(logger.handlers) == 1
+        assert logger.level == logging.DEBUG and logger.propagate is False
+        logging.getLogger("nagare.sessions").debug("to stderr")
+        assert "DEBUG nagare.sessions: to stderr" in capsys.readouterr().err
+    finally:
+        logger.handlers, logger.level, logger.propagate = saved
