@@ -1,8 +1,8 @@
 """Turning a state (component tree + callbacks) into authenticated bytes and back.
 
-Pickling uses cloudpickle, so lambdas, closures and bound methods work as actions (Nagare 0.5 on
-CPython could not pickle them). Objects marked `state.stateless` are pickled apart, once per
-session, and referenced from each state by a persistent id.
+Pickling (`nagare.sessions.pickler`) accepts lambdas, closures and bound methods as actions
+(Nagare 0.5 on CPython could not pickle them). Objects marked `state.stateless` are pickled
+apart, once per session, and referenced from each state.
 
 Every blob is authenticated: HMAC-SHA256 over (session id, blob kind, bytes) with a key derived
 from the deployment secret. A blob altered in the store, or moved from another session, is
@@ -19,52 +19,11 @@ import pickle
 import secrets
 from typing import Any
 
-import cloudpickle
-
-from nagare import state as state_module
 from nagare.errors import NagareError, StateError
+from nagare.sessions.pickler import Pickler, Unpickler
 
 MAC_SIZE = 32
 SECRET_ENV = "NAGARE_SECRET_FILE"
-
-# Types that are never stateless: skip the attribute look-up for them (the pickler asks for a
-# persistent id of every object it meets, so this is on the hot path).
-_PLAIN = frozenset({str, bytes, int, float, bool, type(None), tuple, list, dict, set, frozenset, type})
-
-
-class _Pickler(cloudpickle.Pickler):
-    def __init__(self, file: io.BytesIO, shared: dict[int, tuple[str, Any]]) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.shared = shared
-
-    def persistent_id(self, obj: Any) -> str | None:
-        if type(obj) in _PLAIN or isinstance(obj, type) or not state_module.is_stateless(obj):
-            return None
-        entry = self.shared.get(id(obj))
-        if entry is None:
-            entry = (secrets.token_hex(8), obj)
-            self.shared[id(obj)] = entry
-        return entry[0]
-
-
-class _SharedPickler(cloudpickle.Pickler):
-    """Pickles the stateless objects themselves (their own fields by value)."""
-
-    def __init__(self, file: io.BytesIO) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, shared: dict[str, Any]) -> None:
-        super().__init__(file)
-        self.shared = shared
-
-    def persistent_load(self, pid: Any) -> Any:
-        try:
-            return self.shared[pid]
-        except (KeyError, TypeError):
-            raise StateError(f"state refers to an unknown shared object {pid!r}") from None
-
 
 class Serializer:
     """Pickles and authenticates the states of one application's sessions."""
@@ -92,10 +51,10 @@ class Serializer:
     def dumps(self, session_id: str, state: Any, shared: dict[int, tuple[str, Any]]) -> tuple[bytes, bytes]:
         """(state blob, shared blob): `shared` maps id(obj) -> (pid, obj), updated in place."""
         buffer = io.BytesIO()
-        _Pickler(buffer, shared).dump(state)
+        Pickler(buffer, shared).dump(state)
         state_bytes = buffer.getvalue()
         buffer = io.BytesIO()
-        _SharedPickler(buffer).dump({pid: obj for pid, obj in shared.values()})
+        Pickler(buffer).dump({pid: obj for pid, obj in shared.values()})
         return self.sign(session_id, b"state", state_bytes), self.sign(session_id, b"shared", buffer.getvalue())
 
     def loads(self, session_id: str, state_blob: bytes, shared_blob: bytes | None) -> tuple[Any, dict[int, tuple[str, Any]]]:
@@ -111,7 +70,7 @@ class Serializer:
     @staticmethod
     def _unpickle(data: bytes, shared: dict[str, Any]) -> Any:
         try:
-            return _Unpickler(io.BytesIO(data), shared).load()
+            return Unpickler(io.BytesIO(data), shared).load()
         except StateError:
             raise
         except Exception as exc:

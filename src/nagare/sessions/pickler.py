@@ -1,0 +1,232 @@
+"""The pickler of the states: fast for what views create at every request, and exact.
+
+Views create lambdas and closures at every rendering (`h.a.action(lambda: ...)`), so a state holds
+dozens of functions that the standard pickle refuses. cloudpickle accepts them by copying their
+code into every state: correct, but that is most of the time of a request and most of the bytes
+stored. Here a function whose code belongs to an importable module is pickled *by reference to
+its code*: the module, the enclosing function's qualified name, the position of the code object
+among that function's constants, and a checksum of the code. Its closure cells and defaults are
+pickled by value; the code itself is not. When the code changed since the state was stored (a new
+release), the checksum refuses the state instead of running other code.
+
+Anything else that the standard pickle cannot handle (a class defined in a function, code made by
+`exec`, functions of `__main__`) falls back to cloudpickle's by-value pickling.
+
+Objects marked `state.stateless` are replaced by a reference `(pid)` and pickled apart, once per
+session (`Pickler(shared=...)`); the `Unpickler` resolves the references from the shared objects it
+is given.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import secrets
+import sys
+import types
+import zlib
+from typing import Any
+
+import cloudpickle
+
+from nagare.state import MARK
+
+FunctionType = types.FunctionType
+CellType = types.CellType
+CodeType = types.CodeType
+
+# Caches of what code objects are; code does not change while a process runs (a reloader restarts
+# the process), so they are never invalidated.
+# Keyed by id(): code objects compare equal by content, and the same lambda in two modules must
+# not be taken for the other. The entry keeps the code object alive, so its id is not reused.
+# id(code) -> (code, ("global",) | (module, outer qualname, path of indexes, checksum) | None)
+_references: dict[int, tuple[CodeType, tuple[Any, ...] | None]] = {}
+# reference -> (module, code object); the module is checked, in case it was reloaded
+_codes: dict[tuple[Any, ...], tuple[Any, CodeType]] = {}
+
+
+def checksum(code: CodeType) -> int:
+    """A checksum of what a code object does, stable across processes (unlike hash())."""
+    crc = zlib.crc32(code.co_code)
+    crc = zlib.crc32("\0".join((*code.co_names, *code.co_varnames, *code.co_freevars)).encode(), crc)
+    return zlib.crc32(repr([c for c in code.co_consts if not isinstance(c, CodeType)]).encode(), crc)
+
+
+def _find_code(container: CodeType, code: CodeType, path: tuple[int, ...] = ()) -> tuple[int, ...] | None:
+    for index, const in enumerate(container.co_consts):
+        if isinstance(const, CodeType):
+            if const is code:
+                return (*path, index)
+            found = _find_code(const, code, (*path, index))
+            if found is not None:
+                return found
+    return None
+
+
+def _resolve(module: Any, qualname: str) -> Any:
+    obj = module
+    for name in qualname.split("."):
+        obj = getattr(obj, name)
+    return obj
+
+
+def _outer_codes(obj: Any) -> list[CodeType]:
+    """The code objects behind `obj`: a function, a method, a decorated function."""
+    codes = []
+    for _ in range(10):
+        obj = getattr(obj, "__func__", obj)
+        code = getattr(obj, "__code__", None)
+        if isinstance(code, CodeType):
+            codes.append(code)
+        obj = getattr(obj, "__wrapped__", None)
+        if obj is None:
+            break
+    return codes
+
+
+def _locate(func: FunctionType) -> tuple[Any, ...] | None:
+    code = func.__code__
+    module_name = func.__module__
+    module = sys.modules.get(module_name) if module_name else None
+    if module is None or module_name == "__main__" or func.__globals__ is not getattr(module, "__dict__", None):
+        return None
+    qualname = func.__qualname__
+    if "<" not in qualname:
+        try:
+            if _resolve(module, qualname) is func:
+                return ("global",)
+        except AttributeError:
+            return None
+    outer, sep, _ = qualname.partition(".<locals>.")
+    if not sep or "<" in outer:
+        return None
+    try:
+        candidates = _outer_codes(_resolve(module, outer))
+    except AttributeError:
+        return None
+    for candidate in candidates:
+        path = _find_code(candidate, code)
+        if path is not None:
+            return (module_name, outer, path, checksum(code))
+    return None
+
+
+def code_of(module_name: str, outer: str, path: tuple[int, ...], crc: int) -> CodeType:
+    """The code object a reference names; `pickle.UnpicklingError` when it changed or is gone."""
+    key = (module_name, outer, path, crc)
+    entry = _codes.get(key)
+    if entry is None or sys.modules.get(module_name) is not entry[0]:
+        code = _find_referenced_code(module_name, outer, path, crc)
+        entry = _codes[key] = (sys.modules[module_name], code)
+    return entry[1]
+
+
+def _find_referenced_code(module_name: str, outer: str, path: tuple[int, ...], crc: int) -> CodeType:
+    try:
+        module = sys.modules.get(module_name) or __import__(module_name, fromlist=["_"])
+        candidates = _outer_codes(_resolve(module, outer))
+    except (ImportError, AttributeError):
+        candidates = []
+    for candidate in candidates:  # a decorated function: the wrapper's code, then the original's
+        code: Any = candidate
+        try:
+            for index in path:
+                code = code.co_consts[index]
+        except (AttributeError, IndexError):
+            continue
+        if isinstance(code, CodeType) and checksum(code) == crc:
+            return code
+    raise pickle.UnpicklingError(f"the code of a function of {module_name}.{outer} changed since the state was stored")
+
+
+def _make_function(module_name: str, outer: str, path: tuple[int, ...], crc: int, closure: tuple[CellType, ...] | None) -> FunctionType:
+    code = code_of(module_name, outer, path, crc)
+    module = sys.modules[module_name]
+    function = FunctionType(code, module.__dict__, code.co_name, None, closure)
+    function.__qualname__ = code.co_qualname
+    return function
+
+
+def _set_function_state(function: FunctionType, state: tuple[Any, Any, Any]) -> None:
+    function.__defaults__, function.__kwdefaults__, attributes = state
+    if attributes:
+        function.__dict__.update(attributes)
+
+
+def _empty_cell() -> CellType:
+    return CellType()
+
+
+def _fill_cell(cell: CellType, state: tuple[bool, Any]) -> None:
+    if state[0]:
+        cell.cell_contents = state[1]
+
+
+def _shared_placeholder(pid: str) -> Any:
+    raise pickle.UnpicklingError("a shared object reference outside of a session state")
+
+
+class Pickler(cloudpickle.Pickler):
+    """Pickles a state; with `shared`, stateless objects are referenced, not copied.
+
+    `shared` maps id(obj) -> (pid, obj) and is updated with the stateless objects met.
+    """
+
+    def __init__(self, file: io.BytesIO, shared: dict[int, tuple[str, Any]] | None = None) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.shared = shared
+
+    def reducer_override(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind is FunctionType:
+            code = obj.__code__
+            entry = _references.get(id(code))
+            if entry is None or entry[0] is not code:
+                entry = _references[id(code)] = (code, _locate(obj))
+            reference = entry[1]
+            if reference is None:
+                return super().reducer_override(obj)
+            if len(reference) == 1:
+                return NotImplemented  # a module-level function: the standard pickling by name
+            state = (obj.__defaults__, obj.__kwdefaults__, obj.__dict__ or None)
+            return _make_function, (*reference, obj.__closure__), state, None, None, _set_function_state
+        if kind is CellType:
+            try:
+                state: tuple[bool, Any] = (True, obj.cell_contents)
+            except ValueError:
+                state = (False, None)
+            return _empty_cell, (), state, None, None, _fill_cell
+        if self.shared is not None and not isinstance(obj, type):
+            # state.is_stateless(), inlined: this runs for every object of the state
+            mark = getattr(kind, MARK, None)
+            try:
+                mark = obj.__dict__.get(MARK, mark)
+            except AttributeError:
+                pass
+            if mark is True:
+                entry = self.shared.get(id(obj))
+                if entry is None:
+                    entry = self.shared[id(obj)] = (secrets.token_hex(8), obj)
+                return _shared_placeholder, (entry[0],)
+        if kind is type or isinstance(obj, type):
+            return super().reducer_override(obj)  # classes defined in functions, by value
+        return NotImplemented  # the rest: the C pickler and its dispatch table
+
+
+class Unpickler(pickle.Unpickler):
+    """Unpickles a state, resolving its references to the session's shared objects."""
+
+    def __init__(self, file: io.BytesIO, shared: dict[str, Any]) -> None:
+        super().__init__(file)
+        self.shared = shared
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == __name__ and name == "_shared_placeholder":
+            return self.shared_object
+        return super().find_class(module, name)
+
+    def shared_object(self, pid: str) -> Any:
+        try:
+            return self.shared[pid]
+        except (KeyError, TypeError):
+            raise pickle.UnpicklingError(f"state refers to an unknown shared object {pid!r}") from None

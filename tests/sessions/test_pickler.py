@@ -1,0 +1,186 @@
+"""The state pickler: functions by reference to their code, cells, fallbacks, shared objects."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import pickle
+import sys
+import textwrap
+
+import pytest
+
+from nagare import state
+from nagare.sessions.pickler import Pickler, Unpickler
+
+SAMPLES = '''
+import functools
+
+def make_counter(start):
+    count = start
+    def increase():
+        nonlocal count
+        count += 1
+        return count
+    def current():
+        return count
+    return increase, current
+
+def make_lambda(x, y=2, *, z=3):
+    return lambda a=10, *, b=20: (x, y, z, a, b)
+
+def make_recursive():
+    def fact(n):
+        return 1 if n <= 1 else n * fact(n - 1)
+    return fact
+
+def decorate(f):
+    @functools.wraps(f)
+    def wrapper(*args):
+        return f(*args)
+    return wrapper
+
+@decorate
+def decorated(v):
+    return lambda: ("decorated", v)
+
+class View:
+    def __init__(self, v):
+        self.v = v
+    def action(self):
+        return lambda: ("method", self.v)
+    @staticmethod
+    def static(v):
+        return lambda: ("static", v)
+    @classmethod
+    def klass(cls, v):
+        return lambda: (cls.__name__, v)
+
+IN_CLASS_BODY = {"double": lambda v: v * 2}
+
+def module_level(v):
+    return v + 1
+'''
+
+
+@pytest.fixture
+def samples(tmp_path, monkeypatch):
+    name = f"pickle_samples_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(SAMPLES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module(name)
+    yield module
+    sys.modules.pop(name, None)
+
+
+def dumps(obj, shared=None):
+    buffer = io.BytesIO()
+    Pickler(buffer, shared).dump(obj)
+    return buffer.getvalue()
+
+
+def loads(data, shared=None):
+    return Unpickler(io.BytesIO(data), shared or {}).load()
+
+
+def test_a_closure_is_pickled_without_its_code(samples):
+    f = samples.make_lambda(1)
+    data = dumps(f)
+    assert f.__code__.co_code not in data  # the code stays in the module
+    g = loads(data)
+    assert g() == (1, 2, 3, 10, 20) and g(5, b=6) == (1, 2, 3, 5, 6)
+    assert g.__qualname__ == f.__qualname__ and g.__module__ == samples.__name__
+
+
+def test_cells_shared_by_two_closures_stay_shared(samples):
+    increase, current = loads(dumps(samples.make_counter(5)))
+    assert increase() == 6 and current() == 6  # nonlocal rebinding seen by the other function
+
+
+def test_a_recursive_closure(samples):
+    assert loads(dumps(samples.make_recursive()))(5) == 120
+
+
+def test_defaults_and_attributes_are_kept(samples):
+    f = samples.make_lambda(1, 7, z=8)
+    f.__defaults__ = (11,)
+    f.extra = "attribute"
+    g = loads(dumps(f))
+    assert g() == (1, 7, 8, 11, 20) and g.extra == "attribute"
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda s: s.View(4).action(), ("method", 4)),
+        (lambda s: s.View.static(5), ("static", 5)),
+        (lambda s: s.View.klass(6), ("View", 6)),
+        (lambda s: s.decorated(7), ("decorated", 7)),
+    ],
+)
+def test_closures_in_methods_and_decorated_functions(samples, make, expected):
+    f = make(samples)
+    data = dumps(f)
+    assert f.__code__.co_code not in data
+    assert loads(data)() == expected
+
+
+def test_module_level_functions_and_bound_methods_by_name(samples):
+    view = samples.View(3)
+    data = dumps((samples.module_level, view.action))
+    f, method = loads(data)
+    assert f is samples.module_level and method()() == ("method", 3)
+
+
+def test_what_has_no_reference_falls_back_to_cloudpickle(samples):
+    double = samples.IN_CLASS_BODY["double"]  # a lambda of a module's body: no enclosing function
+    namespace: dict = {}
+    exec("def made(v):\n    return v * 3", namespace)
+
+    class Local:
+        def __init__(self):
+            self.v = 1
+
+    d, made, local = loads(dumps((double, namespace["made"], Local())))
+    assert d(4) == 8 and made(2) == 6 and local.v == 1
+
+
+def test_changed_code_is_refused_not_run(samples, tmp_path):
+    data = dumps(samples.make_lambda(1))
+    path = tmp_path / f"{samples.__name__}.py"
+    path.write_text(SAMPLES.replace("(x, y, z, a, b)", "('other code', x)"))
+    importlib.invalidate_caches()
+    importlib.reload(samples)
+    with pytest.raises(pickle.UnpicklingError, match="changed since the state was stored"):
+        loads(data)
+
+
+def test_stateless_objects_are_referenced_and_resolved():
+    @state.stateless
+    class Cart:
+        def __init__(self):
+            self.items = []
+
+    class Page:
+        def __init__(self, cart):
+            self.cart = cart
+            self.title = "p"
+
+    cart = Cart()
+    shared: dict = {}
+    data = dumps((Page(cart), Page(cart), Cart), shared)
+    assert [obj for _, obj in shared.values()] == [cart]  # the class itself is not shared
+    pid = next(iter(shared.values()))[0]
+    replacement = Cart()
+    a, b, klass = loads(data, {pid: replacement})
+    assert a.cart is replacement and b.cart is replacement and klass is Cart
+
+
+def test_unknown_shared_reference_is_an_unpickling_error():
+    @state.stateless
+    class Shared:
+        pass
+
+    data = dumps([Shared()], {})
+    with pytest.raises(pickle.UnpicklingError, match="unknown shared object"):
+        loads(data, {})
