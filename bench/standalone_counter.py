@@ -6,6 +6,7 @@ Starts `nagare-admin serve demo` on a free loopback port, opens a session like a
 loads it with wrk (Debian package `wrk`) in two ways:
 - render: GET of the counter's page state (no action: the state is rendered and stored in place)
 - click: GET of the `++` link of one state (the action runs, a new state is rendered and stored)
+spread over several sessions (a session's requests are serialised by its lock, as they must be),
 and a plain WSGI hello-world served by the same publisher, as the baseline of the server itself.
 Prints a Markdown table: median of the runs, and each run.
 """
@@ -34,10 +35,21 @@ def app(environ, start_response):
 '''
 
 
-def wrk(url: str, seconds: int, connections: int, cookie: str | None) -> float:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", url]
-    if cookie:
-        args[1:1] = ["-H", f"Cookie: {cookie}"]
+LUA = """
+local targets = {%s}
+local i = 0
+request = function()
+  i = i %% #targets + 1
+  return wrk.format("GET", targets[i][1], {["Cookie"] = targets[i][2]})
+end
+"""
+
+
+def wrk(base: str, targets: list[tuple[str, str]], seconds: int, connections: int, tmp: Path) -> float:
+    """req/s of wrk requesting the (path, cookie) targets in turn."""
+    script = tmp / "targets.lua"
+    script.write_text(LUA % ", ".join(f'{{"{path}", "{cookie}"}}' for path, cookie in targets))
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out:
         raise RuntimeError(f"errors during the run:\n{out}")
@@ -70,26 +82,38 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=None, help="[publisher] threads (default: the default)")
+    parser.add_argument("--sessions", type=int, default=16, help="browser sessions the load is spread over")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="nagare-bench-"))
     (tmp / "hello.py").write_text(HELLO)
     (tmp / "hello.cfg").write_text(f"[application]\npath = file {tmp}/hello.py:app\nname = hello\n")
-    server = NagareServer(["demo", str(tmp / "hello.cfg")], tmp)
+    options = []
+    if args.threads:
+        (tmp / "publisher.cfg").write_text(f"[publisher]\nthreads = {args.threads}\n")
+        options = ["-c", str(tmp / "publisher.cfg")]
+    server = NagareServer([*options, "demo", str(tmp / "hello.cfg")], tmp)
     try:
-        session = requests.Session()
-        page = session.get(server.url + "/demo/")
-        href = lxml.html.fromstring(page.content).cssselect("#increase")[0].get("href")
-        cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
-        click_url = server.url + "/demo/" + href
-        render_url = page.url
+        renders, clicks = [], []
+        for _ in range(args.sessions):  # each a browser that opened the demo
+            session = requests.Session()
+            page = session.get(server.url + "/demo/")
+            href = lxml.html.fromstring(page.content).cssselect("#increase")[0].get("href")
+            cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+            state = href.split("&", 1)[1]
+            renders.append((f"/demo/?{state}", cookie))
+            clicks.append((f"/demo/{href}", cookie))
         results: dict[str, list[float]] = {"hello-world WSGI": [], "counter render": [], "counter click": []}
         for _ in range(args.runs):
-            results["hello-world WSGI"].append(wrk(server.url + "/hello/", args.seconds, args.connections, None))
-            results["counter render"].append(wrk(render_url, args.seconds, args.connections, cookie))
-            results["counter click"].append(wrk(click_url, args.seconds, args.connections, cookie))
+            results["hello-world WSGI"].append(wrk(server.url, [("/hello/", "")], args.seconds, args.connections, tmp))
+            results["counter render"].append(wrk(server.url, renders, args.seconds, args.connections, tmp))
+            results["counter click"].append(wrk(server.url, clicks, args.seconds, args.connections, tmp))
     finally:
         server.stop()
-    print(f"standalone publisher, {args.connections} connections, {args.seconds}s x {args.runs} runs, {os.cpu_count()} cores\n")
+    print(
+        f"standalone publisher ({args.threads or 'default'} threads), {args.connections} connections over {args.sessions} sessions, "
+        f"{args.seconds}s x {args.runs} runs, {os.cpu_count()} cores\n"
+    )
     print("| load | median req/s | runs |")
     print("|---|---|---|")
     for name, values in results.items():
