@@ -30,6 +30,16 @@ def check_publisher(conf: publisher.PublisherConfig, apps: Sequence[LoadedApp], 
         raise CommandError(f"--debug (or [application] debug = on) cannot work with the multi-process {kind} publisher; use the standalone publisher to debug")
 
 
+def warn_unavailable(conf: publisher.PublisherConfig, apps: Sequence[LoadedApp]) -> None:
+    # The development reloader and the debugger pages are their own piece of work; until they
+    # land, say so instead of accepting the options silently.
+    logger = logging.getLogger("nagare.publisher")
+    if conf.reloader["activated"]:
+        logger.warning("--reload ([reloader] activated) is not available yet: restart the server after a change")
+    if any(app.config.application["debug"] for app in apps):
+        logger.warning("--debug ([application] debug) pages are not available yet: tracebacks go to the log")
+
+
 def print_applications() -> None:
     print("Available applications:")
     for name in sorted(application.registered()):
@@ -68,6 +78,7 @@ class Serve(Command):
         conf = publisher.read(args.conf, {"host": args.host, "port": args.port, "reload": args.reload})
         log.configure_default(logging.DEBUG if args.debug else logging.INFO)
         apps = load_all(conf, args.apps, bool(args.debug))
+        warn_unavailable(conf, apps)
         conf.publisher_class(conf.publisher).serve(apps)
         sys.stderr.flush()
         return 0

@@ -8,7 +8,7 @@ import os
 
 from nagare import log
 from nagare.admin.command import ArgumentParser, Command
-from nagare.admin.serve import check_publisher
+from nagare.admin.serve import check_publisher, warn_unavailable
 from nagare.config import application, publisher
 from nagare.errors import CommandError
 from nagare.wsgi.loader import load
@@ -39,5 +39,6 @@ class ServeModule(Command):
             app_config.application["debug"] = True
         apps = [load(app_config, conf)]
         check_publisher(conf, apps, bool(args.debug))
+        warn_unavailable(conf, apps)
         conf.publisher_class(conf.publisher).serve(apps)
         return 0

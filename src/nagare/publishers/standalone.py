@@ -45,7 +45,7 @@ class Publisher(base.Publisher):
 
         signal.signal(signal.SIGTERM, stop)
         names = ", ".join(f"/{app.name}/" for app in apps)
-        log.info("serving %s on http://%s:%d/", names, host, server.effective_port)
+        log.info("serving %s on http://%s:%s/", names, host, server.effective_port)
         sys.stderr.flush()
         try:
             server.run()
