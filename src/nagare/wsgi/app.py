@@ -66,10 +66,17 @@ class WSGIApp:
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
-        if not request.path_info:
+        try:
+            # Decoded once here (WebOb caches them): a malformed URL or body is the client's error.
+            path_info = request.path_info
+            params = request.params
+        except (UnicodeDecodeError, ValueError) as exc:
+            raw = request.environ.get("SCRIPT_NAME", "") + request.environ.get("PATH_INFO", "")
+            self.log.warning("bad request %s %r: %s", request.method, raw, exc)
+            return error_page(400, "Bad Request", "The request could not be read.")
+        if not path_info:
             location = request.script_name + "/" + ("?" + request.query_string if request.query_string else "")
             raise HTTPMovedPermanently(location=location)
-        params = request.params
         session_id, state_id = params.get("_s"), params.get("_c")
         is_xhr = "_a" in params
         try:

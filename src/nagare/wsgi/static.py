@@ -49,7 +49,10 @@ class StaticFiles:
             return response(environ, start_response)
         # PATH_INFO is already %-decoded by the server (PEP 3333): `%2e%2e` arrives as `..` and
         # `%2f` as `/`, so the checks of resolve() see what the file system would see.
-        path = resolve(self.root, request.path_info.split("/"))
+        try:
+            path = resolve(self.root, request.path_info.split("/"))
+        except UnicodeDecodeError:  # not UTF-8: no file of ours has that name
+            path = None
         if path is None:
             return error_page(404, "Not Found", "No such file.")(environ, start_response)
         return FileApp(path, cache_control="public, max-age=3600")(environ, start_response)
