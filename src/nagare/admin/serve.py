@@ -30,6 +30,15 @@ def check_publisher(conf: publisher.PublisherConfig, apps: Sequence[LoadedApp], 
         raise CommandError(f"--debug (or [application] debug = on) cannot work with the multi-process {kind} publisher; use the standalone publisher to debug")
 
 
+def add_server_options(parser: ArgumentParser) -> None:
+    """The options of the commands that start a server: they override the publisher file."""
+    parser.add_argument("-c", "--conf", help="publisher configuration file")
+    parser.add_argument("--host", help="address to listen on (overrides the publisher file)")
+    parser.add_argument("-p", "--port", help="port to listen on (overrides the publisher file)")
+    parser.add_argument("-d", "--debug", action="store_true", default=None, help="debug mode: exceptions shown as pages")
+    parser.add_argument("--reload", action="store_true", default=None, help="restart when a source file changes")
+
+
 def warn_unavailable(conf: publisher.PublisherConfig, apps: Sequence[LoadedApp]) -> None:
     # The development reloader and the debugger pages are their own piece of work; until they
     # land, say so instead of accepting the options silently.
@@ -64,11 +73,7 @@ class Serve(Command):
     desc = "Serve applications (standalone server, or the publisher of -c FILE)"
 
     def set_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("-c", "--conf", help="publisher configuration file")
-        parser.add_argument("--host", help="address to listen on (overrides the publisher file)")
-        parser.add_argument("-p", "--port", help="port to listen on (overrides the publisher file)")
-        parser.add_argument("-d", "--debug", action="store_true", default=None, help="debug mode: exceptions shown as pages")
-        parser.add_argument("--reload", action="store_true", default=None, help="restart when a source file changes")
+        add_server_options(parser)
         parser.add_argument("apps", nargs="*", metavar="app", help="registered application name or application config file")
 
     def run(self, args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import os
 
 from nagare import log
 from nagare.admin.command import ArgumentParser, Command
-from nagare.admin.serve import check_publisher, warn_unavailable
+from nagare.admin.serve import add_server_options, check_publisher, warn_unavailable
 from nagare.config import application, publisher
 from nagare.errors import CommandError
 from nagare.wsgi.loader import load
@@ -18,11 +18,7 @@ class ServeModule(Command):
     desc = "Serve a component factory or WSGI callable given as <module_or_file>:<factory>"
 
     def set_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("-c", "--conf", help="publisher configuration file")
-        parser.add_argument("--host", help="address to listen on")
-        parser.add_argument("-p", "--port", help="port to listen on")
-        parser.add_argument("-d", "--debug", action="store_true", default=None, help="debug mode")
-        parser.add_argument("--reload", action="store_true", default=None, help="restart when a source file changes")
+        add_server_options(parser)
         parser.add_argument("reference", help="module.name:factory or path/to/file.py:factory")
         parser.add_argument("name", help="URL segment to serve it at")
 

@@ -222,6 +222,14 @@ class Area(A):
     __slots__ = ()
 
 
+def _static_src(tag: Any, attributes: dict[str, Any]) -> None:
+    """A relative `src` given to an image (or an image input) names a static file of the application."""
+    if "src" in attributes:
+        src = tag.get("src")
+        if src:
+            tag.set("src", absolute_url(src, tag._renderer.static_url))
+
+
 class Img(HTMLTag):
     """An image: a relative `src` is a static file; `.action(f)` serves the bytes `f()` returns."""
 
@@ -229,10 +237,7 @@ class Img(HTMLTag):
 
     def __call__(self, *children: Any, **attributes: Any) -> "Img":
         xml.Tag.__call__(self, *children, **attributes)
-        if "src" in attributes:
-            src = self.get("src")
-            if src:
-                self.set("src", absolute_url(src, self._renderer.static_url))
+        _static_src(self, attributes)
         return self
 
     def action(
@@ -283,10 +288,7 @@ class Input(HTMLTag):
 
     def __call__(self, *children: Any, **attributes: Any) -> "Input":
         xml.Tag.__call__(self, *children, **attributes)
-        if "src" in attributes:
-            src = self.get("src")
-            if src:
-                self.set("src", absolute_url(src, self._renderer.static_url))
+        _static_src(self, attributes)
         return self
 
     def action(self, action: Callable[..., Any], with_request: bool = False) -> "Input":
