@@ -154,3 +154,10 @@ def test_concurrent_requests_on_one_session_are_serialised():
     for t in threads:
         t.join()
     assert statuses == [200] * 10
+
+
+def test_a_url_nothing_accepts_is_a_404_that_keeps_no_session():
+    app = make_app()
+    response = Client(app).get(path="/no/such/thing")
+    assert response.status_int == 404 and "Set-Cookie" not in response.headers
+    assert len(app.sessions) == 0

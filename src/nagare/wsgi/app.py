@@ -118,11 +118,13 @@ class WSGIApp:
             try:
                 root.init(url, request.method, request)
             except presentation.NotFound:
+                session.delete()  # nothing to keep: no page was shown
                 return error_page(404, "Not Found", "The page you asked for does not exist.")
+        if is_xhr:  # an update for a page whose session is gone: the page reloads
+            session.delete()
+            return json_response({"updates": [], "reload": request.path_url})
         response = Response(charset="utf-8")
         self.set_cookie(request, response, session.secure_id)
-        if is_xhr:
-            return json_response({"updates": [], "reload": request.path_url})
         return self.render_page(request, response, session, root, callbacks, session.new_state_id)
 
     def set_cookie(self, request: Request, response: Response, secure_id: str) -> None:
