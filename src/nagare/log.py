@@ -62,7 +62,12 @@ def _args(filename: str, value: Any) -> tuple[Any, ...]:
 
 def configure_application(name: str, conf: dict[str, Any], filename: str) -> logging.Logger:
     """Configure `nagare.application.<name>` from an application's `[logging]` section."""
-    logger = logging.getLogger(f"nagare.application.{name}")
+    return configure(f"nagare.application.{name}", conf, filename)
+
+
+def configure(name: str, conf: dict[str, Any], filename: str | None) -> logging.Logger:
+    """Configure the logger `name` from a `[logging]` section (publisher file: `nagare`)."""
+    logger = logging.getLogger(name)
     if not conf:
         return logger
     known = {"logger", "handler", "formatter"}

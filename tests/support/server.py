@@ -31,13 +31,58 @@ def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: f
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
 
 
-class NagareServer:
-    """`python -m nagare serve ... --port N` running until `stop()`; its stderr kept in a file."""
+def port_is_free(port: int) -> bool:
+    """Nothing listens on `port`, and a new server (SO_REUSEADDR, as servers do) can bind it."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return False
+    except OSError:
+        pass
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            s.listen()
+        except OSError:
+            return False
+    return True
 
-    def __init__(self, args: Sequence[str], tmp: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+
+def nagare_admin(
+    *args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 30.0
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m nagare <args>` to completion; its output as text (`stdin`: its input, else none).
+
+    With a `cwd`, the session secret is kept there rather than in the user's home.
+    """
+    environment = dict(os.environ)
+    if cwd is not None:
+        environment.setdefault("NAGARE_SECRET_FILE", str(Path(cwd) / "secret"))
+    environment.update(env or {})
+    feed: dict[str, object] = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
+    return subprocess.run(
+        [sys.executable, "-m", "nagare", *args],
+        cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout, **feed,  # type: ignore[call-overload]
+    )
+
+
+class NagareServer:
+    """`python -m nagare serve ... --port N` running until `stop()`; its stderr kept in a file.
+
+    `command` runs another serving command instead (`serve-module`).
+    """
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        tmp: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        command: str = "serve",
+    ) -> None:
         self.port = port or free_port()
         self.log_path = tmp / f"server-{self.port}.log"
-        self.args = [sys.executable, "-m", "nagare", "serve", "--port", str(self.port), *args]
+        self.args = [sys.executable, "-m", "nagare", command, "--port", str(self.port), *args]
         environment = dict(os.environ)
         environment.setdefault("NAGARE_SECRET_FILE", str(tmp / "secret"))
         environment.update(env or {})
@@ -54,7 +99,8 @@ class NagareServer:
         return f"http://127.0.0.1:{self.port}"
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:  # readable after stop() too
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:

@@ -82,6 +82,7 @@ class Serve(Command):
             return 0
         conf = publisher.read(args.conf, {"host": args.host, "port": args.port, "reload": args.reload})
         log.configure_default(logging.DEBUG if args.debug else logging.INFO)
+        log.configure("nagare", conf.logging, conf.filename)
         apps = load_all(conf, args.apps, bool(args.debug))
         warn_unavailable(conf, apps)
         conf.publisher_class(conf.publisher).serve(apps)

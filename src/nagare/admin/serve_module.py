@@ -30,6 +30,7 @@ class ServeModule(Command):
         reference = f"{kind} {os.path.abspath(target) if kind == 'file' else target}:{factory}"
         conf = publisher.read(args.conf, {"host": args.host, "port": args.port, "reload": args.reload})
         log.configure_default(logging.DEBUG if args.debug else logging.INFO)
+        log.configure("nagare", conf.logging, conf.filename)
         app_config = application.from_reference(reference, args.name.strip("/"))
         if args.debug:
             app_config.application["debug"] = True

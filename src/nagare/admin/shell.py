@@ -36,6 +36,12 @@ class Shell(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         names = namespace(args.conf, args.apps)
+        if not sys.stdin.isatty():
+            # `nagare-admin shell app < script.py`: run it as a script (blocks, exit status),
+            # not line by line with prompts as an interactive session would.
+            names["__name__"] = "__main__"
+            exec(compile(sys.stdin.read(), "<stdin>", "exec"), names)
+            return 0
         banner = "Nagare shell: " + (", ".join(names["apps"]) or "no application") + " loaded in `apps`"
         code.interact(banner=banner, local=names, exitmsg="")
         return 0

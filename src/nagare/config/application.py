@@ -96,7 +96,9 @@ def find_registered(name: str) -> tuple[str, str]:
 
 def read(reference: str) -> AppConfig:
     """Read an application config given as a registered name or as a file path."""
-    if os.path.exists(reference) or os.sep in reference or reference.endswith((".cfg", ".conf", ".ini")):
+    # A bare name is a registered application even when a folder of that name is here: the
+    # project folder of `create-app myapp` sits beside the user running `serve myapp`.
+    if os.path.isfile(reference) or os.sep in reference or reference.endswith((".cfg", ".conf", ".ini")):
         filename, root = os.path.abspath(reference), None
     else:
         filename, root = find_registered(reference)

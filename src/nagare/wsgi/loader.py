@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,11 @@ class LoadedApp:
     kind: str  # "nagare": root component factory with sessions; "wsgi": served as it is
     config: AppConfig
     sessions: Sessions | None = None
+
+
+def _reason(exc: Exception) -> str:
+    # The reference errors start with the reference, which the ConfigError already shows.
+    return re.sub(r"^'[^']*': ", "", str(exc))
 
 
 def classify(obj: Any) -> str:
@@ -73,8 +79,11 @@ def load(app: AppConfig, publisher: PublisherConfig) -> LoadedApp:
     try:
         obj = load_reference(settings["path"])
     except NagareError as exc:
-        raise ConfigError(app.filename, "application", "path", settings["path"], str(exc)) from None
-    kind = classify(obj)
+        raise ConfigError(app.filename, "application", "path", settings["path"], _reason(exc)) from None
+    try:
+        kind = classify(obj)
+    except NagareError as exc:
+        raise ConfigError(app.filename, "application", "path", settings["path"], _reason(exc)) from None
     logger = log.configure_application(app.name, app.logging, app.filename)
     static = settings["static"] if settings["static"] and os.path.isdir(settings["static"]) else None
     sessions = None
@@ -94,6 +103,24 @@ def load(app: AppConfig, publisher: PublisherConfig) -> LoadedApp:
         try:
             pipe = load_reference(settings["wsgi_pipe"])
         except NagareError as exc:
-            raise ConfigError(app.filename, "application", "wsgi_pipe", settings["wsgi_pipe"], str(exc)) from None
-        wsgi = pipe(wsgi)
+            raise ConfigError(app.filename, "application", "wsgi_pipe", settings["wsgi_pipe"], _reason(exc)) from None
+        wsgi = apply_pipe(pipe, wsgi, app.filename, settings["wsgi_pipe"])
     return LoadedApp(app.name, wsgi, static, "nagare" if kind == "factory" else "wsgi", app, sessions)
+
+
+def apply_pipe(pipe: Any, wsgi: Any, filename: str, reference: str) -> Any:
+    """`pipe(wsgi)`; a reference that is no middleware factory is the user's mistake: one line."""
+
+    def refuse(reason: str) -> ConfigError:
+        return ConfigError(filename, "application", "wsgi_pipe", reference, reason)
+
+    if not callable(pipe):
+        raise refuse(f"{pipe!r} is not callable: expected a middleware factory pipe(app) -> app")
+    try:
+        wrapped = pipe(wsgi)
+    except Exception as exc:  # like an application that fails to import: reported, not traced
+        text = " ".join(str(exc).split())
+        raise refuse(f"pipe(app) failed: {type(exc).__name__}: {text}") from exc
+    if not callable(wrapped):
+        raise refuse(f"pipe(app) returned {wrapped!r}, not a WSGI application")
+    return wrapped
