@@ -92,6 +92,13 @@ def test_call_and_task_fail_clearly():
     with pytest.raises(ContinuationError):
         MyTask()
 
+    class OwnInit(component.Task):
+        def __init__(self):
+            pass
+
+    with pytest.raises(ContinuationError, match="becomes"):
+        component.Component(OwnInit()).render(FakeRenderer())
+
 
 def test_dom_id_is_stable_and_survives_pickling():
     comp = component.Component(Thing())

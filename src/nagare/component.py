@@ -95,6 +95,12 @@ class Task:
         raise ContinuationError(_CALL_UNSUPPORTED)
 
 
+@presentation.render_for(Task)
+def _render_task(self: Task, renderer: Any, comp: Any, model: object) -> Any:
+    # A Task whose __init__ does not call Task.__init__ gets here: the same clear error.
+    raise ContinuationError(_CALL_UNSUPPORTED)
+
+
 @presentation.render_for(Component)
 def _render_component(self: Component, renderer: Any, comp: Any, model: object) -> Any:
     # A component inside a component (Component(Component(x))) renders the inner one.
