@@ -20,7 +20,7 @@ An `Editor` holds one property per attribute of a target object, checks them wit
 
 Properties and editors are pickled with the state after every request: the standard `pickle`
 handles module-level functions and bound methods as validation functions; lambdas and closures
-need the `cloudpickle` serializer that the session managers use.
+need the session managers' pickler (`nagare.sessions.pickler`).
 """
 
 from __future__ import annotations
