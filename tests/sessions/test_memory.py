@@ -319,10 +319,14 @@ def test_stateless_object_is_shared_by_every_state_of_a_session():
     assert load(sessions, session_id, state_b, secure_id).number == 1
 
 
-def test_records_the_size_of_the_last_state():
+def test_logs_the_size_of_the_states_stored(caplog):
+    import logging
+    import re
+
     sessions = manager()
-    new_session(sessions, "x" * 1000)
-    state_size, shared_size = sessions.last_sizes
+    with caplog.at_level(logging.DEBUG, logger=sessions.log.name):
+        new_session(sessions, "x" * 1000)
+    state_size, shared_size = map(int, re.search(r"(\d+) bytes, shared objects (\d+) bytes", caplog.text).groups())
     assert state_size > 1000 and shared_size > 0
 
 

@@ -73,7 +73,8 @@ class Session:
         state_id = self.state_id if use_same_state and self.state_id is not None else self.new_state_id
         state_blob, shared_blob = self.manager.serializer.dumps(self.session_id, state, self._shared)
         self.manager._store(self.session_id, state_id, self.secure_id, state_blob, shared_blob)
-        self.manager.last_sizes = (len(state_blob), len(shared_blob))
+        if self.manager.log.isEnabledFor(logging.DEBUG):  # sizes matter with a networked store
+            self.manager.log.debug("state %d stored: %d bytes, shared objects %d bytes", state_id, len(state_blob), len(shared_blob))
         return state_id
 
     def delete(self) -> None:
@@ -95,7 +96,6 @@ class Sessions:
         self.security_cookie_httponly: bool = settings["security_cookie_httponly"]
         self.security_cookie_secure: bool = settings["security_cookie_secure"]
         self.log = logging.getLogger(f"nagare.sessions.{name}" if name else "nagare.sessions")
-        self.last_sizes: tuple[int, int] = (0, 0)
 
     # -- what the application calls --------------------------------------------------------
 
