@@ -19,6 +19,7 @@ is given.
 
 from __future__ import annotations
 
+import copyreg
 import io
 import pickle
 import secrets
@@ -43,6 +44,18 @@ CodeType = types.CodeType
 _references: dict[int, tuple[CodeType, tuple[Any, ...] | None]] = {}
 # reference -> (module, code object); the module is checked, in case it was reloaded
 _codes: dict[tuple[Any, ...], tuple[Any, CodeType]] = {}
+# id(class) -> (class, importable by its name?)
+_classes: dict[int, tuple[type, bool]] = {}
+
+
+def _importable(cls: type) -> bool:
+    module = sys.modules.get(getattr(cls, "__module__", None) or "")
+    if module is None or module.__name__ == "__main__":
+        return False
+    try:
+        return _resolve(module, cls.__qualname__) is cls
+    except AttributeError:
+        return False
 
 
 def checksum(code: CodeType) -> int:
@@ -173,6 +186,10 @@ class Pickler(cloudpickle.Pickler):
     """
 
     def __init__(self, file: io.BytesIO, shared: dict[int, tuple[str, Any]] | None = None) -> None:
+        # A plain dict, not cloudpickle's ChainMap: the C pickler looks the type of every object
+        # up in it, and a ChainMap answers in Python. Merged per pickler, so that reducers
+        # registered with copyreg later are seen.
+        self.dispatch_table = {**copyreg.dispatch_table, **cloudpickle.Pickler._dispatch_table}
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.shared = shared
 
@@ -209,6 +226,11 @@ class Pickler(cloudpickle.Pickler):
                     entry = self.shared[id(obj)] = (secrets.token_hex(8), obj)
                 return _shared_placeholder, (entry[0],)
         if kind is type or isinstance(obj, type):
+            entry_ = _classes.get(id(obj))
+            if entry_ is None or entry_[0] is not obj:
+                entry_ = _classes[id(obj)] = (obj, _importable(obj))
+            if entry_[1]:
+                return NotImplemented  # by name, as the standard pickle does
             return super().reducer_override(obj)  # classes defined in functions, by value
         return NotImplemented  # the rest: the C pickler and its dispatch table
 
