@@ -86,14 +86,18 @@ class Callbacks:
         return sorted((found[key] for key in order), key=lambda action: action[0])
 
     def process(self, params: Iterable[tuple[str, Any]], request: Any = None, response: Any = None) -> list[Any]:
-        """Call the actions named in `params`, in priority order; return what they returned.
+        """Call the actions named in `params`, in priority order; return what they returned."""
+        return self.run(self.parse(params), request, response)
+
+    def run(self, actions: Iterable[tuple[int, str, str, list[Any]]], request: Any = None, response: Any = None) -> list[Any]:
+        """Call the `actions` found by `parse()`; return what they returned.
 
         A value action (priority 1) gets the submitted value: a string, a list when several values
         came (a multiple select), or the uploaded file object. Others are called with no value.
         Unknown ids are skipped: they come from an older page of the same state.
         """
         results = []
-        for priority, key, kind, values in self.parse(params):
+        for priority, key, kind, values in actions:
             entry = self._callbacks.get(key)
             if entry is None:
                 continue

@@ -143,7 +143,7 @@ class WSGIApp:
         root, callbacks = session.state
         response = Response(charset="utf-8")
         actions = Callbacks.parse(request.params.items())
-        results = callbacks.process(request.params.items(), request, response) if actions else []
+        results = callbacks.run(actions, request, response)
 
         for result in results:
             if isinstance(result, Response):  # an action that answers by itself (an image, a file)

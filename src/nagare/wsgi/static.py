@@ -39,7 +39,7 @@ class StaticFiles:
     """A WSGI application serving the files of one folder (conditional and range requests)."""
 
     def __init__(self, root: str) -> None:
-        self.root = root
+        self.root = os.path.realpath(root)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
