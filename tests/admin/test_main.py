@@ -186,3 +186,15 @@ def test_console_script_info_and_create_app(tmp_path):
     result = console("create-app", "consoleapp", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "consoleapp" / "consoleapp" / "conf" / "consoleapp.cfg").is_file()
+
+
+def test_a_closed_pipe_is_no_traceback():
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "nagare", "info"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()  # the reader leaves, as `| head -1` does
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=30)
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
