@@ -401,3 +401,17 @@ def test_other_sessions_are_not_blocked():
         thread.start()
         thread.join(5)
         assert result == ["b"]
+
+
+def test_a_state_swapped_for_another_state_of_the_session_is_refused():
+    from nagare.errors import StateError
+
+    sessions = manager()
+    session_id, secure_id, first = new_session(sessions, {"n": 1})
+    with sessions.open(session_id, str(first), secure_id) as session:
+        second = session.store({"n": 2})
+    states = sessions._sessions[session_id].states
+    states[first], states[second] = states[second], states[first]  # someone with write access to the store
+    with pytest.raises(StateError):
+        with sessions.open(session_id, str(first), secure_id):
+            pass

@@ -71,7 +71,7 @@ class Session:
     def store(self, state: Any, use_same_state: bool = False) -> int:
         """Pickle and store `state`; return the id it was stored under."""
         state_id = self.state_id if use_same_state and self.state_id is not None else self.new_state_id
-        state_blob, shared_blob = self.manager.serializer.dumps(self.session_id, state, self._shared)
+        state_blob, shared_blob = self.manager.serializer.dumps(self.session_id, state, self._shared, state_id)
         self.manager._store(self.session_id, state_id, self.secure_id, state_blob, shared_blob)
         if self.manager.log.isEnabledFor(logging.DEBUG):  # sizes matter with a networked store
             self.manager.log.debug("state %d stored: %d bytes, shared objects %d bytes", state_id, len(state_blob), len(shared_blob))
@@ -121,7 +121,7 @@ class Sessions:
             record = self._fetch(session_id, int(state_id))
             if secure_id is None or not secrets.compare_digest(record.secure_id.encode(), secure_id.encode()):
                 raise SessionSecurityError("the browser's secure id does not match the session's")
-            state, shared = self.serializer.loads(session_id, record.state, record.shared)
+            state, shared = self.serializer.loads(session_id, record.state, record.shared, record.state_id)
             yield Session(self, session_id, record.secure_id, record.state_id, state, _shared=shared)
 
     def describe(self) -> str:

@@ -4,7 +4,7 @@ Pickling (`nagare.sessions.pickler`) accepts lambdas, closures and bound methods
 (Nagare 0.5 on CPython could not pickle them). Objects marked `state.stateless` are pickled
 apart, once per session, and referenced from each state.
 
-Every blob is authenticated: HMAC-SHA256 over (session id, blob kind, bytes) with a key derived
+Every blob is authenticated: HMAC-SHA256 over (session id, blob kind and state id, bytes) with a key derived
 from the deployment secret. A blob altered in the store, or moved from another session, is
 refused before anything is unpickled — unpickling untrusted bytes runs arbitrary code.
 """
@@ -48,20 +48,24 @@ class Serializer:
             raise StateError("stored state is not authentic (altered, or from another session)")
         return data
 
-    def dumps(self, session_id: str, state: Any, shared: dict[int, tuple[str, Any]]) -> tuple[bytes, bytes]:
+    def dumps(
+        self, session_id: str, state: Any, shared: dict[int, tuple[str, Any]], state_id: int | None = None
+    ) -> tuple[bytes, bytes]:
         """(state blob, shared blob): `shared` maps id(obj) -> (pid, obj), updated in place."""
         buffer = io.BytesIO()
         Pickler(buffer, shared).dump(state)
         state_bytes = buffer.getvalue()
         buffer = io.BytesIO()
         Pickler(buffer).dump({pid: obj for pid, obj in shared.values()})
-        return self.sign(session_id, b"state", state_bytes), self.sign(session_id, b"shared", buffer.getvalue())
+        return self.sign(session_id, _state_kind(state_id), state_bytes), self.sign(session_id, b"shared", buffer.getvalue())
 
-    def loads(self, session_id: str, state_blob: bytes, shared_blob: bytes | None) -> tuple[Any, dict[int, tuple[str, Any]]]:
+    def loads(
+        self, session_id: str, state_blob: bytes, shared_blob: bytes | None, state_id: int | None = None
+    ) -> tuple[Any, dict[int, tuple[str, Any]]]:
         """The state and the `shared` mapping to hand back to `dumps` on the next store."""
         # Both blobs are verified before either is unpickled: an authentic shared blob must not
         # be loaded (running its reducers) on behalf of an altered state blob.
-        state_data = self.verify(session_id, b"state", state_blob)
+        state_data = self.verify(session_id, _state_kind(state_id), state_blob)
         shared_data = self.verify(session_id, b"shared", shared_blob) if shared_blob is not None else None
         shared_objects: dict[str, Any] = self._unpickle(shared_data, {}) if shared_data is not None else {}
         state = self._unpickle(state_data, shared_objects)
@@ -76,6 +80,11 @@ class Serializer:
         except Exception as exc:
             # Authentic bytes that no longer load: the application's code changed under them.
             raise StateError(f"stored state cannot be loaded: {type(exc).__name__}: {exc}") from exc
+
+
+def _state_kind(state_id: int | None) -> bytes:
+    # With its id in the MAC, a state cannot be swapped for another state of the same session.
+    return b"state" if state_id is None else b"state:%d" % state_id
 
 
 def load_secret(configured: str | None) -> bytes:
