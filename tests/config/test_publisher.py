@@ -83,7 +83,7 @@ def test_unknown_key(tmp_path):
     filename = write(tmp_path, "[publisher]\nprot = 80\n")
     with pytest.raises(ConfigError) as info:
         publisher.read(filename)
-    assert str(info.value).startswith(f"{filename}: [publisher] prot: unknown key (known keys: host, port,")
+    assert str(info.value).startswith(f"{filename}: [publisher] prot: unknown key (known keys: access_log, host, port,")
 
 
 def test_unknown_reloader_key(tmp_path):

@@ -13,9 +13,10 @@ from typing import Any
 
 import waitress.server
 
-from nagare.config.settings import Setting, integer, string
+from nagare.config.settings import Setting, boolean, integer, string
 from nagare.errors import NagareError
 from nagare.publishers import base
+from nagare.wsgi.access import AccessLog
 from nagare.wsgi.loader import LoadedApp
 
 log = logging.getLogger("nagare.publisher")
@@ -27,15 +28,19 @@ class Publisher(base.Publisher):
             Setting("host", string, "127.0.0.1", "address to listen on"),
             Setting("port", integer(0, 65535), 8080, "TCP port to listen on (0: any free port)"),
             Setting("threads", integer(1, 1000), 8, "threads answering requests"),
+            Setting("access_log", boolean, True, "log each request (logger nagare.access)"),
         ]
     )
     serves_static = True
 
     def serve(self, apps: Sequence[LoadedApp]) -> None:
         host, port = self.settings["host"], self.settings["port"]
+        app: Any = self.dispatcher(apps)
+        if self.settings["access_log"]:
+            app = AccessLog(app)
         try:
             server: Any = waitress.server.create_server(
-                self.dispatcher(apps), host=host, port=port, threads=self.settings["threads"], ident="nagare"
+                app, host=host, port=port, threads=self.settings["threads"], ident="nagare"
             )
         except OSError as exc:
             raise NagareError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

@@ -1,0 +1,54 @@
+"""The access log: one line per request, on the logger `nagare.access`.
+
+    127.0.0.1 "GET /demo/?_s=…&_c=00003 HTTP/1.1" 200 1843 1.4ms
+
+The status and size are those the application sent; the time runs until its body is consumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+log = logging.getLogger("nagare.access")
+
+
+class AccessLog:
+    """WSGI middleware writing the access log of `app`."""
+
+    def __init__(self, app: Any, logger: logging.Logger = log) -> None:
+        self.app = app
+        self.log = logger
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if not self.log.isEnabledFor(logging.INFO):
+            return self.app(environ, start_response)
+        start = time.monotonic()
+        seen: dict[str, Any] = {}
+
+        def recording_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen["status"] = status.split(" ", 1)[0]
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        body = self.app(environ, recording_start_response)
+        return self._logged(environ, body, seen, start)
+
+    def _logged(self, environ: dict[str, Any], body: Iterable[bytes], seen: dict[str, Any], start: float) -> Iterator[bytes]:
+        size = 0
+        try:
+            for chunk in body:
+                size += len(chunk)
+                yield chunk
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            query = environ.get("QUERY_STRING")
+            target = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "") + ("?" + query if query else "")
+            self.log.info(
+                '%s "%s %s %s" %s %d %.1fms',
+                environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD", "-"), target,
+                environ.get("SERVER_PROTOCOL", "-"), seen.get("status", "-"), size, (time.monotonic() - start) * 1000,
+            )
