@@ -137,6 +137,28 @@ def test_errors_name_the_subsection(name, conf, message):
     assert "\n" not in str(info.value)
 
 
+def test_records_are_written_by_a_background_thread_and_flushed_by_stop(capsys):
+    import threading
+
+    written = []
+
+    class Recording(logging.Handler):
+        def emit(self, record):
+            written.append((record.getMessage(), threading.current_thread().name))
+
+    handler = log.BackgroundHandler(Recording())
+    logger = logging.getLogger("nagare.test.background")
+    logger.addHandler(handler)
+    try:
+        for i in range(100):
+            logger.warning("record %d", i)
+        handler.stop()
+        assert [m for m, _ in written] == [f"record {i}" for i in range(100)]
+        assert all(name != threading.current_thread().name for _, name in written)
+    finally:
+        logger.removeHandler(handler)
+
+
 def test_configure_default(capsys):
     logger = logging.getLogger("nagare")
     saved = logger.handlers[:], logger.level, logger.propagate
@@ -147,6 +169,31 @@ def test_configure_default(capsys):
         assert len(logger.handlers) == 1
         assert logger.level == logging.DEBUG and logger.propagate is False
         logging.getLogger("nagare.sessions").debug("to stderr")
+        logger.handlers[0].stop()  # written by a background thread: wait for it
         assert "DEBUG nagare.sessions: to stderr" in capsys.readouterr().err
     finally:
         logger.handlers, logger.level, logger.propagate = saved
+
+
+def test_a_forked_child_writes_its_records_too(tmp_path):
+    import os
+
+    path = tmp_path / "out.log"
+    stream = open(path, "w")
+    handler = log.BackgroundHandler(logging.StreamHandler(stream))
+    logger = logging.getLogger("nagare.test.fork")
+    logger.addHandler(handler)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: the writer thread did not come with the fork
+            logger.warning("from the child")
+            handler.stop()
+            stream.flush()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        logger.warning("from the parent")
+        handler.stop()
+        stream.close()
+        assert sorted(path.read_text().splitlines()) == ["from the child", "from the parent"]
+    finally:
+        logger.removeHandler(handler)

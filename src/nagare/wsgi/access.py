@@ -2,7 +2,7 @@
 
     127.0.0.1 "GET /demo/?_s=…&_c=00003 HTTP/1.1" 200 1843 1.4ms
 
-The status and size are those the application sent; the time runs until its body is consumed.
+The status and size are those the application sent; the time runs until its body is complete.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ class AccessLog:
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         body = self.app(environ, recording_start_response)
+        if type(body) is list:  # a complete body (WebOb's): logged now, handed on as it is, so
+            # that the server still sees a one-chunk list (waitress sends it in one write)
+            self._log(environ, seen, sum(map(len, body)), start)
+            return body
         return self._logged(environ, body, seen, start)
 
     def _logged(self, environ: dict[str, Any], body: Iterable[bytes], seen: dict[str, Any], start: float) -> Iterator[bytes]:
@@ -45,10 +49,13 @@ class AccessLog:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-            query = environ.get("QUERY_STRING")
-            target = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "") + ("?" + query if query else "")
-            self.log.info(
-                '%s "%s %s %s" %s %d %.1fms',
-                environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD", "-"), target,
-                environ.get("SERVER_PROTOCOL", "-"), seen.get("status", "-"), size, (time.monotonic() - start) * 1000,
-            )
+            self._log(environ, seen, size, start)
+
+    def _log(self, environ: dict[str, Any], seen: dict[str, Any], size: int, start: float) -> None:
+        query = environ.get("QUERY_STRING")
+        target = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "") + ("?" + query if query else "")
+        self.log.info(
+            '%s "%s %s %s" %s %d %.1fms',
+            environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD", "-"), target,
+            environ.get("SERVER_PROTOCOL", "-"), seen.get("status", "-"), size, (time.monotonic() - start) * 1000,
+        )
