@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.server import NagareServer
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+import playwright.sync_api as playwright_api  # noqa: E402  (a test dependency: missing is a failure)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [

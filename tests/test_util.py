@@ -1,8 +1,6 @@
-import importlib.util
 import pickle
 import re
 
-import pytest
 
 from nagare import presentation, util
 from nagare.callbacks import Callbacks
@@ -252,13 +250,8 @@ def test_docstring_mentions_call_and_becomes():
     assert "becomes" in util.__doc__ and "on_answer" in util.__doc__
 
 
-# --- With the real renderer, once it exists --------------------------------------------------
+# --- With the real renderer --------------------------------------------------
 
-needs_xhtml5 = pytest.mark.skipif(
-    importlib.util.find_spec("nagare.namespaces") is None
-    or importlib.util.find_spec("nagare.namespaces.xhtml5") is None,
-    reason="nagare.namespaces.xhtml5 is not written yet",
-)
 
 _ACTION = re.compile(r"_action\d+")
 
@@ -272,7 +265,6 @@ def real_render(comp):
     return html, callbacks
 
 
-@needs_xhtml5
 def test_confirm_real_rendering():
     answers = Answers()
     comp = Component(util.Confirm("Really <sure>?")).on_answer(answers)
@@ -284,7 +276,6 @@ def test_confirm_real_rendering():
     assert answers.got == [True]
 
 
-@needs_xhtml5
 def test_ask_real_rendering():
     answers = Answers()
     comp = Component(util.Ask("Name?")).on_answer(answers)

@@ -6,7 +6,6 @@ import importlib
 import io
 import pickle
 import sys
-import textwrap
 
 import pytest
 

@@ -7,12 +7,10 @@ import logging
 import re
 import threading
 
-import pytest
 from webob import Request
 
 from nagare import presentation
 from nagare.config import loader
-from nagare.errors import LockError
 from nagare.sessions.memory import Sessions
 from nagare.sessions.serializer import Serializer
 from nagare.wsgi.app import WSGIApp

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import io
 import os
-import pickle
 import secrets
 from typing import Any
 

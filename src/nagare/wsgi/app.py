@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from webob import Request, Response
-from webob.exc import HTTPException, HTTPMovedPermanently, HTTPNotFound, HTTPSeeOther, HTTPServiceUnavailable, HTTPTemporaryRedirect
+from webob.exc import HTTPException, HTTPMovedPermanently, HTTPSeeOther, HTTPTemporaryRedirect
 
 from nagare import ajax, presentation
 from nagare.callbacks import Callbacks
