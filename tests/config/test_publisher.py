@@ -140,3 +140,31 @@ def test_unknown_variable(tmp_path):
     with pytest.raises(ConfigError) as info:
         publisher.read(filename)
     assert str(info.value).startswith(f"{filename}: [publisher] host = '$hostname': unknown variable $hostname")
+
+
+def test_keys_of_another_publisher_type_are_ignored_with_a_warning(tmp_path, caplog, monkeypatch):
+    import logging
+
+    from nagare.config import settings
+
+    class Other:
+        SETTINGS = settings.Table("publisher", [settings.Setting("minSpare", settings.integer(0), 1, "")])
+
+    class FakeEntry:
+        name, value = "other", "x:Other"
+
+        def load(self):
+            return Other
+
+    real = publisher.entry_points
+
+    def with_other(group):
+        found = real(group)
+        return {**found, "other": FakeEntry()} if group == publisher.PUBLISHERS else found
+
+    monkeypatch.setattr(publisher, "entry_points", with_other)
+    filename = write(tmp_path, "[publisher]\nminSpare = 2\n")
+    with caplog.at_level(logging.WARNING, logger="nagare.publisher"):
+        conf = publisher.read(filename)
+    assert "minSpare" not in conf.publisher
+    assert f"{filename}: [publisher] minSpare is ignored by the standalone publisher" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,7 +67,12 @@ def read(filename: str | None, overrides: dict[str, Any] | None = None) -> Publi
                 continue
     overrides = dict(overrides or {})
     reloader_overrides = {"activated": overrides.pop("reload", None)}
-    publisher = config.section(table, overrides, ignored=others - set(table))
+    ignored = others - set(table)
+    publisher = config.section(table, overrides, ignored=ignored)
+    for key in sorted(ignored & set(raw)):  # not silent: the user may expect them to act
+        logging.getLogger("nagare.publisher").warning(
+            "%s: [publisher] %s is ignored by the %s publisher", filename, key, type_
+        )
     reloader = config.section(RELOADER, reloader_overrides)
     return PublisherConfig(
         filename, publisher_class, publisher, reloader, dict(config.items("sessions")), _nested(config, "logging")
