@@ -4,7 +4,7 @@
 
 Starts `nagare-admin serve demo` on a free loopback port, opens a session like a browser, then
 loads it with wrk (Debian package `wrk`) in two ways:
-- render: GET of the counter's page state (no action: the state is rendered and stored in place)
+- render: GET of the counter's page state (no action: rendered and stored as a new state)
 - click: GET of the `++` link of one state (the action runs, a new state is rendered and stored)
 spread over several sessions (a session's requests are serialised by its lock, as they must be),
 and a plain WSGI hello-world served by the same publisher, as the baseline of the server itself.

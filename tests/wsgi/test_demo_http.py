@@ -241,3 +241,13 @@ def test_unknown_path_lists_the_applications(server):
     page = Browser().get(server.url + "/nothing/here")
     assert page.status == 404
     assert {a.get("href") for a in page.tree.cssselect("a")} == {"/demo/", "/prg/"}
+
+
+def test_a_reload_in_another_tab_keeps_the_first_tab_s_links_working(server):
+    browser = Browser()
+    tab_a = browser.get(server.url + "/demo/").click("#increase")  # shows state N with its links
+    session_id, state_id = ids(tab_a.find("#increase").get("href").replace("?", "/?", 1))
+    tab_b = browser.get(f"{server.url}/demo/?_s={session_id}&_c={state_id}")  # the same state, reloaded
+    assert counter(tab_b) == 1
+    assert counter(tab_a.click("#increase")) == 2  # tab A's link of state N still runs its action
+    assert counter(tab_b.click("#decrease")) == 0

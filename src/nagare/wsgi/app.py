@@ -157,9 +157,10 @@ class WSGIApp:
             state_id = session.store((root, callbacks))
             raise HTTPSeeOther(location=self.state_url(request, session.session_id, state_id))
 
-        state_id = session.new_state_id if actions else session.state_id
-        assert state_id is not None
-        return self.render_page(request, response, session, root, callbacks, state_id)
+        # A new state even without actions (a reload, the back button): rendering registers new
+        # action ids, and the pages already shown from this state (another tab, the browser's
+        # cache) must keep working with theirs.
+        return self.render_page(request, response, session, root, callbacks, session.new_state_id)
 
     def state_url(self, request: Request, session_id: str, state_id: int) -> str:
         return f"{request.path_url}?_s={session_id}&_c={state_id:05d}"
