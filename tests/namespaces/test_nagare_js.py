@@ -8,8 +8,6 @@ head's new JavaScript once, follow `reload`, and show an error page answered ins
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
 from importlib import resources
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -21,11 +19,6 @@ from nagare import ajax, presentation, var
 from nagare.callbacks import Callbacks
 from nagare.component import Component
 from nagare.namespaces import xhtml5
-
-import playwright.sync_api as playwright_api  # noqa: E402  (a test dependency: missing is a failure)
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 
 class Counter:
@@ -121,19 +114,9 @@ def app():
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def page(browser, app):
-    context = browser.new_context()
+def page(chromium, app):
+    context = chromium.new_context()
     page = context.new_page()
     page.goto(app.url)
     page.evaluate("window.notReloaded = true")
