@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import os
 from dataclasses import dataclass, field
-from string import Template
 from typing import Any
 
 from nagare.config import loader
@@ -114,10 +113,6 @@ def read(reference: str) -> AppConfig:
         raise ConfigError(filename, "application", "name", raw_name, "must be one URL segment")
     config.set_variables(root=root, name=name)
     application = config.section(APPLICATION)
-    written = config.items("application")
-    for key, value in application.items():
-        if key not in written and isinstance(value, str) and "$" in value:  # a default: `$root/static`
-            application[key] = Template(value).safe_substitute(here=config.here, root=root, name=name)
     if application["static"] and not os.path.isabs(application["static"]):
         # relative to the file, as $here is: not to the folder the command happens to run in
         application["static"] = os.path.normpath(os.path.join(config.here, application["static"]))
@@ -142,7 +137,5 @@ def from_reference(reference: str, name: str) -> AppConfig:
     config = loader.empty()
     root = config.here
     config.set_variables(root=root, name=name)
-    values = {"path": reference, "name": name}
-    application = loader.check("command line", APPLICATION, values)
-    application["static"] = application["static"].replace("$root", root)
+    application = config.section(APPLICATION, values={"path": reference, "name": name})
     return AppConfig("command line", name, root, application, config=config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from string import Template
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -36,11 +37,8 @@ class ConfigFile:
 
     def raw(self, section: str, key: str, default: Any = None) -> Any:
         """A value without interpolation (to find `$name` before interpolating)."""
-        try:
-            return self.conf[section].dict().get(key, default) if section in self.conf else default
-        except configobj.InterpolationError:
-            values = self.conf[section]
-            return dict.get(values, key, default)
+        # dict.get bypasses ConfigObj's Section.__getitem__, which is where it interpolates
+        return dict.get(self.conf[section], key, default) if section in self.conf.sections else default
 
     def set_variables(self, **variables: str) -> None:
         # ConfigObj's template interpolation looks values up in the section, then in the DEFAULT
@@ -88,7 +86,7 @@ class ConfigFile:
         `ignored` are keys that another plug-in of the same section accepts (left alone).
         """
         found = self.items(table.section) if values is None else dict(values)
-        return check(self.filename, table, found, overrides, ignored)
+        return check(self.filename, table, found, overrides, ignored, dict(self.conf.get("DEFAULT", {})))
 
 
 def check(
@@ -97,9 +95,18 @@ def check(
     found: Mapping[str, Any],
     overrides: Mapping[str, Any] | None = None,
     ignored: Iterable[str] = (),
+    variables: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Convert the values of a section by its table; defaults for the missing keys."""
+    """Convert the values of a section by its table; defaults for the missing keys.
+
+    String defaults may use the file's variables (`static = $root/static`): they are
+    interpolated like the values written in the file.
+    """
     result = table.defaults()
+    if variables:
+        for key, value in result.items():
+            if isinstance(value, str) and "$" in value:
+                result[key] = Template(value).safe_substitute(variables)
     ignored = set(ignored)
     for key, value in found.items():
         if key in ignored:
