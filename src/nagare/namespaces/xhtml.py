@@ -517,28 +517,9 @@ class Renderer(xml.Renderer):
     _html_parser = _html_parser
     _makeelement = _xml_parser.makeelement
 
-    def __init__(
-        self,
-        parent: "Renderer | None" = None,
-        *,
-        callbacks: Any = None,
-        session_params: dict[str, str] | None = None,
-        static_url: str = "",
-        nagare_static_url: str = "/static/nagare/",
-        url: str = "",
-        request: Any = None,
-        response: Any = None,
-    ) -> None:
-        super().__init__(
-            parent,
-            callbacks=callbacks,
-            session_params=session_params,
-            static_url=static_url,
-            nagare_static_url=nagare_static_url,
-            url=url,
-            request=request,
-            response=response,
-        )
+    def __init__(self, parent: "Renderer | None" = None, **kw: Any) -> None:
+        """The arguments of `xml.Renderer`."""
+        super().__init__(parent, **kw)
         if parent is None:
             if self.callbacks is None:
                 self.callbacks = Callbacks()
@@ -549,7 +530,7 @@ class Renderer(xml.Renderer):
             self._head = parent._head
             self._radio_groups = parent._radio_groups
             self._async = parent._async
-        if parent is None or session_params is not None:
+        if parent is None or kw.get("session_params") is not None:
             self._session_query = urlencode([(str(k), str(v)) for k, v in self.session_params.items()])
         else:
             self._session_query = parent._session_query
