@@ -22,10 +22,6 @@ POST_ACTION = 5  #: a form's `post_action`, last
 _NAME = re.compile(r"_action(\d)(\d+)(\.[xy])?$")
 
 
-class CallbackLookupError(LookupError):
-    """A request names an action that this state does not have."""
-
-
 class Callbacks:
     """Callables of one state, by id; ids are unique within the state, even across XHR updates."""
 

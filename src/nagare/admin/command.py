@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from nagare.errors import CommandError
 
@@ -31,6 +31,3 @@ class Command:
         self.set_arguments(parser)
         return parser
 
-
-def describe(args: Any) -> str:
-    return " ".join(str(a) for a in args)

@@ -54,9 +54,13 @@ class Session:
     secure_id: str
     state_id: int | None  # the state loaded (None: a new session)
     state: Any = None
-    is_new: bool = False
     _shared: dict[int, tuple[str, Any]] = field(default_factory=dict)
     _new_state_id: int | None = None
+
+    @property
+    def is_new(self) -> bool:
+        """A session created by this request (no state loaded)."""
+        return self.state_id is None
 
     @property
     def new_state_id(self) -> int:
@@ -106,7 +110,7 @@ class Sessions:
         secure_id = secrets.token_urlsafe(24)
         with self._lock(session_id):
             self._create(session_id, secure_id)
-            yield Session(self, session_id, secure_id, None, is_new=True)
+            yield Session(self, session_id, secure_id, None)
 
     @contextmanager
     def open(self, session_id: str, state_id: str, secure_id: str | None) -> Iterator[Session]:
@@ -124,8 +128,6 @@ class Sessions:
             state, shared = self.serializer.loads(session_id, record.state, record.shared, record.state_id)
             yield Session(self, session_id, record.secure_id, record.state_id, state, _shared=shared)
 
-    def describe(self) -> str:
-        return type(self).__module__
 
     # -- what a backend implements ---------------------------------------------------------
 
@@ -161,6 +163,3 @@ def _valid_state_id(state_id: str) -> bool:
     # ASCII only: str.isdigit() is also true for '²' (int() refuses it) and '٠' (int() reads 0)
     return isinstance(state_id, str) and 0 < len(state_id) <= 12 and all(c in "0123456789" for c in state_id)
 
-
-def expired(reason: str) -> ExpirationError:
-    return ExpirationError(reason)
