@@ -166,6 +166,7 @@ def test_enter_submits_asynchronously(page):
 def test_reload_answer(page):
     page.click("#reload")
     page.wait_for_url("**/?reloaded=1", timeout=10000)
+    assert page.url.endswith("/?reloaded=1")
 
 
 def test_error_page_replaces_the_document(page):
