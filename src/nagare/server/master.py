@@ -1,0 +1,441 @@
+"""The master: forks the workers, keeps the pool sized and healthy, answers signals and status.
+
+One loop, top to bottom (gunicorn's arbiter, without its signal-handler work): wait on the
+signal wake-up pipe and the status sockets; handle the signals recorded; reap the workers that
+exited; apply what the policy decides; answer the status requests. Signal handlers only append
+to a list.
+
+Signals (the process runs in the foreground, logs to stderr — what supervisor expects):
+- TERM, INT: graceful stop — workers finish their request, bounded by `graceful_timeout`, then KILL;
+- QUIT: stop at once;
+- HUP: reload code and configuration: a child process first checks that the new configuration
+  and application load, then the master re-executes itself keeping its pid, its listening socket
+  and its workers, which it retires once the new workers are up — no request is refused;
+- USR1: reopen the log files (the workers too).
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import logging
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nagare.server import status as status_report
+from nagare.server.policy import Actions, Policy, PoolSettings, State, WorkerView
+from nagare.server.scoreboard import Scoreboard
+from nagare.server.worker import STUCK_SIGNAL, exit_worker, reopen_log_files
+
+log = logging.getLogger("nagare.publisher")
+
+TICK = 0.1  # seconds between two looks at the pool
+BOOT_FAILURES = 5  # workers in a row that die before serving: the master stops
+INHERIT = "NAGARE_FASTCGI_INHERIT"  # after a reload: "listen,handoff_send,handoff_receive,status;pid,pid"
+CHECK = "NAGARE_FASTCGI_CHECK"  # set for the process that checks a reload: load, then exit
+
+
+@dataclass
+class WorkerInfo:
+    slot: int
+    started: float  # monotonic
+    retiring: bool = False
+    dumped_at: float | None = None
+    ready: bool = False  # has reached IDLE once
+
+
+class Master:
+    def __init__(
+        self,
+        listener: socket.socket,
+        handoff: tuple[socket.socket, socket.socket],
+        run_worker: Callable[[int, Scoreboard], int],
+        pool: PoolSettings,
+        *,
+        name: str,
+        graceful_timeout: float = 30.0,
+        status: socket.socket | None = None,
+        backlog: int = 1024,
+        old_workers: tuple[int, ...] = (),
+    ) -> None:
+        self.listener = listener
+        self.handoff = handoff
+        self.run_worker = run_worker  # in the forked child: serves, returns the exit status
+        self.policy = Policy(pool)
+        self.pool = pool
+        self.graceful_timeout = graceful_timeout
+        self.status_listener = status
+        self.scoreboard = Scoreboard(pool.max_children * 2 + 2)  # room for workers finishing
+        self.workers: dict[int, WorkerInfo] = {}
+        self.old_workers = set(old_workers)  # of the master image before a reload
+        self.signals: list[int] = []
+        self.stop_deadline: float | None = None
+        self.boot_failures = 0
+        self.reload_check: subprocess.Popen[bytes] | None = None
+        self.status_clients: dict[socket.socket, tuple[bytearray, float]] = {}
+        self.totals = status_report.Totals(name, time.time(), time.monotonic(), backlog)
+        self.exit_status = 0
+
+    # -- signals -----------------------------------------------------------------------------
+
+    def _install_signals(self) -> int:
+        wake_r, wake_w = os.pipe()
+        for fd in (wake_r, wake_w):
+            os.set_blocking(fd, False)
+            os.set_inheritable(fd, False)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD):
+            signal.signal(signum, self._record)
+        self._wake_fds = (wake_r, wake_w)
+        return wake_r
+
+    def _record(self, signum: int, frame: Any) -> None:
+        self.signals.append(signum)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        wake_r = self._install_signals()
+        for _ in range(self.policy.initial()):
+            self.spawn()
+        while True:
+            readable = [wake_r, *self.status_clients]
+            if self.status_listener is not None and self.stop_deadline is None:
+                readable.append(self.status_listener)
+            try:
+                ready, _, _ = select.select(readable, [], [], TICK)
+            except InterruptedError:
+                ready = []
+            if wake_r in ready:
+                _drain(wake_r)
+            self.handle_signals()
+            self.reap()
+            now = time.monotonic()
+            if self.stop_deadline is not None:
+                if not self.workers and not self.old_workers:
+                    break
+                if now >= self.stop_deadline:
+                    self.kill_all(signal.SIGKILL)
+                    self.stop_deadline = now + 5.0
+                continue
+            self.check_reload()
+            self.retire_old_generation()
+            self.apply(self.policy.decide(self.views(), now), now)
+            self.serve_status(ready, now)
+        self.close()
+        return self.exit_status
+
+    def handle_signals(self) -> None:
+        while self.signals:
+            signum = self.signals.pop(0)
+            if signum == signal.SIGCHLD:
+                continue  # reap() runs every turn
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                if self.stop_deadline is None:
+                    log.info("stopping: waiting up to %gs for the requests in flight", self.graceful_timeout)
+                    self.stop(signal.SIGTERM, self.graceful_timeout)
+                else:  # asked twice: the user means it
+                    self.stop(signal.SIGQUIT, 1.0)
+            elif signum == signal.SIGQUIT:
+                log.info("stopping now")
+                self.stop(signal.SIGQUIT, 1.0)
+            elif signum == signal.SIGHUP:
+                self.start_reload()
+            elif signum == signal.SIGUSR1:
+                reopen_log_files()
+                self.kill_all(signal.SIGUSR1)
+
+    def stop(self, signum: int, timeout: float) -> None:
+        self.stop_deadline = time.monotonic() + timeout
+        if self.reload_check is not None:
+            self.reload_check.kill()
+        self.kill_all(signum)
+
+    def kill_all(self, signum: int) -> None:
+        for pid in [*self.workers, *self.old_workers]:
+            if signum == signal.SIGTERM and pid in self.workers:
+                self.workers[pid].retiring = True
+            _kill(pid, signum)
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def spawn(self) -> None:
+        index = self.scoreboard.free_slot()
+        if index is None:
+            return
+        now = time.monotonic()
+        self.scoreboard.claim(index, now)
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                self.in_child()
+                status = self.run_worker(index, self.scoreboard)
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())
+            finally:
+                exit_worker(status)
+        self.workers[pid] = WorkerInfo(index, now)
+        self.totals.started[pid] = time.time()
+
+    def in_child(self) -> None:
+        """Drop what only the master uses (the worker installs its own signal handlers)."""
+        signal.set_wakeup_fd(-1)
+        for fd in self._wake_fds:
+            os.close(fd)
+        for client in self.status_clients:
+            client.close()
+        if self.status_listener is not None:
+            self.status_listener.close()
+        self.signals.clear()
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.totals.started.pop(pid, None)
+            if pid in self.old_workers:
+                self.old_workers.discard(pid)
+                continue
+            info = self.workers.pop(pid, None)
+            if info is None:
+                continue  # the reload check process, reaped by its Popen
+            slot = self.scoreboard.read(info.slot)
+            self.totals.accepted += slot.accepted
+            self.totals.requests += slot.requests
+            self.totals.slow += slot.slow
+            self.scoreboard.release(info.slot)
+            if info.retiring or self.stop_deadline is not None:
+                continue
+            how = _describe(status)
+            if not info.ready and slot.state == State.STARTING:
+                self.boot_failures += 1
+                log.error("worker %d %s before serving", pid, how)
+                if self.boot_failures >= BOOT_FAILURES:
+                    log.error("%d workers in a row failed at start: stopping (see the errors above)", self.boot_failures)
+                    self.exit_status = 1
+                    self.stop(signal.SIGTERM, self.graceful_timeout)
+                    return
+            elif os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+                log.debug("worker %d exited (recycled)", pid)
+            else:
+                log.warning("worker %d %s: replaced", pid, how)
+            self.spawn()  # a worker that crashed or was recycled is replaced at once
+
+    def views(self) -> list[WorkerView]:
+        views = []
+        active = 0
+        for pid, info in self.workers.items():
+            slot = self.scoreboard.read(info.slot)
+            if slot.state == State.IDLE and not info.ready:
+                info.ready = True
+                self.boot_failures = 0
+            if slot.state == State.BUSY:
+                active += 1
+            views.append(WorkerView(pid, slot.state, slot.since, slot.heartbeat, info.retiring, info.dumped_at))
+        self.totals.max_active = max(self.totals.max_active, active)
+        return views
+
+    def apply(self, actions: Actions, now: float) -> None:
+        if actions.max_children_reached:
+            if not getattr(self, "_at_max", False):
+                log.warning("the pool reached maxChildren (%d): requests wait for a free worker", self.pool.max_children)
+                self.totals.max_children_reached += 1
+            self._at_max = True
+        else:
+            self._at_max = False
+        for _ in range(actions.spawn):
+            self.spawn()
+        for pid in actions.retire:
+            self.workers[pid].retiring = True
+            _kill(pid, signal.SIGTERM)
+        for pid in actions.dump:
+            info = self.workers[pid]
+            slot = self.scoreboard.read(info.slot)
+            info.retiring, info.dumped_at = True, now
+            if slot.state == State.BUSY:
+                log.error(
+                    "worker %d stuck for %.1fs on %s %s: its stack follows, killed in %gs",
+                    pid, now - slot.since, slot.method, slot.uri, self.pool.kill_grace,
+                )
+            else:
+                log.error("worker %d gave no sign of life for %.1fs: its stack follows, killed in %gs", pid, now - slot.heartbeat, self.pool.kill_grace)
+            _kill(pid, STUCK_SIGNAL)
+        for pid in actions.kill:
+            log.error("worker %d killed", pid)
+            _kill(pid, signal.SIGKILL)
+
+    # -- reload ------------------------------------------------------------------------------
+
+    def start_reload(self) -> None:
+        if self.reload_check is not None:
+            return
+        log.info("reloading: checking the new configuration and application")
+        env = dict(os.environ, **{CHECK: "1"})
+        env.pop(INHERIT, None)
+        self.reload_check = subprocess.Popen(
+            [sys.executable, *sys.orig_argv[1:]], env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, close_fds=True,
+        )
+
+    def check_reload(self) -> None:
+        check = self.reload_check
+        if check is None or check.poll() is None:
+            return
+        self.reload_check = None
+        error = check.stderr.read().decode(errors="replace").strip() if check.stderr else ""
+        if check.stderr:
+            check.stderr.close()
+        if check.returncode != 0:
+            reason = error.splitlines()[-1] if error else f"exit status {check.returncode}"
+            log.error("reload refused, the running code goes on: %s", reason)
+            return
+        self.reexec()
+
+    def reexec(self) -> None:
+        """Become the new master image: same pid, same listening socket, same workers (for now)."""
+        fds = [self.listener.fileno(), *(s.fileno() for s in self.handoff)]
+        fds.append(self.status_listener.fileno() if self.status_listener is not None else -1)
+        for fd in fds:
+            if fd >= 0:
+                os.set_inheritable(fd, True)
+        pids = [*self.workers, *self.old_workers]
+        os.environ[INHERIT] = ",".join(map(str, fds)) + ";" + ",".join(map(str, pids))
+        for client in self.status_clients:
+            client.close()
+        signal.set_wakeup_fd(-1)
+        log.info("reloading: the new code is loaded by a new master image (pid %d)", os.getpid())
+        atexit._run_exitfuncs()  # our background log writer writes its queue before the exec
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+    def retire_old_generation(self) -> None:
+        """After a reload: retire the previous image's workers once ours serve."""
+        if not self.old_workers or getattr(self, "_old_retired", False):
+            return
+        ready = sum(1 for info in self.workers.values() if info.ready)
+        if ready >= min(self.policy.initial(), self.pool.max_children) or time.monotonic() - self.totals.start_monotonic > 30:
+            self._old_retired = True
+            for pid in self.old_workers:
+                _kill(pid, signal.SIGTERM)
+            log.info("reloaded: %d workers of the previous code retired", len(self.old_workers))
+        else:
+            self.views()  # marks the new workers ready
+
+    # -- status ------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        queue = listen_queue(self.listener)
+        if queue is not None:
+            self.totals.max_listen_queue = max(self.totals.max_listen_queue, queue)
+        return status_report.report(self.totals, self.scoreboard.slots(), queue, time.monotonic(), time.time())
+
+    def serve_status(self, ready: list[Any], now: float) -> None:
+        if self.status_listener is not None and self.status_listener in ready:
+            try:
+                client, _ = self.status_listener.accept()
+                client.setblocking(False)
+                self.status_clients[client] = (bytearray(), now + 2.0)
+            except OSError:
+                pass
+        for client in list(self.status_clients):
+            buffer, deadline = self.status_clients[client]
+            if client in ready:
+                try:
+                    data = client.recv(4096)
+                except BlockingIOError:
+                    data = b"?"
+                except OSError:
+                    data = b""
+                if not data:
+                    self._close_client(client)
+                    continue
+                buffer += data
+                if b"\r\n\r\n" in buffer or b"\n\n" in buffer or len(buffer) > 8192:
+                    self._answer(client, bytes(buffer))
+                    continue
+            if now > deadline:
+                self._close_client(client)
+
+    def _answer(self, client: socket.socket, request: bytes) -> None:
+        line = request.split(b"\n", 1)[0].decode("latin-1").split()
+        target = line[1] if len(line) >= 2 else "/"
+        headers = request.decode("latin-1").lower()
+        body = self.status()
+        if "openmetrics" in target or "metrics" in target.split("?")[0] or "application/openmetrics-text" in headers:
+            payload, kind = status_report.to_openmetrics(body), "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        else:
+            payload, kind = status_report.to_json(body), "application/json"
+        head = f"HTTP/1.0 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {len(payload)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+        try:
+            client.settimeout(1.0)
+            client.sendall(head.encode() + payload)
+        except OSError:
+            pass
+        self._close_client(client)
+
+    def _close_client(self, client: socket.socket) -> None:
+        self.status_clients.pop(client, None)
+        client.close()
+
+    def close(self) -> None:
+        for client in list(self.status_clients):
+            self._close_client(client)
+        self.scoreboard.close()
+        signal.set_wakeup_fd(-1)
+        for fd in self._wake_fds:
+            os.close(fd)
+
+
+def listen_queue(sock: socket.socket) -> int | None:
+    """Connections waiting in the accept queue of a TCP listening socket (Linux TCP_INFO)."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or not hasattr(socket, "TCP_INFO"):
+        return None  # Linux reports no queue length for Unix sockets without sock_diag
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    except OSError:
+        return None
+    # struct tcp_info: 8 one-byte fields, then u32 rto, ato, snd_mss, rcv_mss, unacked (for a
+    # listening socket: the accept queue), sacked (its maximum)
+    return struct.unpack_from("=I", info, 24)[0]
+
+
+def _kill(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+    except OSError as exc:
+        if exc.errno != errno.ESRCH:
+            raise
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        try:
+            name = signal.Signals(os.WTERMSIG(status)).name
+        except ValueError:
+            name = str(os.WTERMSIG(status))
+        return f"was killed by {name}"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"

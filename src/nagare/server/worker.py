@@ -1,0 +1,287 @@
+"""A worker: a forked process that accepts connections and serves their requests one at a time.
+
+A worker waits in one `epoll` on three things: the listening socket, the hand-off socket (idle
+kept-alive connections other workers let go of) and the connections it holds. When one of its
+connections brings a request, it first hands every *other* connection it holds to the hand-off
+socket, then serves: an idle kept-alive connection (nginx's `fastcgi_keep_conn on`) never waits
+behind a busy worker while others are idle — the defect that makes a pre-fork pool starve with
+upstream keepalive. A worker that stops (recycled, retired, reloaded) hands its connections off
+too, so the front server's kept-alive connections survive it.
+
+The listening and hand-off sockets are registered with EPOLLEXCLUSIVE: the kernel wakes one
+waiting worker per event, not the whole pool (and a busy worker, not waiting, is not woken).
+"""
+
+from __future__ import annotations
+
+import array
+import atexit
+import faulthandler
+import logging
+import os
+import random
+import resource
+import select
+import signal
+import socket
+import time
+from typing import Any, Protocol
+
+from nagare.server.policy import State
+from nagare.server.scoreboard import SlotWriter
+
+log = logging.getLogger("nagare.publisher")
+
+STUCK_SIGNAL = signal.SIGUSR2  # "log your stack": faulthandler writes it to stderr at once
+_PAGE = resource.getpagesize()
+
+
+class Report:
+    """What the handler tells the scoreboard of the request it serves."""
+
+    __slots__ = ("slot", "slow_after", "started")
+
+    def __init__(self, slot: SlotWriter, slow_after: float) -> None:
+        self.slot = slot
+        self.slow_after = slow_after
+        self.started = 0.0
+
+    def start(self, method: bytes, uri: bytes) -> None:
+        slot = self.slot
+        self.started = slot.since = slot.heartbeat = time.monotonic()
+        slot.state = State.BUSY
+        slot.method = method
+        slot.uri = uri
+        slot.write()
+
+    def end(self) -> None:
+        slot = self.slot
+        now = slot.since = slot.heartbeat = time.monotonic()
+        slot.last_duration = duration = now - self.started
+        if self.slow_after and duration > self.slow_after:
+            slot.slow += 1
+        slot.requests += 1
+        slot.state = State.IDLE
+        slot.write()
+
+
+class Handler(Protocol):
+    """The protocol side (FastCGI): what to do with a connection that has bytes to read."""
+
+    def new(self, sock: socket.socket, address: Any) -> Any:
+        """The state of a new connection, or None to refuse it (closed at once)."""
+
+    def serve(self, conn: Any, report: Report) -> bool:
+        """Serve what `conn` brings; False: close it."""
+
+    def clean(self, conn: Any) -> bool:
+        """Idle at a record boundary with nothing buffered: another worker can take it over."""
+
+    def socket(self, conn: Any) -> socket.socket: ...
+
+
+def rss() -> int:
+    """Resident memory of this process in bytes (Linux)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class Worker:
+    def __init__(
+        self,
+        listener: socket.socket,
+        handoff: tuple[socket.socket, socket.socket],
+        slot: SlotWriter,
+        handler: Handler,
+        *,
+        max_requests: int = 0,
+        max_memory: int = 0,
+        slow_after: float = 0.0,
+    ) -> None:
+        self.listener = listener
+        self.handoff_send, self.handoff_receive = handoff
+        self.slot = slot
+        self.handler = handler
+        # jitter: workers started together are not all recycled at the same moment
+        self.max_requests = max_requests + random.randint(0, max_requests // 10) if max_requests else 0
+        self.max_memory = max_memory
+        self.report = Report(slot, slow_after)
+        self.conns: dict[int, Any] = {}
+        self.stopping = False
+        self.reopen_logs = False
+        self.epoll: select.epoll | None = None
+
+    # -- signals: recorded here, acted upon by the loop ------------------------------------------
+
+    def _install_signals(self) -> tuple[int, int]:
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+
+        def stop(signum: int, frame: Any) -> None:
+            self.stopping = True
+
+        def reopen(signum: int, frame: Any) -> None:
+            self.reopen_logs = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGQUIT, lambda signum, frame: os._exit(0))
+        # Ctrl-C reaches the whole process group: the master decides, the request in flight ends
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGUSR1, reopen)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        faulthandler.register(STUCK_SIGNAL, all_threads=True)
+        return wake_r, wake_w
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        wake_r, _ = self._install_signals()
+        epoll = self.epoll = select.epoll()
+        listen_fd, handoff_fd = self.listener.fileno(), self.handoff_receive.fileno()
+        epoll.register(listen_fd, select.EPOLLIN | select.EPOLLEXCLUSIVE)
+        epoll.register(handoff_fd, select.EPOLLIN | select.EPOLLEXCLUSIVE)
+        epoll.register(wake_r, select.EPOLLIN)
+        slot = self.slot
+        slot.state = State.IDLE
+        slot.rss = rss()
+        slot.write()
+        last_rss = time.monotonic()
+        while not self.stopping:
+            events = epoll.poll(1.0)
+            for fd, _ in events:
+                if fd == listen_fd:
+                    self._accept()
+                elif fd == handoff_fd:
+                    self._take_over()
+                elif fd == wake_r:
+                    _drain(wake_r)
+                elif fd in self.conns:
+                    self._serve(fd)
+                if self.stopping:
+                    break
+            now = time.monotonic()
+            if now - last_rss >= 1.0 or self.max_memory:
+                slot.rss = rss()
+                last_rss = now
+            slot.heartbeat = now
+            slot.write()
+            if self.reopen_logs:
+                self.reopen_logs = False
+                reopen_log_files()
+            if self.max_requests and slot.requests >= self.max_requests:
+                log.info("worker %d recycled after %d requests", slot.pid, slot.requests)
+                break
+            if self.max_memory and slot.rss > self.max_memory:
+                log.info("worker %d recycled: %d MB resident, above %d MB", slot.pid, slot.rss >> 20, self.max_memory >> 20)
+                break
+        slot.state = State.STOPPING
+        slot.write()
+        epoll.unregister(listen_fd)
+        self._hand_off(keep=None)
+        return 0
+
+    def _accept(self) -> None:
+        try:
+            sock, address = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return  # another worker took it
+        except OSError as exc:  # EMFILE and the like: the pool lives on
+            log.warning("accept failed: %s", exc)
+            return
+        self.slot.accepted += 1
+        conn = self.handler.new(sock, address)
+        if conn is None:
+            sock.close()
+            return
+        self._hold(sock, conn)
+
+    def _hold(self, sock: socket.socket, conn: Any) -> None:
+        fd = sock.fileno()
+        self.conns[fd] = conn
+        assert self.epoll is not None
+        self.epoll.register(fd, select.EPOLLIN | select.EPOLLRDHUP)
+
+    def _drop(self, fd: int) -> None:
+        conn = self.conns.pop(fd)
+        assert self.epoll is not None
+        try:
+            self.epoll.unregister(fd)
+        except (OSError, ValueError):
+            pass
+        self.handler.socket(conn).close()
+
+    def _serve(self, fd: int) -> None:
+        if len(self.conns) > 1:
+            self._hand_off(keep=fd)
+        conn = self.conns[fd]
+        keep = False
+        try:
+            keep = self.handler.serve(conn, self.report)
+        finally:
+            if not keep:
+                self._drop(fd)
+
+    def _hand_off(self, keep: int | None) -> None:
+        """Give the connections held (but `keep`) to whichever worker is idle next."""
+        for fd in [fd for fd in self.conns if fd != keep]:
+            conn = self.conns[fd]
+            if self.handler.clean(conn):
+                try:
+                    self.handoff_send.sendmsg([b"c"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+                except OSError as exc:  # the hand-off queue is full: closing is what the peer copes with
+                    log.warning("connection closed instead of handed off: %s", exc)
+            self._drop(fd)
+
+    def _take_over(self) -> None:
+        try:
+            _, ancillary, _, _ = self.handoff_receive.recvmsg(1, socket.CMSG_SPACE(4))
+        except (BlockingIOError, InterruptedError):
+            return
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+                for fd in fds:
+                    sock = socket.socket(fileno=fd)
+                    conn = self.handler.new(sock, None)
+                    if conn is None:
+                        sock.close()
+                    else:
+                        self._hold(sock, conn)
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+
+
+def reopen_log_files() -> None:
+    """Close the log files so that the next record reopens them (after logrotate moved them)."""
+    for logger in [logging.getLogger(), *(l for l in logging.Logger.manager.loggerDict.values() if isinstance(l, logging.Logger))]:
+        for handler in logger.handlers:
+            target = getattr(handler, "handler", handler)  # our BackgroundHandler wraps the real one
+            if isinstance(target, logging.FileHandler):
+                target.acquire()
+                try:
+                    if target.stream is not None:
+                        target.stream.close()
+                        target.stream = None  # type: ignore[assignment]  # reopened by emit()
+                finally:
+                    target.release()
+
+
+def exit_worker(status: int) -> None:
+    """Leave the forked process without running the master's code above the fork."""
+    try:
+        atexit._run_exitfuncs()  # our log writer thread flushes its queue there
+    finally:
+        os._exit(status)
