@@ -119,7 +119,7 @@ EXPECTED = [
 def test_whole_request_in_one_receive():
     conn, events = feed(request())
     assert events == EXPECTED
-    assert conn.active == 1 and conn.keep_conn is False
+    assert conn.active == 1 and conn.keep_conn is False and conn.buffered == 0
     assert conn.data_to_send() == b""
 
 
@@ -140,6 +140,7 @@ def test_trailing_bytes_of_the_next_request():
     events = [conn.next_event() for _ in range(4)]
     assert events == [RequestStarted(1, RESPONDER, True)] + EXPECTED[1:]
     assert conn.keep_conn is True and conn.active == 1
+    assert conn.buffered == 30
     conn.end_request(1)
     assert conn.active is None
     conn.receive_data(second[30:])

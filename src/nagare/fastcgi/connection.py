@@ -168,6 +168,11 @@ class Connection:
         """Whether the web server keeps the connection open after the last request (False before any)."""
         return self._keep_conn
 
+    @property
+    def buffered(self) -> int:
+        """How many bytes were received and not parsed yet (0: an idle connection has nothing pending)."""
+        return len(self._buffer) - self._offset
+
     # -- input
 
     def receive_data(self, data: bytes) -> None:
