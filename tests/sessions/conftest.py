@@ -1,0 +1,95 @@
+"""Fixtures of the sessions tests: a real memcached, and every backend behind one interface.
+
+Adding a backend to the shared suite (tests/sessions/test_backends.py) is one entry in
+`BACKENDS`: its name and a function building its `Backend` from the pytest request.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pymemcache.client.base import Client
+
+from nagare.config import loader
+from nagare.sessions import memcache, memory
+from nagare.sessions.base import Sessions
+from nagare.sessions.serializer import Serializer
+from tests.support.memcached import Memcached
+
+SECRET = b"x" * 64
+_apps = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def memcached() -> Iterator[tuple[str, int]]:
+    """A real memcached for the whole run: (host, port)."""
+    server = Memcached()
+    try:
+        yield server.address
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def memcache_client(memcached: tuple[str, int]) -> Iterator[Client]:
+    """A plain client of the test memcached, to look at (or spoil) what the managers wrote."""
+    client = Client(memcached, default_noreply=False)
+    yield client
+    client.close()
+
+
+def build(cls: type[Sessions], app: str, values: dict[str, Any]) -> Sessions:
+    settings = loader.check("publisher.cfg", cls.SETTINGS, {key: str(value) for key, value in values.items()})
+    return cls(settings, Serializer(SECRET, app), app)
+
+
+@dataclass
+class Backend:
+    """One session backend as the shared suite sees it."""
+
+    name: str
+    make: Callable[..., Sessions]  # make(**[sessions] keys): a new manager (its own sessions)
+    rewrite_state: Callable[[Sessions, str, int, Callable[[bytes], bytes]], None]  # someone writing to the store
+
+
+def _memory(request: pytest.FixtureRequest) -> Backend:
+    def rewrite(sessions: Any, session_id: str, state_id: int, change: Callable[[bytes], bytes]) -> None:
+        states = sessions._sessions[session_id].states
+        states[state_id] = change(states[state_id])
+
+    return Backend("memory", lambda **values: build(memory.Sessions, "app", values), rewrite)
+
+
+def _memcache(request: pytest.FixtureRequest) -> Backend:
+    host, port = request.getfixturevalue("memcached")
+    client: Client = request.getfixturevalue("memcache_client")
+    created: list[memcache.Sessions] = []
+
+    def make(**values: Any) -> Sessions:
+        # A fresh application name per manager: the tests share one memcached, not their sessions.
+        sessions = build(memcache.Sessions, f"test{next(_apps)}", {"host": host, "port": port, **values})
+        created.append(sessions)
+        return sessions
+
+    def rewrite(sessions: Any, session_id: str, state_id: int, change: Callable[[bytes], bytes]) -> None:
+        key = sessions._state_key(sessions._generation, session_id, state_id)
+        value = client.get(key)
+        client.set(key, sessions._pack(change(sessions._unpack(value))))
+
+    request.addfinalizer(lambda: [sessions.close() for sessions in created])
+    return Backend("memcache", make, rewrite)
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Backend]] = {
+    "memory": _memory,
+    "memcache": _memcache,
+}
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return BACKENDS[request.param](request)
