@@ -206,6 +206,10 @@ class Master:
                 return
             if pid == 0:
                 return
+            check = self.reload_check
+            if check is not None and pid == check.pid:  # its Popen can no longer wait for it
+                check.returncode = os.waitstatus_to_exitcode(status)
+                continue
             self.totals.started.pop(pid, None)
             if pid in self.old_workers:
                 self.old_workers.discard(pid)
@@ -274,6 +278,7 @@ class Master:
             else:
                 log.error("worker %d gave no sign of life for %.1fs: its stack follows, killed in %gs", pid, now - slot.heartbeat, self.pool.kill_grace)
             _kill(pid, STUCK_SIGNAL)
+            self.spawn()  # its replacement starts now, not when it finally dies
         for pid in actions.kill:
             log.error("worker %d killed", pid)
             _kill(pid, signal.SIGKILL)

@@ -88,7 +88,7 @@ class Policy:
             elif self._stuck(w, now):
                 actions.dump.append(w.pid)
                 stuck.add(w.pid)
-        # a stuck worker is replaced now, not when it finally dies
+        # a stuck worker no longer counts: the master replaces it as soon as it is dumped
         active = [w for w in workers if not w.retiring and w.pid not in stuck]
         # a worker still starting will take requests in a moment: counting it as idle is what
         # keeps a burst from spawning a new batch every tick until the first one is up

@@ -152,6 +152,7 @@ class Worker:
         slot.rss = rss()
         slot.write()
         last_rss = time.monotonic()
+        master = os.getppid()
         while not self.stopping:
             events = epoll.poll(1.0)
             for fd, _ in events:
@@ -171,6 +172,9 @@ class Worker:
                 last_rss = now
             slot.heartbeat = now
             slot.write()
+            if os.getppid() != master:  # the master was killed: nobody would stop or replace us
+                log.warning("worker %d stops: its master is gone", slot.pid)
+                break
             if self.reopen_logs:
                 self.reopen_logs = False
                 reopen_log_files()

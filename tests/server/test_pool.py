@@ -1,0 +1,314 @@
+"""The FastCGI pool with real processes: start, crash, stuck, burst, recycle, reload, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.support.fastcgi_server import FastCGIServer, alive, children
+from tests.support.fcgi_client import FastCGIClient
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    servers: list[FastCGIServer] = []
+
+    def start(**kw) -> FastCGIServer:
+        s = FastCGIServer(tmp_path, **kw)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()
+        for pid in children(s.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_five_workers_at_start_serve_requests(server) -> None:
+    s = server()
+    status = s.status()
+    assert status["total processes"] == 5 and status["idle processes"] == 5
+    assert sorted(s.workers()) == sorted(children(s.pid))
+    pids = {int(s.request("/pool/").text.split()[0]) for _ in range(30)}
+    assert pids <= set(s.workers())
+    assert s.status()["requests"] == 30
+
+
+def test_a_worker_killed_while_busy_is_replaced_at_once(server) -> None:
+    s = server()
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(s.request, "/pool/sleep", query="s=30", timeout=30)
+        s.wait_until(lambda: s.workers("Running"), what="a busy worker")
+        busy = s.workers("Running")[0]
+        os.kill(busy, signal.SIGKILL)
+        with pytest.raises(OSError):  # the web server sees the connection end without a response
+            pending.result()
+    s.wait_until(lambda: busy not in s.workers() and s.status()["idle processes"] == 5, what="the replacement")
+    assert "was killed by SIGKILL: replaced" in s.log()
+    assert s.request("/pool/").status == 200
+
+
+def test_a_crashed_worker_is_replaced(server) -> None:
+    s = server()
+    with pytest.raises(OSError):
+        s.request("/pool/crash")
+    s.wait_until(lambda: s.status()["total processes"] == 5, what="the replacement")
+    assert "exited with status 3: replaced" in s.log()
+
+
+def test_a_stuck_request_logs_its_stack_then_the_worker_is_killed(server) -> None:
+    s = server(publisher={"request_timeout": 1})
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(s.request, "/pool/forever", timeout=30)
+        with pytest.raises(OSError):
+            pending.result()
+    log = s.log()
+    assert "stuck for" in log and "GET /pool/forever" in log
+    assert "in app" in log and "app.py" in log  # faulthandler's dump of the worker's stack
+    assert "killed" in log
+    s.wait_until(lambda: s.status()["idle processes"] == 5, what="the replacement")
+    assert s.request("/pool/").status == 200
+
+
+def test_a_burst_grows_the_pool_then_it_shrinks_back_to_max_spare(server) -> None:
+    s = server(publisher={"maxChildren": 30, "idle_timeout": 0.5})
+    with ThreadPoolExecutor(100) as pool:
+        started = time.monotonic()
+        results = list(pool.map(lambda _: s.request("/pool/sleep", query="s=0.5", timeout=60), range(100)))
+        elapsed = time.monotonic() - started
+    assert all(r.status == 200 for r in results)
+    status = s.status()
+    assert status["max active processes"] > 10
+    assert status["total processes"] > 10
+    # 100 requests of 0.5s on 5 workers would take 10s: the pool grew quickly
+    assert elapsed < 8, elapsed
+    s.wait_until(lambda: s.status()["total processes"] == 5, 30, "the pool to shrink back to maxSpare")
+    assert s.status()["idle processes"] == 5
+
+
+def test_retiring_never_takes_a_busy_worker(server) -> None:
+    s = server(publisher={"maxChildren": 12, "idle_timeout": 0.2})
+    with ThreadPoolExecutor(12) as pool:
+        futures = [pool.submit(s.request, "/pool/sleep", query="s=3", timeout=30) for _ in range(12)]
+        time.sleep(1.5)  # the pool grew; extras become idle as the load keeps only some busy
+        assert all(f.result().status == 200 for f in futures)
+
+
+def test_max_children_bounds_the_pool_and_is_reported(server) -> None:
+    s = server(publisher={"maxChildren": 6})
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(lambda _: s.request("/pool/sleep", query="s=0.3", timeout=60), range(20)))
+    assert all(r.status == 200 for r in results)
+    status = s.status()
+    assert status["max active processes"] <= 6
+    assert status["max children reached"] >= 1
+    assert "reached maxChildren (6)" in s.log()
+
+
+def test_max_requests_recycles_workers_without_failing_a_request(server) -> None:
+    s = server(publisher={"maxRequests": 10})
+    first = set(s.workers())
+    for _ in range(120):
+        assert s.request("/pool/").status == 200
+    s.wait_until(lambda: s.status()["total processes"] == 5, what="the replacements")
+    assert set(s.workers()) != first
+    assert "recycled after" in s.log()
+
+
+def test_term_lets_requests_in_flight_finish(server) -> None:
+    s = server()
+    with ThreadPoolExecutor(3) as pool:
+        pending = [pool.submit(s.request, "/pool/sleep", query="s=1.5", timeout=30) for _ in range(3)]
+        s.wait_until(lambda: len(s.workers("Running")) == 3, what="busy workers")
+        workers = children(s.pid)
+        s.send(signal.SIGTERM)
+        assert [p.result().status for p in pending] == [200, 200, 200]
+    assert s.process.wait(10) == 0
+    assert not [pid for pid in workers if alive(pid)]
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", s.port), timeout=1).close()
+
+
+def test_term_kills_what_outlives_the_graceful_timeout(server) -> None:
+    s = server(publisher={"graceful_timeout": 1})
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(s.request, "/pool/forever", timeout=30)
+        s.wait_until(lambda: s.workers("Running"), what="a busy worker")
+        started = time.monotonic()
+        s.send(signal.SIGTERM)
+        assert s.process.wait(10) == 0
+        assert time.monotonic() - started < 5
+        with pytest.raises(OSError):
+            pending.result()
+
+
+def test_quit_stops_at_once(server) -> None:
+    s = server()
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(s.request, "/pool/sleep", query="s=20", timeout=30)
+        s.wait_until(lambda: s.workers("Running"), what="a busy worker")
+        workers = children(s.pid)
+        started = time.monotonic()
+        s.send(signal.SIGQUIT)
+        s.process.wait(10)
+        assert time.monotonic() - started < 4
+        with pytest.raises(OSError):
+            pending.result()
+    time.sleep(0.2)
+    assert not [pid for pid in workers if alive(pid)]
+
+
+def test_workers_stop_when_the_master_is_killed(server) -> None:
+    s = server()
+    workers = children(s.pid)
+    os.kill(s.pid, signal.SIGKILL)
+    s.process.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(alive(p) for p in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if alive(pid)]
+
+
+def _load(s: FastCGIServer, stop: threading.Event, results: list, errors: list) -> None:
+    while not stop.is_set():
+        try:
+            r = s.request("/pool/", timeout=20)
+            results.append(r.text if r.status == 200 else f"status {r.status}")
+        except OSError as exc:
+            errors.append(repr(exc))
+
+
+def test_hup_reloads_the_code_under_load_without_a_failed_request(server) -> None:
+    s = server()
+    old_workers = set(children(s.pid))
+    stop, results, errors = threading.Event(), [], []
+    threads = [threading.Thread(target=_load, args=(s, stop, results, errors)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        (s.tmp / "version.py").write_text("VERSION = 2\n")
+        s.send(signal.SIGHUP)
+        s.wait_until(lambda: results and results[-1].endswith(" 2"), 20, "the new code to answer")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert all(r.endswith((" 1", " 2")) for r in results), [r for r in results if not r.endswith((" 1", " 2"))]
+    assert s.process.poll() is None  # same master process, as supervisor sees it
+    s.wait_until(lambda: not old_workers & set(children(s.pid)), 20, "the old workers to go")
+    assert s.status()["total processes"] == 5
+    assert "reloaded" in s.log()
+
+
+def test_hup_with_a_broken_application_keeps_the_running_code(server) -> None:
+    s = server()
+    (s.tmp / "version.py").write_text("VERSION = (\n")
+    s.send(signal.SIGHUP)
+    s.wait_until(lambda: "reload refused" in s.log(), 20, "the reload to be refused")
+    assert "version.py" in s.log().split("reload refused", 1)[1].splitlines()[0]
+    assert s.request("/pool/").text.endswith(" 1")
+
+
+def test_usr1_reopens_the_logs_and_serving_goes_on(server) -> None:
+    s = server()
+    s.send(signal.SIGUSR1)
+    time.sleep(0.3)
+    assert s.request("/pool/").status == 200
+    assert s.status()["total processes"] == 5
+
+
+def test_idle_kept_alive_connections_do_not_pin_the_workers(server) -> None:
+    # nginx's `fastcgi_keep_conn on` holds idle connections open: twice as many as workers here
+    s = server(publisher={"maxChildren": 5})
+    clients = [FastCGIClient(s.address, keep_conn=True, timeout=5) for _ in range(10)]
+    try:
+        for c in clients:
+            assert c.request("/pool/").status == 200
+        started = time.monotonic()
+        assert s.request("/pool/").status == 200  # a new connection is served at once
+        for c in clients:  # and so is a request on each of the idle ones, in any order
+            assert c.request("/pool/").status == 200
+        for c in reversed(clients):
+            assert c.request("/pool/").status == 200
+        assert time.monotonic() - started < 3
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_kept_alive_connections_survive_a_recycled_worker(server) -> None:
+    s = server(publisher={"maxRequests": 3, "maxSpare": 2, "maxChildren": 2})
+    with FastCGIClient(s.address, keep_conn=True, timeout=5) as c:
+        pids = {int(c.request("/pool/").text.split()[0]) for _ in range(40)}
+    assert len(pids) > 2  # workers were replaced under this connection, which lived on
+
+
+def test_unix_socket_with_umask(server, tmp_path: Path) -> None:
+    s = server(unix=True, publisher={"umask": "077"})
+    mode = (tmp_path / "fcgi.sock").stat().st_mode & 0o777
+    assert mode == 0o700
+    assert s.request("/pool/").status == 200
+    s.stop()
+    assert not (tmp_path / "fcgi.sock").exists()
+
+
+def test_addresses_not_allowed_are_refused(server) -> None:
+    s = server(publisher={"allowed_servers": "10.1.2.3"})
+    with pytest.raises(OSError):
+        s.request("/pool/")
+    s.wait_until(lambda: "connection from 127.0.0.1 refused" in s.log(), what="the log line")
+
+
+def test_hostile_input_closes_that_connection_only(server) -> None:
+    s = server()
+    for garbage in (b"\x02\x01\x00\x01\x00\x08\x00\x00" + b"\0" * 8, b"GET / HTTP/1.1\r\n\r\n", b"\x01\x05\x00\x07\x00\x01\x00\x00x"):
+        with FastCGIClient(s.address, timeout=5) as c:
+            c.send_raw(garbage)
+            c.recv_all()  # the server closes it
+    log = s.log()
+    assert "unsupported FastCGI version 2" in log
+    assert "Traceback" not in log
+    assert s.status()["total processes"] == 5
+    assert s.request("/pool/").status == 200
+
+
+def test_a_peer_stalling_mid_record_is_dropped(server) -> None:
+    s = server(publisher={"read_timeout": 0.5})
+    with FastCGIClient(s.address, timeout=5) as c:
+        c.send_raw(b"\x01\x01\x00\x01\x00\x08")  # half a header, then nothing
+        assert c.recv_all() == b""
+    assert "stalled" in s.log()
+    assert s.request("/pool/").status == 200
+
+
+def test_bodies_in_and_out(server) -> None:
+    import hashlib
+
+    s = server()
+    body = os.urandom(1_000_000)
+    r = s.request("/pool/echo", method="POST", body=body, headers={"Content-Type": "application/octet-stream"})
+    assert r.text == f"{len(body)} {hashlib.sha256(body).hexdigest()}"
+    assert len(s.request("/pool/big", query="n=300000").body) == 300000
+
+
+def test_environ_as_each_front_server_sends_it(server) -> None:
+    s = server()
+    nginx = s.request("/pool/environ", query="a=1").text
+    assert "PATH_INFO=/environ" in nginx and "SCRIPT_NAME=/pool" in nginx and "QUERY_STRING=a=1" in nginx
+    # Apache (mod_fastcgi, RewriteRule ^/(.*)$ /fcgi/$1) and lighttpd ("^(.*)" => "/fcgi/$1")
+    for script, path in (("/fcgi", "/pool/environ"), ("/fcgi", "//pool/environ")):
+        r = s.request("/pool/environ", params={"SCRIPT_NAME": script, "PATH_INFO": path, "REQUEST_URI": "/pool/environ?a=1"})
+        assert "PATH_INFO=/environ" in r.text, r.text
+    https = s.request("/pool/environ", params={"HTTPS": "on"}).text
+    assert "wsgi.url_scheme=https" in https
