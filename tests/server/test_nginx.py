@@ -1,0 +1,156 @@
+"""End to end as the seed deploys: nginx in front, the FastCGI pool, sessions in memcached."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.browser import Browser
+from tests.support.memcached import Memcached
+from tests.support.nginx import Nginx
+from tests.support.server import free_port, nagare_admin, wait_for_port
+
+# The seed's publisher file, ports aside.
+PUBLISHER = """\
+[publisher]
+type = fastcgi
+host = 127.0.0.1
+port = {port}
+
+[sessions]
+type = memcache
+host = 127.0.0.1
+port = {memcached}
+"""
+
+# The seed's server block: listen port and log paths aside.
+SITE = """\
+server {{
+    listen 127.0.0.1:{{port}};
+    server_name www.myapp.com;
+    access_log {tmp}/myapp.access.log;
+    error_log {tmp}/myapp.error.log;
+
+    # serve the static files
+    include {tmp}/rewrite_rules.nginx;
+
+    # serve the application
+    location / {{
+        include /etc/nginx/fastcgi_params;
+        # Nagare applications need a properly set PATH_INFO variable
+        # either pass the request URI or use fastcgi_split_path_info to split the URI
+        fastcgi_param PATH_INFO $fastcgi_script_name;
+        fastcgi_pass {upstream};
+        {extra}
+    }}
+}}
+{upstream_block}
+"""
+
+
+@pytest.fixture(scope="module")
+def memcached():
+    server = Memcached()
+    yield server
+    server.stop()
+
+
+class Deployment:
+    def __init__(self, tmp: Path, memcached: Memcached, keepalive: bool = False) -> None:
+        self.port = free_port()
+        (tmp / "publisher.conf").write_text(PUBLISHER.format(port=self.port, memcached=memcached.port))
+        rules = nagare_admin("create-rules", "--nginx", "demo", cwd=tmp)
+        assert rules.returncode == 0, rules.stderr
+        (tmp / "rewrite_rules.nginx").write_text(rules.stdout)
+        env = dict(os.environ, NAGARE_SECRET_FILE=str(tmp / "secret"))
+        self.log = open(tmp / "fastcgi.log", "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nagare", "serve", "-c", str(tmp / "publisher.conf"), "demo"],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=tmp,
+        )
+        wait_for_port(self.port, self.process)
+        address = f"127.0.0.1:{self.port}"
+        if keepalive:
+            site = SITE.format(tmp=tmp, upstream="nagare", extra="fastcgi_keep_conn on;",
+                               upstream_block=f"upstream nagare {{ server {address}; keepalive 8; }}")
+        else:
+            site = SITE.format(tmp=tmp, upstream=address, extra="", upstream_block="")
+        self.nginx = Nginx(tmp, site)
+        self.tmp = tmp
+
+    def stop(self) -> None:
+        self.nginx.stop()
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(20)
+        self.log.close()
+
+    def server_log(self) -> str:
+        return (self.tmp / "fastcgi.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def deployment(tmp_path, memcached):
+    made = []
+
+    def make(**kw):
+        d = Deployment(tmp_path, memcached, **kw)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.stop()
+
+
+def counter(page) -> int:
+    return int(page.text_of(".counter .value"))
+
+
+def test_the_demo_through_nginx_with_sessions_in_memcached(deployment) -> None:
+    d = deployment()
+    browser = Browser()
+    page = browser.get(d.nginx.url + "/demo/")
+    assert page.status == 200 and counter(page) == 0
+    for expected in range(1, 21):  # 20 clicks, each served by whichever worker takes it: one session
+        page = page.click("#increase")
+        assert counter(page) == expected
+    assert counter(browser.get(page.url)) == 20  # a reload: the same state, read back from memcached
+    assert "Traceback" not in d.server_log()
+
+
+def test_static_files_are_served_by_nginx_from_the_create_rules(deployment) -> None:
+    d = deployment()
+    import nagare
+
+    static = Path(nagare.__file__).parent / "static" / "nagare.js"
+    r = requests.get(d.nginx.url + "/static/nagare/nagare.js", timeout=10)
+    assert r.status_code == 200 and r.content == static.read_bytes()
+    assert r.headers["Server"].startswith("nginx")
+    demo_css = Path(nagare.__file__).parent / "demo" / "static" / "demo.css"
+    assert requests.get(d.nginx.url + "/static/demo/demo.css", timeout=10).content == demo_css.read_bytes()
+    assert requests.get(d.nginx.url + "/static/demo/../../conf/demo.cfg", timeout=10).status_code in (400, 404)
+
+
+def test_concurrent_sessions_through_nginx_keepalive(deployment) -> None:
+    d = deployment(keepalive=True)
+
+    def user(_: int) -> list[int]:
+        browser = Browser()
+        page = browser.get(d.nginx.url + "/demo/")
+        values = []
+        for _ in range(10):
+            page = page.click("#increase")
+            values.append(counter(page))
+        return values
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(user, range(16)))
+    assert results == [list(range(1, 11))] * 16
+    assert "upstream prematurely closed" not in (d.tmp / "myapp.error.log").read_text()
