@@ -386,36 +386,6 @@ def test_a_signal_stops_the_server_cleanly(tmp_path, sig):
     assert log.rstrip().endswith("nagare.publisher: stopped")
 
 
-# --- options that are not available yet -------------------------------------------------------------
-
-
-RELOAD_WARNING = "WARNING nagare.publisher: --reload ([reloader] activated) is not available yet"
-DEBUG_WARNING = "WARNING nagare.publisher: --debug ([application] debug) pages are not available yet"
-
-
-@pytest.mark.parametrize(
-    "args, warnings",
-    [
-        (["--reload", "-d"], [RELOAD_WARNING, DEBUG_WARNING]),
-        (["-c", "{reloader}"], [RELOAD_WARNING]),
-    ],
-    ids=["--reload-d", "reloader-activated"],
-)
-def test_reload_and_debug_say_they_are_not_available_yet(tmp_path, args, warnings):
-    # When the reloader or the debug pages land, this test is the one to update.
-    reloader = write(tmp_path / "reloader.cfg", "[reloader]\nactivated = on\n")
-    server = NagareServer([*(a.format(reloader=reloader) for a in args), "demo"], tmp_path)
-    try:
-        log = wait_for_log(server, "serving")
-        for warning in warnings:
-            assert warning in log
-        if DEBUG_WARNING not in warnings:
-            assert "not available yet: tracebacks" not in log
-        assert requests.get(server.url + "/demo/", timeout=10).status_code == 200
-    finally:
-        assert server.stop() == 0
-
-
 # --- serve-module -----------------------------------------------------------------------------------
 
 

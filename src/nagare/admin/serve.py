@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nagare import log
+from nagare.admin import reloader
 from nagare.admin.command import ArgumentParser, Command
 from nagare.config import application, publisher
 from nagare.errors import CommandError, ConfigError
@@ -39,14 +40,21 @@ def add_server_options(parser: ArgumentParser) -> None:
     parser.add_argument("--reload", action="store_true", default=None, help="restart when a source file changes")
 
 
-def warn_unavailable(conf: publisher.PublisherConfig, apps: Sequence[LoadedApp]) -> None:
-    # The development reloader and the debugger pages are their own piece of work; until they
-    # land, say so instead of accepting the options silently.
-    logger = logging.getLogger("nagare.publisher")
-    if conf.reloader["activated"]:
-        logger.warning("--reload ([reloader] activated) is not available yet: restart the server after a change")
-    if any(app.config.application["debug"] for app in apps):
-        logger.warning("--debug ([application] debug) pages are not available yet: tracebacks go to the log")
+def serve(args: argparse.Namespace, load_apps: Callable[[publisher.PublisherConfig], list[LoadedApp]], *watched: str) -> int:
+    """Read the publisher file; then, with --reload, be the monitor of workers that each come back
+    here; otherwise load the applications and serve them. `watched`: more files for the reloader."""
+    with reloader.watch_failure():
+        reloader.watch(args.conf, *watched)
+        conf = publisher.read(args.conf, {"host": args.host, "port": args.port, "reload": args.reload})
+        log.configure_default(logging.DEBUG if args.debug else logging.INFO)
+        log.configure("nagare", conf.logging, conf.filename)
+        if conf.reloader["activated"] and not reloader.in_worker():
+            return reloader.monitor(conf.reloader)
+        reloader.watch(*conf.reloader["files"])
+        apps = load_apps(conf)
+    conf.publisher_class(conf.publisher).serve(apps)
+    sys.stderr.flush()
+    return 0
 
 
 def print_applications() -> None:
@@ -57,6 +65,7 @@ def print_applications() -> None:
 
 def load_all(conf: publisher.PublisherConfig, references: Sequence[str], debug: bool) -> list[LoadedApp]:
     configs = [application.read(ref) for ref in references]
+    reloader.watch(*(app.filename for app in configs))
     names: dict[str, str] = {}
     for app in configs:
         if app.name in names:
@@ -80,11 +89,4 @@ class Serve(Command):
         if not args.apps:
             print_applications()
             return 0
-        conf = publisher.read(args.conf, {"host": args.host, "port": args.port, "reload": args.reload})
-        log.configure_default(logging.DEBUG if args.debug else logging.INFO)
-        log.configure("nagare", conf.logging, conf.filename)
-        apps = load_all(conf, args.apps, bool(args.debug))
-        warn_unavailable(conf, apps)
-        conf.publisher_class(conf.publisher).serve(apps)
-        sys.stderr.flush()
-        return 0
+        return serve(args, lambda conf: load_all(conf, args.apps, bool(args.debug)))

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 
-from nagare import log
 from nagare.admin.command import ArgumentParser, Command
-from nagare.admin.serve import add_server_options, check_publisher, warn_unavailable
+from nagare.admin.serve import add_server_options, check_publisher, serve
 from nagare.config import application, publisher
 from nagare.errors import CommandError
-from nagare.wsgi.loader import load
+from nagare.wsgi.loader import LoadedApp, load
 
 
 class ServeModule(Command):
@@ -28,14 +26,13 @@ class ServeModule(Command):
             raise CommandError(f"'{args.reference}': expected <module_or_file>:<factory>")
         kind = "file" if target.endswith(".py") or os.sep in target else "python"
         reference = f"{kind} {os.path.abspath(target) if kind == 'file' else target}:{factory}"
-        conf = publisher.read(args.conf, {"host": args.host, "port": args.port, "reload": args.reload})
-        log.configure_default(logging.DEBUG if args.debug else logging.INFO)
-        log.configure("nagare", conf.logging, conf.filename)
-        app_config = application.from_reference(reference, args.name.strip("/"))
-        if args.debug:
-            app_config.application["debug"] = True
-        apps = [load(app_config, conf)]
-        check_publisher(conf, apps, bool(args.debug))
-        warn_unavailable(conf, apps)
-        conf.publisher_class(conf.publisher).serve(apps)
-        return 0
+
+        def load_apps(conf: publisher.PublisherConfig) -> list[LoadedApp]:
+            app_config = application.from_reference(reference, args.name.strip("/"))
+            if args.debug:
+                app_config.application["debug"] = True
+            apps = [load(app_config, conf)]
+            check_publisher(conf, apps, bool(args.debug))
+            return apps
+
+        return serve(args, load_apps, *([target] if kind == "file" else []))
