@@ -1,6 +1,7 @@
 """The standalone publisher: a threaded HTTP/1.1 server (waitress) for development.
 
-Sessions may live in memory: there is one process. Static files are served here.
+Sessions may live in memory: there is one process. Static files are served here. In debug mode,
+the debugger (one process: its frames in memory) shows the exceptions as pages.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from nagare.config.settings import Setting, boolean, integer, string
 from nagare.errors import NagareError
 from nagare.publishers import base
 from nagare.wsgi.access import AccessLog
+from nagare.wsgi.debug import debugger
 from nagare.wsgi.loader import LoadedApp
 
 log = logging.getLogger("nagare.publisher")
@@ -36,6 +38,8 @@ class Publisher(base.Publisher):
     def serve(self, apps: Sequence[LoadedApp]) -> None:
         host, port = self.settings["host"], self.settings["port"]
         app: Any = self.dispatcher(apps)
+        if any(loaded.config.application["debug"] for loaded in apps):
+            app = debugger(app)
         if self.settings["access_log"]:
             app = AccessLog(app)
         try:

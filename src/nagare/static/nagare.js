@@ -7,6 +7,8 @@
  *    "head": {"css": [[name, text]], "css_url": [url], "js": [[name, text]], "js_url": [url]},
  *    "reload": url-or-null}
  * Any other answer: an HTML page (an error page) replaces the document, otherwise the page reloads.
+ * In debug mode, a failing action answers the debugger's page: written in place, the document keeps
+ * its URL, against which the debugger's `?__debugger__=yes&cmd=…` requests resolve.
  */
 (() => {
   'use strict';

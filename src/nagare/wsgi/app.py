@@ -38,6 +38,7 @@ class WSGIApp:
         redirect_after_post: bool = False,
         renderer_factory: Callable[..., Any] = xhtml5.Renderer,
         logger: logging.Logger | None = None,
+        debug: bool = False,
     ) -> None:
         self.root_factory = root_factory
         self.name = name
@@ -47,6 +48,8 @@ class WSGIApp:
         self.redirect_after_post = redirect_after_post
         self.renderer_factory = renderer_factory
         self.log = logger or logging.getLogger(f"nagare.application.{name}")
+        #: an exception goes on to the server (the debugger's page) instead of a 500 page
+        self.debug = debug
 
     def create_root(self) -> Component:
         root = self.root_factory()
@@ -60,7 +63,10 @@ class WSGIApp:
             response = self.handle(request)
         except HTTPException as exc:
             response = exc
-        except Exception:
+        except Exception as exc:
+            if self.debug:  # the debugger around the application shows and prints the traceback
+                self.log.error("error while serving %s %s: %s: %s", request.method, request.url, type(exc).__name__, exc)
+                raise
             self.log.exception("error while serving %s %s", request.method, request.url)
             response = error_page(500, "Internal Server Error", "The server could not answer this request.")
         return response(environ, start_response)

@@ -98,6 +98,7 @@ def load(app: AppConfig, publisher: PublisherConfig) -> LoadedApp:
             always_html=settings["always_html"],
             redirect_after_post=settings["redirect_after_post"],
             logger=logger,
+            debug=settings["debug"],
         )
     if settings["wsgi_pipe"]:
         try:
