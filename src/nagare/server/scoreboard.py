@@ -3,22 +3,28 @@
 It is the workers' heartbeat and status (STYLE.md: pipes or shared memory, never file mtimes):
 an anonymous shared mapping made before the fork, so it costs no system call to update. Each
 slot is written by one process only; a sequence number, odd while a write is under way, lets the
-reader retry instead of reading half a slot (a seqlock).
+reader retry instead of reading half a slot (a seqlock). The sequence number is one aligned
+8-byte word stored apart from the body: `struct.pack_into` zero-fills its bytes before it writes
+them, so a sequence number packed with the body reads 0 — even — in the middle of a write.
 """
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import struct
+import time
 from dataclasses import dataclass
 
 from nagare.server.policy import State
 
 URI_SIZE = 256
-# seq, state, pid, requests, accepted, slow, heartbeat, since, rss, last duration, method, uri length, uri
-_SLOT = struct.Struct(f"=QBxxxiQQQddQd8sH{URI_SIZE}s")
-_SEQ = struct.Struct("=Q")
-SLOT_SIZE = (_SLOT.size + 63) // 64 * 64  # one cache line boundary per slot: no false sharing
+# after the 8-byte sequence number: state, pid, requests, accepted, slow, heartbeat, since, rss,
+# last duration, method, uri length, uri
+_BODY = struct.Struct(f"=BxxxiQQQddQd8sH{URI_SIZE}s")
+SLOT_SIZE = (8 + _BODY.size + 63) // 64 * 64  # slots start on cache lines: no false sharing
+_SPINS = 100  # tries before the reader starts sleeping between tries
+_PATIENCE = 0.1  # seconds a reader waits for a writer that was preempted mid-write
 
 
 @dataclass
@@ -45,8 +51,10 @@ class Scoreboard:
     def __init__(self, size: int) -> None:
         self.size = size
         self._map = mmap.mmap(-1, SLOT_SIZE * size, flags=mmap.MAP_SHARED)
+        self._seq = memoryview(self._map).cast("Q")  # aligned words: read and written whole
 
     def close(self) -> None:
+        self._seq.release()
         self._map.close()
 
     # -- the master --------------------------------------------------------------------------
@@ -59,18 +67,29 @@ class Scoreboard:
 
     def claim(self, index: int, now: float) -> None:
         """Reserve `index` for a worker about to be forked."""
-        _SLOT.pack_into(self._map, index * SLOT_SIZE, 0, State.STARTING, 0, 0, 0, 0, now, now, 0, 0.0, b"", 0, b"")
+        self._seq[index * SLOT_SIZE // 8] = 0
+        _BODY.pack_into(self._map, index * SLOT_SIZE + 8, State.STARTING, 0, 0, 0, 0, now, now, 0, 0.0, b"", 0, b"")
 
     def release(self, index: int) -> None:
-        _SLOT.pack_into(self._map, index * SLOT_SIZE, 0, State.FREE, 0, 0, 0, 0, 0.0, 0.0, 0, 0.0, b"", 0, b"")
+        self._seq[index * SLOT_SIZE // 8] = 0
+        _BODY.pack_into(self._map, index * SLOT_SIZE + 8, State.FREE, 0, 0, 0, 0, 0.0, 0.0, 0, 0.0, b"", 0, b"")
 
     def read(self, index: int) -> Slot:
-        offset = index * SLOT_SIZE
-        for _ in range(100):
-            values = _SLOT.unpack_from(self._map, offset)
-            if values[0] % 2 == 0 and _SEQ.unpack_from(self._map, offset)[0] == values[0]:
+        word, offset = index * SLOT_SIZE // 8, index * SLOT_SIZE + 8
+        seq = self._seq
+        deadline = None
+        for attempt in itertools.count():
+            before = seq[word]
+            values = _BODY.unpack_from(self._map, offset)
+            if before % 2 == 0 and seq[word] == before:
                 break
-        _, state, pid, requests, accepted, slow, heartbeat, since, rss, duration, method, length, uri = values
+            if attempt >= _SPINS:  # the writer was preempted in the middle of its write
+                now = time.monotonic()
+                deadline = deadline or now + _PATIENCE
+                if now > deadline:
+                    break  # only a writer killed mid-write holds a slot that long
+                time.sleep(0.0001)
+        state, pid, requests, accepted, slow, heartbeat, since, rss, duration, method, length, uri = values
         return Slot(
             index, State(state), pid, requests, accepted, slow, heartbeat, since, rss, duration,
             method.rstrip(b"\0").decode("latin-1"), uri[:length].decode("latin-1"),
@@ -80,18 +99,20 @@ class Scoreboard:
         return [self.read(i) for i in range(self.size)]
 
     def writer(self, index: int, pid: int, now: float) -> "SlotWriter":
-        return SlotWriter(self._map, index, pid, now)
+        return SlotWriter(self._map, self._seq, index, pid, now)
 
 
 class SlotWriter:
     """A worker's side of its slot; it keeps the values and writes them whole."""
 
-    __slots__ = ("_map", "_offset", "seq", "state", "pid", "requests", "accepted", "slow",
+    __slots__ = ("_map", "_seq", "_word", "_offset", "seq", "state", "pid", "requests", "accepted", "slow",
                  "heartbeat", "since", "rss", "last_duration", "method", "uri")
 
-    def __init__(self, map_: mmap.mmap, index: int, pid: int, now: float) -> None:
+    def __init__(self, map_: mmap.mmap, seq: memoryview, index: int, pid: int, now: float) -> None:
         self._map = map_
-        self._offset = index * SLOT_SIZE
+        self._seq = seq
+        self._word = index * SLOT_SIZE // 8
+        self._offset = index * SLOT_SIZE + 8
         self.seq = 0
         self.state = State.STARTING
         self.pid = pid
@@ -104,11 +125,11 @@ class SlotWriter:
 
     def write(self) -> None:
         self.seq += 1
-        _SEQ.pack_into(self._map, self._offset, self.seq)  # odd: a write is under way
+        self._seq[self._word] = self.seq  # odd: a write is under way
         uri = self.uri[:URI_SIZE]
-        _SLOT.pack_into(
-            self._map, self._offset, self.seq, self.state, self.pid, self.requests, self.accepted,
+        _BODY.pack_into(
+            self._map, self._offset, self.state, self.pid, self.requests, self.accepted,
             self.slow, self.heartbeat, self.since, self.rss, self.last_duration, self.method[:8], len(uri), uri,
         )
         self.seq += 1
-        _SEQ.pack_into(self._map, self._offset, self.seq)  # even again: the slot is whole
+        self._seq[self._word] = self.seq  # even again: the slot is whole
