@@ -8,11 +8,13 @@ import pytest
 
 from nagare.config.application import APPLICATION, DATABASE
 from nagare.config.publisher import RELOADER
+from nagare.publishers import fastcgi
 from nagare.publishers.standalone import Publisher
+from nagare.sessions import memcache
 from nagare.sessions.memory import Sessions
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
-TABLES = [Publisher.SETTINGS, RELOADER, Sessions.SETTINGS, APPLICATION, DATABASE]
+TABLES = [Publisher.SETTINGS, fastcgi.Publisher.SETTINGS, RELOADER, Sessions.SETTINGS, memcache.Sessions.SETTINGS, APPLICATION, DATABASE]
 
 
 def shown(default):
