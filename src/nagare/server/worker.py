@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import array
 import atexit
+import ctypes
 import faulthandler
 import logging
 import os
@@ -136,6 +137,7 @@ class Worker:
         signal.signal(signal.SIGUSR1, reopen)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         faulthandler.register(STUCK_SIGNAL, all_threads=True)
+        _stop_with_parent()
         return wake_r, wake_w
 
     # -- the loop ------------------------------------------------------------------------------
@@ -187,6 +189,8 @@ class Worker:
         slot.state = State.STOPPING
         slot.write()
         epoll.unregister(listen_fd)
+        # closed now: after a killed master, the next one (supervisor's autorestart) can bind
+        self.listener.close()
         self._hand_off(keep=None)
         return 0
 
@@ -258,6 +262,18 @@ class Worker:
                         sock.close()
                     else:
                         self._hold(sock, conn)
+
+
+def _stop_with_parent() -> None:
+    """Have the kernel send us SIGTERM when the master dies (Linux prctl PR_SET_PDEATHSIG).
+
+    The loop also checks its parent pid every second: this is only the faster path.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _drain(fd: int) -> None:
