@@ -283,9 +283,9 @@ def test_render_with_plain_data():
         "max listen queue": 0, "listen queue len": 128, "idle processes": 1, "active processes": 1,
         "total processes": 2, "max active processes": 2, "max children reached": 1, "slow requests": 3,
         "processes": [
-            {"pid": 7, "state": "Idle", "requests": 5, "memory": 30 << 20, "request duration": 0.01,
+            {"pid": 7, "state": "Idle", "requests": 5, "memory": 30 << 20, "request duration": 10_000,
              "request method": "-", "request uri": "-", "last request uri": ""},
-            {"pid": 12345, "state": "Running", "requests": 4, "memory": 31 << 20, "request duration": 2.5,
+            {"pid": 12345, "state": "Running", "requests": 4, "memory": 31 << 20, "request duration": 2_500_000,
              "request method": "POST", "request uri": "/app/?x", "last request uri": "/app/?x"},
         ],
     }

@@ -51,7 +51,8 @@ def test_fields_as_php_fpm_names_them():
     assert status["pool"] == "app" and status["process manager"] == "dynamic"
     assert (status["start time"], status["start since"]) == (int(WALL - 100), 100)
     assert (status["listen queue"], status["listen queue len"]) == (3, 1024)
-    assert (status["idle processes"], status["active processes"], status["total processes"]) == (1, 1, 3)
+    # a starting worker counts as idle, as PHP-FPM has idle + active = total
+    assert (status["idle processes"], status["active processes"], status["total processes"]) == (2, 1, 3)
     assert status["max active processes"] == 1
     assert [list(p) for p in status["processes"]] == [PROCESS_FIELDS] * 3
 
@@ -60,10 +61,10 @@ def test_processes_sorted_by_pid_busy_ones_show_their_request():
     idle, busy, starting = report(totals(), SLOTS, 0, NOW, WALL)["processes"]
     assert (idle["pid"], idle["state"], idle["requests"]) == (11, "Idle", 4)
     assert (idle["request method"], idle["request uri"], idle["last request uri"]) == ("-", "-", "/app/last")
-    assert idle["request duration"] == 0.25  # its last request
+    assert idle["request duration"] == 250_000  # its last request, in microseconds as PHP-FPM
     assert (idle["start time"], idle["start since"], idle["memory"]) == (int(WALL - 90), 90, 20 << 20)
     assert (busy["state"], busy["request method"], busy["request uri"]) == ("Running", "POST", "/app/form")
-    assert busy["request duration"] == 3.5  # running for
+    assert busy["request duration"] == 3_500_000  # running for
     assert starting["state"] == "Starting"
 
 

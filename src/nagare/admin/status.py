@@ -177,7 +177,7 @@ def render(status: dict[str, Any]) -> str:
             request = "-"
         rows.append((
             str(p["pid"]), str(p["state"]), str(p["requests"]), f"{p['memory'] / (1 << 20):.1f}",
-            f"{p['request duration']:.3f}s", request,
+            f"{p['request duration'] / 1e6:.3f}s", request,
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = [pool, ""]

@@ -32,8 +32,10 @@ class Totals:
 def report(totals: Totals, slots: list[Slot], listen_queue: int | None, now: float, wall: float) -> dict[str, Any]:
     """The status of the pool: PHP-FPM's field names, then one entry per worker."""
     workers = [s for s in slots if s.state != State.FREE and s.pid]
-    active = sum(1 for s in workers if s.state == State.BUSY)
-    idle = sum(1 for s in workers if s.state == State.IDLE)
+    # as PHP-FPM, idle + active = total: a starting worker is about to be idle, a stopping one
+    # is finishing its request
+    active = sum(1 for s in workers if s.state in (State.BUSY, State.STOPPING))
+    idle = len(workers) - active
     processes = []
     for s in sorted(workers, key=lambda s: s.pid):
         busy = s.state == State.BUSY
@@ -44,7 +46,8 @@ def report(totals: Totals, slots: list[Slot], listen_queue: int | None, now: flo
             "start time": int(started),
             "start since": int(wall - started),
             "requests": s.requests,
-            "request duration": round((now - s.since) if busy else s.last_duration, 6),
+            # microseconds, as PHP-FPM: tools reading its status read ours
+            "request duration": int(((now - s.since) if busy else s.last_duration) * 1e6),
             "request method": s.method if busy else "-",
             "request uri": s.uri if busy else "-",
             "last request uri": s.uri,
@@ -106,7 +109,7 @@ def to_openmetrics(status: dict[str, Any]) -> bytes:
     per_worker = [
         ("process_requests", "counter", "requests", "requests served by the worker"),
         ("process_memory_bytes", "gauge", "memory", "resident memory of the worker"),
-        ("process_request_duration_seconds", "gauge", "request duration", "current (busy) or last request duration"),
+        ("process_request_duration_microseconds", "gauge", "request duration", "current (busy) or last request duration"),
     ]
     for name, kind, key, help_ in per_worker:
         metric = f"nagare_fastcgi_{name}"
