@@ -70,6 +70,10 @@ class LockError(SessionError):
     """The session lock could not be acquired in time."""
 
 
+class StoreUnavailableError(SessionError):
+    """The sessions store (memcached, ...) cannot be reached or refused a command."""
+
+
 class StateError(SessionError):
     """The stored state is not authentic or cannot be read back; it is never unpickled."""
 

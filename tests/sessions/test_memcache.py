@@ -17,7 +17,7 @@ from webob import Request
 
 from nagare import presentation
 from nagare.config import loader
-from nagare.errors import ConfigError, ExpirationError, LockError, NagareError
+from nagare.errors import ConfigError, ExpirationError, LockError, NagareError, StoreUnavailableError
 from nagare.sessions import memcache
 from nagare.sessions.serializer import Serializer
 from nagare.wsgi.app import WSGIApp
@@ -376,7 +376,7 @@ def test_memcached_stopped_mid_run(own_memcached):
         message = str(info.value)
         assert message.startswith(f"memcached at 127.0.0.1:{own_memcached.port} unavailable: ")
         assert "\n" not in message and info.value.__cause__ is None and info.value.__suppress_context__
-        assert isinstance(info.value, LockError)  # the application's 503 path
+        assert isinstance(info.value, StoreUnavailableError)  # the application answers 503
     # memcached is back (restarted, empty): the same manager reconnects
     restarted = Memcached(own_memcached.port)
     try:

@@ -117,6 +117,23 @@ def test_lock_timeout_answers_503():
     assert response.status_int == 503 and response.headers["Retry-After"] == "1"
 
 
+def test_an_unreachable_sessions_store_answers_503_with_one_log_line(caplog):
+    from nagare.errors import StoreUnavailableError
+
+    app = make_app()
+    client = Client(app)
+    page = client.get()
+
+    def down(session_id):
+        raise StoreUnavailableError("memcached at 127.0.0.1:1 unavailable: add failed")
+
+    app.sessions._lock = down
+    response = client.get(client.href(page, "click"))
+    assert response.status_int == 503 and response.headers["Retry-After"] == "1"
+    assert "sessions are unavailable" in response.text and "busy" not in response.text
+    assert "memcached at 127.0.0.1:1 unavailable" in caplog.text and "Traceback" not in caplog.text
+
+
 def test_xhr_on_an_expired_session_asks_the_client_to_reload():
     client = Client(make_app())
     response = client.get("?_s=" + "1" * 32 + "&_c=00003&_a=1")

@@ -40,7 +40,7 @@ from pymemcache.client.base import Client
 from pymemcache.exceptions import MemcacheError, MemcacheIllegalInputError
 
 from nagare.config.settings import Setting, boolean, integer, number, string
-from nagare.errors import ExpirationError, LockError, NagareError
+from nagare.errors import ExpirationError, LockError, NagareError, StoreUnavailableError
 from nagare.sessions import base
 
 CONNECT_TIMEOUT = 3.0  # seconds; a dead memcached fails the request fast, not after the OS's TCP timeout
@@ -52,12 +52,8 @@ _RECORD = b"nagare-session-1 "  # a record's first bytes: anything else in its k
 _SECURE_ID = re.compile(rb"[A-Za-z0-9_-]{1,128}")
 
 
-class StoreError(LockError):
-    """memcached is unreachable or refused a command.
-
-    A `LockError` so that the application answers 503 and logs one line, as when a lock is not
-    acquired in time: either way the session cannot be used now, and may be later.
-    """
+class StoreError(StoreUnavailableError):
+    """memcached is unreachable or refused a command: the application answers 503, one log line."""
 
 
 @dataclass

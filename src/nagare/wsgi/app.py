@@ -17,7 +17,7 @@ from webob.exc import HTTPException, HTTPMovedPermanently, HTTPSeeOther, HTTPTem
 from nagare import ajax, presentation
 from nagare.callbacks import Callbacks
 from nagare.component import Component
-from nagare.errors import ExpirationError, LockError, SessionSecurityError, StateError
+from nagare.errors import ExpirationError, LockError, SessionSecurityError, StateError, StoreUnavailableError
 from nagare.namespaces import xhtml5
 from nagare.sessions.base import Session, Sessions
 
@@ -102,9 +102,11 @@ class WSGIApp:
             if is_xhr:
                 return error_page(503, "Service Unavailable", "Session not available.")
             return HTTPTemporaryRedirect(location=request.path_url)
-        except LockError as exc:
+        except (LockError, StoreUnavailableError) as exc:
             self.log.error("%s %s: %s", request.method, request.path_url, exc)
-            response = error_page(503, "Service Unavailable", "The session is busy; try again.")
+            busy = isinstance(exc, LockError)
+            message = "The session is busy; try again." if busy else "The sessions are unavailable; try again in a moment."
+            response = error_page(503, "Service Unavailable", message)
             response.headers["Retry-After"] = "1"
             return response
 
