@@ -77,6 +77,7 @@ class Master:
         self.scoreboard = Scoreboard(pool.max_children * 2 + 2)  # room for workers finishing
         self.workers: dict[int, WorkerInfo] = {}
         self.old_workers = set(old_workers)  # of the master image before a reload
+        self.old_retired = False
         self.signals: list[int] = []
         self.stop_deadline: float | None = None
         self.boot_failures = 0
@@ -84,6 +85,7 @@ class Master:
         self.status_clients: dict[socket.socket, tuple[bytearray, float]] = {}
         self.totals = status_report.Totals(name, time.time(), time.monotonic(), backlog)
         self.exit_status = 0
+        self.at_max_children = False  # counted once each time the pool hits maxChildren
 
     # -- signals -----------------------------------------------------------------------------
 
@@ -254,13 +256,10 @@ class Master:
         return views
 
     def apply(self, actions: Actions, now: float) -> None:
-        if actions.max_children_reached:
-            if not getattr(self, "_at_max", False):
-                log.warning("the pool reached maxChildren (%d): requests wait for a free worker", self.pool.max_children)
-                self.totals.max_children_reached += 1
-            self._at_max = True
-        else:
-            self._at_max = False
+        if actions.max_children_reached and not self.at_max_children:
+            log.warning("the pool reached maxChildren (%d): requests wait for a free worker", self.pool.max_children)
+            self.totals.max_children_reached += 1
+        self.at_max_children = actions.max_children_reached
         for _ in range(actions.spawn):
             self.spawn()
         for pid in actions.retire:
@@ -329,16 +328,14 @@ class Master:
 
     def retire_old_generation(self) -> None:
         """After a reload: retire the previous image's workers once ours serve."""
-        if not self.old_workers or getattr(self, "_old_retired", False):
+        if not self.old_workers or self.old_retired:
             return
-        ready = sum(1 for info in self.workers.values() if info.ready)
-        if ready >= min(self.policy.initial(), self.pool.max_children) or time.monotonic() - self.totals.start_monotonic > 30:
-            self._old_retired = True
+        ready = sum(1 for info in self.workers.values() if info.ready)  # views() marks them
+        if ready >= self.policy.initial() or time.monotonic() - self.totals.start_monotonic > 30:
+            self.old_retired = True
             for pid in self.old_workers:
                 _kill(pid, signal.SIGTERM)
             log.info("reloaded: %d workers of the previous code retired", len(self.old_workers))
-        else:
-            self.views()  # marks the new workers ready
 
     # -- status ------------------------------------------------------------------------------
 
