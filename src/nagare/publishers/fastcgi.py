@@ -96,7 +96,8 @@ class Publisher(base.Publisher):
             handler = Handler(app, s["read_timeout"], allowed)
             worker = Worker(
                 listener, handoff, scoreboard.writer(index, os.getpid(), time.monotonic()), handler,
-                max_requests=s["maxRequests"], max_memory=s["max_memory"] << 20, slow_after=s["slow_request_time"],
+                scoreboard.idle_count, max_requests=s["maxRequests"], max_memory=s["max_memory"] << 20,
+                slow_after=s["slow_request_time"],
             )
             return worker.run()
 
@@ -137,6 +138,9 @@ class Publisher(base.Publisher):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(address)
             sock.listen(s["backlog"])
+            # accept() returns once the request's first bytes are there: a worker that accepts
+            # serves at once instead of waiting for them
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, max(1, int(s["read_timeout"])))
         except OSError as exc:
             raise NagareError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         return sock
@@ -380,8 +384,8 @@ class Handler:
             return None
         sock.setblocking(True)
         sock.settimeout(self.read_timeout)
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if address is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a handed-off one has it
         return _Conn(sock, peer)
 
     def socket(self, conn: _Conn) -> socket.socket:
@@ -397,10 +401,16 @@ class Handler:
             raise fastcgi.ProtocolError(f"the web server stalled for {self.read_timeout:g}s in the middle of a request") from None
         conn.fcgi.receive_data(data)
 
-    def serve(self, conn: _Conn, report: Report) -> bool:
+    def serve(self, conn: _Conn, report: Report, fresh: bool = False) -> bool:
         fcgi = conn.fcgi
         served = False
         try:
+            if fresh:  # just accepted: serve it now if its request is there, else wait in epoll
+                try:
+                    data = conn.sock.recv(65536, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    return True
+                fcgi.receive_data(data)
             while True:
                 event = fcgi.next_event()
                 if event is fastcgi.NEED_DATA:

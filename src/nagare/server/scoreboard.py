@@ -74,6 +74,11 @@ class Scoreboard:
         self._seq[index * SLOT_SIZE // 8] = 0
         _BODY.pack_into(self._map, index * SLOT_SIZE + 8, State.FREE, 0, 0, 0, 0, 0.0, 0.0, 0, 0.0, b"", 0, b"")
 
+    def idle_count(self) -> int:
+        """Workers waiting for a request: one byte read per slot (no seqlock: a byte is whole)."""
+        map_, idle = self._map, State.IDLE
+        return sum(1 for offset in range(8, self.size * SLOT_SIZE, SLOT_SIZE) if map_[offset] == idle)
+
     def read(self, index: int) -> Slot:
         word, offset = index * SLOT_SIZE // 8, index * SLOT_SIZE + 8
         seq = self._seq

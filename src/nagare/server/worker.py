@@ -1,12 +1,14 @@
 """A worker: a forked process that accepts connections and serves their requests one at a time.
 
 A worker waits in one `epoll` on three things: the listening socket, the hand-off socket (idle
-kept-alive connections other workers let go of) and the connections it holds. When one of its
-connections brings a request, it first hands every *other* connection it holds to the hand-off
-socket, then serves: an idle kept-alive connection (nginx's `fastcgi_keep_conn on`) never waits
-behind a busy worker while others are idle — the defect that makes a pre-fork pool starve with
-upstream keepalive. A worker that stops (recycled, retired, reloaded) hands its connections off
-too, so the front server's kept-alive connections survive it.
+kept-alive connections other workers let go of) and the idle connections it holds. A connection
+it accepts is served at once (its request is usually there already: TCP_DEFER_ACCEPT) and held
+only if the web server keeps it open. When a request comes while the worker holds other idle
+connections and another worker is idle, it first hands them to the hand-off socket: an idle
+kept-alive connection (nginx's `fastcgi_keep_conn on`) never waits behind a busy worker while
+others are idle — the defect that makes a pre-fork pool starve with upstream keepalive. A worker
+that stops (recycled, retired, reloaded) hands its connections off too, so the front server's
+kept-alive connections survive it.
 
 The listening and hand-off sockets are registered with EPOLLEXCLUSIVE: the kernel wakes one
 waiting worker per event, not the whole pool (and a busy worker, not waiting, is not woken).
@@ -26,6 +28,7 @@ import select
 import signal
 import socket
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from nagare.server.policy import State
@@ -40,12 +43,13 @@ _PAGE = resource.getpagesize()
 class Report:
     """What the handler tells the scoreboard of the request it serves."""
 
-    __slots__ = ("slot", "slow_after", "started")
+    __slots__ = ("slot", "slow_after", "started", "served")
 
     def __init__(self, slot: SlotWriter, slow_after: float) -> None:
         self.slot = slot
         self.slow_after = slow_after
         self.started = 0.0
+        self.served = 0
 
     def start(self, method: bytes, uri: bytes) -> None:
         slot = self.slot
@@ -62,6 +66,7 @@ class Report:
         if self.slow_after and duration > self.slow_after:
             slot.slow += 1
         slot.requests += 1
+        self.served += 1
         slot.state = State.IDLE
         slot.write()
 
@@ -72,8 +77,8 @@ class Handler(Protocol):
     def new(self, sock: socket.socket, address: Any) -> Any:
         """The state of a new connection, or None to refuse it (closed at once)."""
 
-    def serve(self, conn: Any, report: Report) -> bool:
-        """Serve what `conn` brings; False: close it."""
+    def serve(self, conn: Any, report: Report, fresh: bool = False) -> bool:
+        """Serve what `conn` brings; False: close it. `fresh`: just accepted, maybe nothing to read yet."""
 
     def clean(self, conn: Any) -> bool:
         """Idle at a record boundary with nothing buffered: another worker can take it over."""
@@ -97,6 +102,7 @@ class Worker:
         handoff: tuple[socket.socket, socket.socket],
         slot: SlotWriter,
         handler: Handler,
+        idle_workers: Callable[[], int] = lambda: 1,
         *,
         max_requests: int = 0,
         max_memory: int = 0,
@@ -106,6 +112,7 @@ class Worker:
         self.handoff_send, self.handoff_receive = handoff
         self.slot = slot
         self.handler = handler
+        self.idle_workers = idle_workers  # how many workers wait for requests (this one included)
         # jitter: workers started together are not all recycled at the same moment
         self.max_requests = max_requests + random.randint(0, max_requests // 10) if max_requests else 0
         self.max_memory = max_memory
@@ -153,10 +160,11 @@ class Worker:
         slot.state = State.IDLE
         slot.rss = rss()
         slot.write()
-        last_rss = time.monotonic()
+        last_check = time.monotonic()
         master = os.getppid()
         while not self.stopping:
             events = epoll.poll(1.0)
+            served = self.report.served
             for fd, _ in events:
                 if fd == listen_fd:
                     self._accept()
@@ -169,14 +177,16 @@ class Worker:
                 if self.stopping:
                     break
             now = time.monotonic()
-            if now - last_rss >= 1.0 or self.max_memory:
+            if self.max_memory and self.report.served != served:
                 slot.rss = rss()
-                last_rss = now
-            slot.heartbeat = now
-            slot.write()
-            if os.getppid() != master:  # the master was killed: nobody would stop or replace us
-                log.warning("worker %d stops: its master is gone", slot.pid)
-                break
+            if now - last_check >= 1.0:
+                last_check = now
+                slot.rss = rss()
+                slot.heartbeat = now
+                slot.write()
+                if os.getppid() != master:  # the master was killed: nobody would stop or replace us
+                    log.warning("worker %d stops: its master is gone", slot.pid)
+                    break
             if self.reopen_logs:
                 self.reopen_logs = False
                 reopen_log_files()
@@ -207,7 +217,9 @@ class Worker:
         if conn is None:
             sock.close()
             return
-        self._hold(sock, conn)
+        fd = sock.fileno()
+        self.conns[fd] = conn
+        self._serve(fd, fresh=True)
 
     def _hold(self, sock: socket.socket, conn: Any) -> None:
         fd = sock.fileno()
@@ -215,25 +227,29 @@ class Worker:
         assert self.epoll is not None
         self.epoll.register(fd, select.EPOLLIN | select.EPOLLRDHUP)
 
-    def _drop(self, fd: int) -> None:
+    def _drop(self, fd: int, held: bool = True) -> None:
         conn = self.conns.pop(fd)
-        assert self.epoll is not None
-        try:
-            self.epoll.unregister(fd)
-        except (OSError, ValueError):
-            pass
+        if held:
+            assert self.epoll is not None
+            try:
+                self.epoll.unregister(fd)
+            except (OSError, ValueError):
+                pass
         self.handler.socket(conn).close()
 
-    def _serve(self, fd: int) -> None:
-        if len(self.conns) > 1:
+    def _serve(self, fd: int, fresh: bool = False) -> None:
+        if len(self.conns) > 1 and self.idle_workers() > 1:
             self._hand_off(keep=fd)
         conn = self.conns[fd]
         keep = False
         try:
-            keep = self.handler.serve(conn, self.report)
+            keep = self.handler.serve(conn, self.report, fresh)
         finally:
             if not keep:
-                self._drop(fd)
+                self._drop(fd, held=not fresh)
+            elif fresh:
+                assert self.epoll is not None
+                self.epoll.register(fd, select.EPOLLIN | select.EPOLLRDHUP)
 
     def _hand_off(self, keep: int | None) -> None:
         """Give the connections held (but `keep`) to whichever worker is idle next."""
