@@ -1,0 +1,278 @@
+"""End to end as the seed deploys with lighttpd: lighttpd in front, the FastCGI pool, memcached.
+
+The configuration is the seed's, with these deviations (each marked in CONF below):
+- `server.document-root = "/"`: lighttpd 1.4.69 refuses to start without a document root
+  ("server.document-root is not set"), and create-rules' lighttpd rules rewrite the URL to the
+  absolute path of the static file, which lighttpd then looks up under the document root: only
+  "/" makes `<root> + /abs/path/file` the file (any other root answers 404; tested below).
+- `server.port`, `server.bind` (a free loopback port), `server.errorlog` (the temp dir).
+- `server.indexfiles` is kept: lighttpd 1.4.69 still accepts it.
+As root, lighttpd starts without `server.username` (and serves the files as root).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+import nagare
+from tests.support.browser import Browser
+from tests.support.lighttpd import Lighttpd
+from tests.support.memcached import Memcached
+from tests.support.server import free_port, wait_for_port
+
+NAGARE_ADMIN = os.path.join(os.path.dirname(sys.executable), "nagare-admin")
+
+# The seed's publisher file, ports aside.
+PUBLISHER = """\
+[publisher]
+type = fastcgi
+host = 127.0.0.1
+port = {port}
+
+[sessions]
+type = memcache
+host = 127.0.0.1
+port = {memcached}
+"""
+
+# A plain WSGI application that answers the environ it is given, as JSON.
+ECHO = '''\
+import json
+
+def app(environ, start_response):
+    keys = ("PATH_INFO", "SCRIPT_NAME", "REQUEST_URI", "QUERY_STRING", "HTTP_HOST", "SERVER_PORT", "wsgi.url_scheme")
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({k: environ.get(k) for k in keys}).encode()]
+'''
+
+MIMETYPES = """\
+mimetype.assign = (
+  ".pdf"          =>      "application/pdf",
+  ".sig"          =>      "application/pgp-signature",
+  ".spl"          =>      "application/futuresplash",
+  ".class"        =>      "application/octet-stream",
+  ".ps"           =>      "application/postscript",
+  ".torrent"      =>      "application/x-bittorrent",
+  ".dvi"          =>      "application/x-dvi",
+  ".gz"           =>      "application/x-gzip",
+  ".pac"          =>      "application/x-ns-proxy-autoconfig",
+  ".swf"          =>      "application/x-shockwave-flash",
+  ".tar.gz"       =>      "application/x-tgz",
+  ".tgz"          =>      "application/x-tgz",
+  ".tar"          =>      "application/x-tar",
+  ".zip"          =>      "application/zip",
+  ".mp3"          =>      "audio/mpeg",
+  ".m3u"          =>      "audio/x-mpegurl",
+  ".wma"          =>      "audio/x-ms-wma",
+  ".wax"          =>      "audio/x-ms-wax",
+  ".ogg"          =>      "application/ogg",
+  ".wav"          =>      "audio/x-wav",
+  ".gif"          =>      "image/gif",
+  ".jpg"          =>      "image/jpeg",
+  ".jpeg"         =>      "image/jpeg",
+  ".png"          =>      "image/png",
+  ".xbm"          =>      "image/x-xbitmap",
+  ".xpm"          =>      "image/x-xpixmap",
+  ".xwd"          =>      "image/x-xwindowdump",
+  ".css"          =>      "text/css",
+  ".html"         =>      "text/html",
+  ".htm"          =>      "text/html",
+  ".js"           =>      "text/javascript",
+  ".asc"          =>      "text/plain",
+  ".c"            =>      "text/plain",
+  ".conf"         =>      "text/plain",
+  ".text"         =>      "text/plain",
+  ".txt"          =>      "text/plain",
+  ".dtd"          =>      "text/xml",
+  ".xml"          =>      "text/xml",
+  ".mpeg"         =>      "video/mpeg",
+  ".mpg"          =>      "video/mpeg",
+  ".mov"          =>      "video/quicktime",
+  ".qt"           =>      "video/quicktime",
+  ".avi"          =>      "video/x-msvideo",
+  ".asf"          =>      "video/x-ms-asf",
+  ".asx"          =>      "video/x-ms-asf",
+  ".wmv"          =>      "video/x-ms-wmv",
+  ".bz2"          =>      "application/x-bzip",
+  ".tbz"          =>      "application/x-bzip-compressed-tar",
+  ".tar.bz2"      =>      "application/x-bzip-compressed-tar"
+ )
+"""
+
+# The seed's lighttpd.conf; the deviations are marked "# test:" or "# needed:".
+CONF = """\
+server.modules = ( "mod_rewrite", "mod_fastcgi" )
+server.errorlog = "{tmp}/lighttpd.log"              # test: the seed has /tmp/lighttpd.log
+server.indexfiles = ( "index.html" )
+server.document-root = "%(root)s"                  # needed: lighttpd 1.4.69 requires it; "/" for the rules
+
+#debug.log-request-handling = "enable"
+
+server.port = {port}                               # test: the seed has 8080
+server.bind = "127.0.0.1"                          # test: the seed has 0.0.0.0
+#server.event-handler = "linux-sysepoll"
+
+fastcgi.server = (
+                 "/fcgi" =>
+                 (
+                     (
+                         "host" => "127.0.0.1",
+                         "port" => %(backend)d,
+                         "check-local" => "disable",
+                     )
+                 )
+             )
+
+# Here, change the path to the ``nagare-admin`` command
+include_shell "%(nagare_admin)s create-rules --lighttpd"
+url.rewrite += (
+    "^(.*)" => "/fcgi/$1"
+)
+
+# ---------------------------------------------------------------------------------
+
+""" + MIMETYPES
+
+
+@pytest.fixture(scope="module")
+def memcached():
+    server = Memcached()
+    yield server
+    server.stop()
+
+
+class Backend:
+    """`python -m nagare serve -c publisher.conf demo <tmp>/echo/conf/echo.cfg`: /demo/ and /echo/."""
+
+    def __init__(self, tmp: Path, memcached: Memcached) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        (tmp / "publisher.conf").write_text(PUBLISHER.format(port=self.port, memcached=memcached.port))
+        (tmp / "echo" / "conf").mkdir(parents=True)
+        (tmp / "echo" / "echo.py").write_text(ECHO)
+        (tmp / "echo" / "conf" / "echo.cfg").write_text(f"[application]\npath = file {tmp}/echo/echo.py:app\nname = echo\n")
+        env = dict(os.environ, NAGARE_SECRET_FILE=str(tmp / "secret"))
+        self.log = open(tmp / "fastcgi.log", "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nagare", "serve", "-c", str(tmp / "publisher.conf"), "demo", str(tmp / "echo" / "conf" / "echo.cfg")],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=tmp,
+        )
+        try:
+            wait_for_port(self.port, self.process)
+        except Exception:
+            self.stop()
+            pytest.fail(f"the FastCGI server did not start: {self.server_log()}")
+
+    def server_log(self) -> str:
+        return (self.tmp / "fastcgi.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def site(tmp_path, memcached):
+    """make(root="/"): the FastCGI server, then lighttpd configured as in the seed in front of it."""
+    if not os.path.exists(NAGARE_ADMIN):
+        pytest.fail(f"no nagare-admin next to {sys.executable} (pip install -e .)")
+    started = []
+
+    def make(root: str = "/") -> tuple[Backend, Lighttpd]:
+        backend = Backend(tmp_path, memcached)
+        started.append(backend)
+        front = Lighttpd(tmp_path, CONF % {"root": root, "backend": backend.port, "nagare_admin": NAGARE_ADMIN})
+        started.append(front)
+        return backend, front
+
+    yield make
+    for server in reversed(started):
+        server.stop()
+
+
+def counter(page) -> int:
+    return int(page.text_of(".counter .value"))
+
+
+def raw_get(port: int, path: str) -> tuple[int, bytes]:
+    """GET `path` exactly as written (no client normalises its dot segments)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_the_demo_through_lighttpd_with_sessions_in_memcached(site) -> None:
+    backend, lighttpd = site()
+    browser = Browser()
+    page = browser.get(lighttpd.url + "/demo/")
+    assert page.status == 200 and counter(page) == 0
+    assert page.response.headers["Server"].startswith("lighttpd")
+    for expected in range(1, 11):
+        page = page.click("#increase")
+        assert page.status == 200 and counter(page) == expected
+    assert counter(browser.get(page.url)) == 10  # a reload: the same state, read back from memcached
+    assert requests.get(lighttpd.url + "/demo", timeout=10, allow_redirects=False).headers["Location"].endswith("/demo/")
+    assert "Traceback" not in backend.server_log()
+
+
+TRAVERSALS = (
+    "/static/demo/../../conf/demo.cfg", "/static/demo/%2e%2e/%2e%2e/conf/demo.cfg",
+    "/static/demo/..%2f..%2fconf%2fdemo.cfg", "/static/nagare/..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "//etc/passwd", "/etc/passwd", "/static/nagare//etc/passwd",
+)
+
+
+def test_static_files_are_served_by_lighttpd_from_the_create_rules(site) -> None:
+    backend, lighttpd = site()
+    root = Path(nagare.__file__).parent
+    for url, path, mimetype in (
+        ("/static/nagare/nagare.js", root / "static" / "nagare.js", "text/javascript"),
+        ("/static/demo/demo.css", root / "demo" / "static" / "demo.css", "text/css"),
+    ):
+        r = requests.get(lighttpd.url + url, timeout=10)
+        assert r.status_code == 200 and r.content == path.read_bytes(), url
+        assert r.headers["Content-Type"].startswith(mimetype)
+        assert r.headers["Server"].startswith("lighttpd")
+    # with document-root "/", nothing else of the file system is reachable: all the rest goes to /fcgi
+    for path in TRAVERSALS:
+        status, body = raw_get(lighttpd.port, path)
+        assert status == 404 and b"root:" not in body and b"[application]" not in body, path
+    backend.stop()  # lighttpd serves them alone, not the FastCGI server
+    assert requests.get(lighttpd.url + "/static/demo/demo.css", timeout=10).content == (root / "demo" / "static" / "demo.css").read_bytes()
+    assert requests.get(lighttpd.url + "/demo/", timeout=10).status_code == 503
+
+
+def test_the_rules_need_the_document_root_slash(site) -> None:
+    # create-rules' rules rewrite to an absolute path, which lighttpd takes as a URL under the root
+    _, lighttpd = site(root=str(Path(nagare.__file__).parent))
+    assert requests.get(lighttpd.url + "/static/nagare/nagare.js", timeout=10).status_code == 404
+
+
+def test_what_the_application_sees_through_lighttpd(site) -> None:
+    _, lighttpd = site()
+    seen = requests.get(lighttpd.url + "/echo/a/b?x=1&y=%2F", timeout=10).json()
+    # lighttpd sends SCRIPT_NAME=/fcgi PATH_INFO=/echo/a/b; the publisher routes on REQUEST_URI
+    assert seen == {
+        "PATH_INFO": "/a/b", "SCRIPT_NAME": "/echo", "REQUEST_URI": "/echo/a/b?x=1&y=%2F", "QUERY_STRING": "x=1&y=%2F",
+        "HTTP_HOST": f"127.0.0.1:{lighttpd.port}", "SERVER_PORT": str(lighttpd.port), "wsgi.url_scheme": "http",
+    }
+    utf8 = requests.get(lighttpd.url + "/echo/%C3%A9t%C3%A9", timeout=10).json()
+    assert utf8["PATH_INFO"] == "/été".encode().decode("latin-1")  # PEP 3333
