@@ -51,7 +51,7 @@ def test_a_worker_killed_while_busy_is_replaced_at_once(server) -> None:
         os.kill(busy, signal.SIGKILL)
         with pytest.raises(OSError):  # the web server sees the connection end without a response
             pending.result()
-    s.wait_until(lambda: busy not in s.workers() and s.status()["idle processes"] == 5, what="the replacement")
+    s.wait_until(lambda: busy not in s.workers() and len(s.workers("Idle")) == 5, what="the replacement")
     s.wait_until(lambda: "was killed by SIGKILL: replaced" in s.log(), what="the log line")
     assert s.request("/pool/").status == 200
 
@@ -61,7 +61,7 @@ def test_a_crashed_worker_is_replaced(server) -> None:
     with pytest.raises(OSError):
         s.request("/pool/crash")
     s.wait_until(lambda: "exited with status 3: replaced" in s.log(), what="the log line")
-    s.wait_until(lambda: s.status()["idle processes"] == 5, what="the replacement")
+    s.wait_until(lambda: len(s.workers("Idle")) == 5, what="the replacement")
 
 
 def test_a_stuck_request_logs_its_stack_then_the_worker_is_killed(server) -> None:
@@ -75,7 +75,7 @@ def test_a_stuck_request_logs_its_stack_then_the_worker_is_killed(server) -> Non
     assert "stuck for" in log and "GET /pool/forever" in log
     assert "in app" in log and "app.py" in log  # faulthandler's dump of the worker's stack
     assert "killed" in log
-    s.wait_until(lambda: s.status()["idle processes"] == 5, what="the replacement")
+    s.wait_until(lambda: len(s.workers("Idle")) == 5, what="the replacement")
     assert s.request("/pool/").status == 200
 
 
@@ -92,7 +92,7 @@ def test_a_burst_grows_the_pool_then_it_shrinks_back_to_max_spare(server) -> Non
     # 100 requests of 0.5s on 5 workers would take 10s: the pool grew quickly
     assert elapsed < 8, elapsed
     s.wait_until(lambda: s.status()["total processes"] == 5, 30, "the pool to shrink back to maxSpare")
-    assert s.status()["idle processes"] == 5
+    assert len(s.workers("Idle")) == 5
 
 
 def test_retiring_never_takes_a_busy_worker(server) -> None:

@@ -57,6 +57,7 @@ class FastCGIServer:
         if unix:
             settings["socket"] = str(tmp / "fcgi.sock")
         settings.update(publisher or {})
+        self.max_spare = int(settings.get("maxSpare", 5))
         self.address: tuple[str, int] | str = settings["socket"] if unix else ("127.0.0.1", self.port)
         (tmp / "app.py").write_text(app)
         (tmp / "version.py").write_text("VERSION = 1\n")
@@ -69,7 +70,7 @@ class FastCGIServer:
             [sys.executable, "-m", "nagare", "serve", "-c", str(tmp / "pub.cfg"), str(tmp / "app.cfg")],
             stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=tmp,
         )
-        self.wait_until(lambda: self._status_or_none() is not None and self.status()["idle processes"] >= 1, 20, "the server to start")
+        self.wait_until(self._started, 20, "the server to start")
 
     @property
     def pid(self) -> int:
@@ -81,6 +82,10 @@ class FastCGIServer:
 
     def client(self, **kw: Any) -> FastCGIClient:
         return FastCGIClient(self.address, **kw)
+
+    def _started(self) -> bool:
+        status = self._status_or_none()
+        return status is not None and [p["state"] for p in status["processes"]] == ["Idle"] * self.max_spare
 
     def _status_or_none(self) -> dict[str, Any] | None:
         if self.process.poll() is not None:

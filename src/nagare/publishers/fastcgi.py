@@ -367,6 +367,7 @@ def environ(params: dict[str, str]) -> dict[str, Any]:
 
 
 _FLUSH = 64 * 1024  # bytes of a streamed body kept before they are sent
+_FIRST_BYTES = 0.2  # seconds a worker waits for the request of a connection it just accepted
 
 
 class Handler:
@@ -405,11 +406,15 @@ class Handler:
         fcgi = conn.fcgi
         served = False
         try:
-            if fresh:  # just accepted: serve it now if its request is there, else wait in epoll
+            if fresh:  # just accepted: its request comes at once (a Unix socket has no
+                # TCP_DEFER_ACCEPT: the web server writes right after connect), else epoll waits
+                conn.sock.settimeout(_FIRST_BYTES)
                 try:
-                    data = conn.sock.recv(65536, socket.MSG_DONTWAIT)
-                except BlockingIOError:
+                    data = conn.sock.recv(65536)
+                except socket.timeout:
                     return True
+                finally:
+                    conn.sock.settimeout(self.read_timeout)
                 fcgi.receive_data(data)
             while True:
                 event = fcgi.next_event()
