@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 import stat
 import sys
@@ -221,6 +222,13 @@ def _unlink(path: str) -> None:
 
 # -- one connection: FastCGI records in, WSGI in the middle, FastCGI records out ---------------
 
+def _wait(sock: socket.socket, events: int, timeout: float) -> bool:
+    """Wait until `sock` is ready for `events` (select.POLLIN, POLLOUT); False after `timeout`."""
+    poller = select.poll()
+    poller.register(sock, events)
+    return bool(poller.poll(timeout * 1000))
+
+
 class ClientGone(OSError):
     """The web server aborted the request or closed the connection while the body was read."""
 
@@ -383,10 +391,13 @@ class Handler:
         if self.allowed and peer and peer not in self.allowed:
             log.warning("connection from %s refused: not in allowed_servers", peer)
             return None
-        sock.setblocking(True)
-        sock.settimeout(self.read_timeout)
-        if address is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a handed-off one has it
+        # a blocking socket used with MSG_DONTWAIT: no system call for a timeout on the fast
+        # path (Python's timeout mode polls before every recv and send); `_wait` on the slow one.
+        # An accepted socket is blocking already; one handed off keeps its flags, TCP_NODELAY too.
+        if address is None:
+            sock.setblocking(True)
+        elif peer:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return _Conn(sock, peer)
 
     def socket(self, conn: _Conn) -> socket.socket:
@@ -395,33 +406,52 @@ class Handler:
     def clean(self, conn: _Conn) -> bool:
         return conn.fcgi.active is None and not conn.fcgi.buffered
 
-    def _receive(self, conn: _Conn) -> None:
-        try:
-            data = conn.sock.recv(65536)
-        except socket.timeout:
-            raise fastcgi.ProtocolError(f"the web server stalled for {self.read_timeout:g}s in the middle of a request") from None
+    def _receive(self, conn: _Conn, timeout: float | None = None) -> bool:
+        """Bytes from the web server into the protocol; False if none came within `timeout`."""
+        sock = conn.sock
+        while True:
+            try:
+                data = sock.recv(65536, socket.MSG_DONTWAIT)
+                break
+            except BlockingIOError:
+                if not _wait(sock, select.POLLIN, self.read_timeout if timeout is None else timeout):
+                    if timeout is not None:
+                        return False
+                    raise fastcgi.ProtocolError(f"the web server stalled for {self.read_timeout:g}s in the middle of a request") from None
         conn.fcgi.receive_data(data)
+        return True
+
+    def _send(self, conn: _Conn, data: bytes) -> None:
+        sock = conn.sock
+        try:
+            sent = sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        if sent == len(data):
+            return
+        view = memoryview(data)[sent:]
+        while view:  # the web server reads slower than we write: wait for it, within read_timeout
+            if not _wait(sock, select.POLLOUT, self.read_timeout):
+                raise TimeoutError(f"the web server read nothing for {self.read_timeout:g}s")
+            try:
+                view = view[sock.send(view, socket.MSG_DONTWAIT):]
+            except BlockingIOError:
+                pass
 
     def serve(self, conn: _Conn, report: Report, fresh: bool = False) -> bool:
         fcgi = conn.fcgi
         served = False
         try:
-            if fresh:  # just accepted: its request comes at once (a Unix socket has no
-                # TCP_DEFER_ACCEPT: the web server writes right after connect), else epoll waits
-                conn.sock.settimeout(_FIRST_BYTES)
-                try:
-                    data = conn.sock.recv(65536)
-                except socket.timeout:
-                    return True
-                finally:
-                    conn.sock.settimeout(self.read_timeout)
-                fcgi.receive_data(data)
+            # just accepted: its request comes at once (a Unix socket has no TCP_DEFER_ACCEPT:
+            # the web server writes right after connect), else the worker's epoll waits for it
+            if fresh and not self._receive(conn, _FIRST_BYTES):
+                return True
             while True:
                 event = fcgi.next_event()
                 if event is fastcgi.NEED_DATA:
                     pending = fcgi.data_to_send()
                     if pending:
-                        conn.sock.sendall(pending)
+                        self._send(conn, pending)
                     if served and fcgi.active is None and not fcgi.buffered:
                         return True  # idle: back to the worker's epoll
                     self._receive(conn)
@@ -498,7 +528,7 @@ class Handler:
                             if not head:
                                 raise RuntimeError("the application sent a body before start_response")
                             data = b"".join(out)
-                            conn.sock.sendall(fcgi.send_stdout(request_id, (head.pop() if not sent else b"") + data))
+                            self._send(conn, fcgi.send_stdout(request_id, (head.pop() if not sent else b"") + data))
                             sent = True
                             out.clear()
                             size = 0
@@ -534,7 +564,7 @@ class Handler:
                 # before the web server reads the answer
                 keep = body_input.drain()
             parts.append(fcgi.end_request(request_id))
-            conn.sock.sendall(b"".join(parts))
+            self._send(conn, b"".join(parts))
         finally:
             report.end()
         return keep
