@@ -93,11 +93,11 @@ class Publisher(base.Publisher):
             heartbeat_timeout=max(30.0, s["request_timeout"]),
         )
 
-        def run_worker(index: int, scoreboard: Scoreboard) -> int:
+        def run_worker(index: int, scoreboard: Scoreboard, master: int) -> int:
             handler = Handler(app, s["read_timeout"], allowed)
             worker = Worker(
                 listener, handoff, scoreboard.writer(index, os.getpid(), time.monotonic()), handler,
-                scoreboard.idle_count, max_requests=s["maxRequests"], max_memory=s["max_memory"] << 20,
+                scoreboard.idle_count, master=master, max_requests=s["maxRequests"], max_memory=s["max_memory"] << 20,
                 slow_after=s["slow_request_time"],
             )
             return worker.run()

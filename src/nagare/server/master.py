@@ -58,7 +58,7 @@ class Master:
         self,
         listener: socket.socket,
         handoff: tuple[socket.socket, socket.socket],
-        run_worker: Callable[[int, Scoreboard], int],
+        run_worker: Callable[[int, Scoreboard, int], int],
         pool: PoolSettings,
         *,
         name: str,
@@ -176,12 +176,13 @@ class Master:
             return
         now = time.monotonic()
         self.scoreboard.claim(index, now)
+        master = os.getpid()  # the child's getppid() could already be 1 if we died meanwhile
         pid = os.fork()
         if pid == 0:
             status = 1
             try:
                 self.in_child()
-                status = self.run_worker(index, self.scoreboard)
+                status = self.run_worker(index, self.scoreboard, master)
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
             finally:

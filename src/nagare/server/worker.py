@@ -104,6 +104,7 @@ class Worker:
         handler: Handler,
         idle_workers: Callable[[], int] = lambda: 1,
         *,
+        master: int | None = None,
         max_requests: int = 0,
         max_memory: int = 0,
         slow_after: float = 0.0,
@@ -113,6 +114,7 @@ class Worker:
         self.slot = slot
         self.handler = handler
         self.idle_workers = idle_workers  # how many workers wait for requests (this one included)
+        self.master = os.getppid() if master is None else master
         # jitter: workers started together are not all recycled at the same moment
         self.max_requests = max_requests + random.randint(0, max_requests // 10) if max_requests else 0
         self.max_memory = max_memory
@@ -161,7 +163,9 @@ class Worker:
         slot.rss = rss()
         slot.write()
         last_check = time.monotonic()
-        master = os.getppid()
+        master = self.master
+        if os.getppid() != master:  # it died before the kernel was told to signal us
+            self.stopping = True
         while not self.stopping:
             events = epoll.poll(1.0)
             served = self.report.served
