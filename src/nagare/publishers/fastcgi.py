@@ -338,11 +338,12 @@ _STATIC = {"wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess
 def environ(params: dict[str, str]) -> dict[str, Any]:
     """The WSGI environ of a request from the CGI params a front server sent.
 
-    PATH_INFO is the whole request path and SCRIPT_NAME is empty, as with Nagare 0.5: the seed's
-    configurations send it three ways — nginx `PATH_INFO $fastcgi_script_name`, Apache and
-    lighttpd a `/fcgi` prefix added by their rewrite rule (SCRIPT_NAME `/fcgi`, PATH_INFO the rest,
-    `//app/` for lighttpd). REQUEST_URI, the path the browser asked for, is what all three agree
-    on; without it, SCRIPT_NAME + PATH_INFO.
+    PATH_INFO is the whole request path and SCRIPT_NAME is empty, as with Nagare 0.5. The front
+    servers send the path in different ways: nginx as the seed configures it `PATH_INFO
+    $fastcgi_script_name`; lighttpd `SCRIPT_NAME=/fcgi` (the prefix its rewrite rule adds) and
+    the rest in PATH_INFO; Apache's mod_proxy_fcgi the whole path in SCRIPT_NAME and no PATH_INFO.
+    REQUEST_URI, the path the browser asked for, is what all of them send alike; without it,
+    SCRIPT_NAME + PATH_INFO.
     """
     env: dict[str, Any] = params
     uri = env.get("REQUEST_URI")
