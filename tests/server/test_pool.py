@@ -312,3 +312,40 @@ def test_environ_as_each_front_server_sends_it(server) -> None:
         assert "PATH_INFO=/environ" in r.text, r.text
     https = s.request("/pool/environ", params={"HTTPS": "on"}).text
     assert "wsgi.url_scheme=https" in https
+
+
+@pytest.mark.parametrize(
+    "sessions, flags, message",
+    [
+        ("", [], "[sessions] type = 'standalone': in-memory sessions cannot work with the multi-process fastcgi publisher"),
+        ("[sessions]\ntype = memcache\n", ["-d"], "--debug (or [application] debug = on) cannot work with the multi-process fastcgi publisher"),
+    ],
+    ids=["in-memory sessions", "debug"],
+)
+def test_what_cannot_work_with_several_processes_is_refused_in_one_line(tmp_path: Path, sessions, flags, message) -> None:
+    from tests.support.server import free_port, nagare_admin
+
+    (tmp_path / "pub.cfg").write_text(f"[publisher]\ntype = fastcgi\nport = {free_port()}\n{sessions}")
+    done = nagare_admin("serve", "-c", str(tmp_path / "pub.cfg"), *flags, "demo", cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_get_values_is_answered_by_a_worker(server) -> None:
+    s = server()
+    with FastCGIClient(s.address, timeout=5) as c:
+        values = c.get_values(["FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"])
+    assert values == {"FCGI_MAX_CONNS": "1", "FCGI_MAX_REQS": "1", "FCGI_MPXS_CONNS": "0"}
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    from tests.support.server import nagare_admin
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        (tmp_path / "pub.cfg").write_text(f"[publisher]\ntype = fastcgi\nport = {port}\n[sessions]\ntype = memcache\n")
+        done = nagare_admin("serve", "-c", str(tmp_path / "pub.cfg"), "demo", cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr, done.stderr
