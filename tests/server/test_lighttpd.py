@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,33 +23,11 @@ import requests
 import nagare
 from tests.support.browser import Browser
 from tests.support.lighttpd import Lighttpd
-from tests.support.memcached import Memcached
-from tests.support.server import free_port, wait_for_port
+from tests.support.deployment import Backend
 
 NAGARE_ADMIN = os.path.join(os.path.dirname(sys.executable), "nagare-admin")
 
-# The seed's publisher file, ports aside.
-PUBLISHER = """\
-[publisher]
-type = fastcgi
-host = 127.0.0.1
-port = {port}
 
-[sessions]
-type = memcache
-host = 127.0.0.1
-port = {memcached}
-"""
-
-# A plain WSGI application that answers the environ it is given, as JSON.
-ECHO = '''\
-import json
-
-def app(environ, start_response):
-    keys = ("PATH_INFO", "SCRIPT_NAME", "REQUEST_URI", "QUERY_STRING", "HTTP_HOST", "SERVER_PORT", "wsgi.url_scheme")
-    start_response("200 OK", [("Content-Type", "application/json")])
-    return [json.dumps({k: environ.get(k) for k in keys}).encode()]
-'''
 
 MIMETYPES = """\
 mimetype.assign = (
@@ -140,49 +116,6 @@ url.rewrite += (
 # ---------------------------------------------------------------------------------
 
 """ + MIMETYPES
-
-
-@pytest.fixture(scope="module")
-def memcached():
-    server = Memcached()
-    yield server
-    server.stop()
-
-
-class Backend:
-    """`python -m nagare serve -c publisher.conf demo <tmp>/echo/conf/echo.cfg`: /demo/ and /echo/."""
-
-    def __init__(self, tmp: Path, memcached: Memcached) -> None:
-        self.tmp = tmp
-        self.port = free_port()
-        (tmp / "publisher.conf").write_text(PUBLISHER.format(port=self.port, memcached=memcached.port))
-        (tmp / "echo" / "conf").mkdir(parents=True)
-        (tmp / "echo" / "echo.py").write_text(ECHO)
-        (tmp / "echo" / "conf" / "echo.cfg").write_text(f"[application]\npath = file {tmp}/echo/echo.py:app\nname = echo\n")
-        env = dict(os.environ, NAGARE_SECRET_FILE=str(tmp / "secret"))
-        self.log = open(tmp / "fastcgi.log", "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "nagare", "serve", "-c", str(tmp / "publisher.conf"), "demo", str(tmp / "echo" / "conf" / "echo.cfg")],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=tmp,
-        )
-        try:
-            wait_for_port(self.port, self.process)
-        except Exception:
-            self.stop()
-            pytest.fail(f"the FastCGI server did not start: {self.server_log()}")
-
-    def server_log(self) -> str:
-        return (self.tmp / "fastcgi.log").read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
 
 
 @pytest.fixture

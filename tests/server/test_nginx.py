@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,22 +9,10 @@ import pytest
 import requests
 
 from tests.support.browser import Browser
+from tests.support.deployment import Backend
 from tests.support.memcached import Memcached
 from tests.support.nginx import Nginx
-from tests.support.server import free_port, nagare_admin, wait_for_port
-
-# The seed's publisher file, ports aside.
-PUBLISHER = """\
-[publisher]
-type = fastcgi
-host = 127.0.0.1
-port = {port}
-
-[sessions]
-type = memcache
-host = 127.0.0.1
-port = {memcached}
-"""
+from tests.support.server import nagare_admin
 
 # The seed's server block: listen port and log paths aside.
 SITE = """\
@@ -55,28 +39,13 @@ server {{
 """
 
 
-@pytest.fixture(scope="module")
-def memcached():
-    server = Memcached()
-    yield server
-    server.stop()
-
-
 class Deployment:
     def __init__(self, tmp: Path, memcached: Memcached, keepalive: bool = False) -> None:
-        self.port = free_port()
-        (tmp / "publisher.conf").write_text(PUBLISHER.format(port=self.port, memcached=memcached.port))
         rules = nagare_admin("create-rules", "--nginx", "demo", cwd=tmp)
         assert rules.returncode == 0, rules.stderr
         (tmp / "rewrite_rules.nginx").write_text(rules.stdout)
-        env = dict(os.environ, NAGARE_SECRET_FILE=str(tmp / "secret"))
-        self.log = open(tmp / "fastcgi.log", "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "nagare", "serve", "-c", str(tmp / "publisher.conf"), "demo"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=tmp,
-        )
-        wait_for_port(self.port, self.process)
-        address = f"127.0.0.1:{self.port}"
+        self.backend = Backend(tmp, memcached, echo=False)
+        address = f"127.0.0.1:{self.backend.port}"
         if keepalive:
             site = SITE.format(tmp=tmp, upstream="nagare", extra="fastcgi_keep_conn on;",
                                upstream_block=f"upstream nagare {{ server {address}; keepalive 8; }}")
@@ -87,12 +56,10 @@ class Deployment:
 
     def stop(self) -> None:
         self.nginx.stop()
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(20)
-        self.log.close()
+        self.backend.stop()
 
     def server_log(self) -> str:
-        return (self.tmp / "fastcgi.log").read_text(errors="replace")
+        return self.backend.server_log()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from typing import Any
 from nagare.server import status as status_report
 from nagare.server.policy import Actions, Policy, PoolSettings, State, WorkerView
 from nagare.server.scoreboard import Scoreboard
-from nagare.server.worker import STUCK_SIGNAL, exit_worker, reopen_log_files
+from nagare.server.worker import STUCK_SIGNAL, drain, exit_worker, reopen_log_files
 
 log = logging.getLogger("nagare.publisher")
 
@@ -118,7 +118,7 @@ class Master:
             except InterruptedError:
                 ready = []
             if wake_r in ready:
-                _drain(wake_r)
+                drain(wake_r)
             self.handle_signals()
             self.reap()
             now = time.monotonic()
@@ -424,14 +424,6 @@ def _kill(pid: int, signum: int) -> None:
     except OSError as exc:
         if exc.errno != errno.ESRCH:
             raise
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 512):
-            pass
-    except (BlockingIOError, InterruptedError):
-        pass
 
 
 def _describe(status: int) -> str:

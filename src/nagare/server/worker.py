@@ -175,7 +175,7 @@ class Worker:
                 elif fd == handoff_fd:
                     self._take_over()
                 elif fd == wake_r:
-                    _drain(wake_r)
+                    drain(wake_r)
                 elif fd in self.conns:
                     self._serve(fd)
                 if self.stopping:
@@ -306,7 +306,8 @@ def _stop_with_parent() -> None:
         pass
 
 
-def _drain(fd: int) -> None:
+def drain(fd: int) -> None:
+    """Empty the signal wake-up pipe `fd` (non-blocking)."""
     try:
         while os.read(fd, 512):
             pass

@@ -1,0 +1,129 @@
+"""The seed's production setup for the tests: the FastCGI pool with sessions in memcached, and the
+process handling shared by the front servers started for real (nginx, Apache, lighttpd)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.support.memcached import Memcached
+from tests.support.server import free_port, wait_for_port
+
+# The seed's publisher file, ports aside.
+PUBLISHER = """\
+[publisher]
+type = fastcgi
+host = 127.0.0.1
+port = {port}
+
+[sessions]
+type = memcache
+host = 127.0.0.1
+port = {memcached}
+"""
+
+# A plain WSGI application that answers the environ it is given, as JSON.
+ECHO = '''\
+import json
+
+def app(environ, start_response):
+    keys = ("PATH_INFO", "SCRIPT_NAME", "REQUEST_URI", "QUERY_STRING", "HTTP_HOST", "SERVER_PORT", "wsgi.url_scheme")
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({k: environ.get(k) for k in keys}).encode()]
+'''
+
+
+class Backend:
+    """`python -m nagare serve -c publisher.conf demo [echo.cfg]`: /demo/ (and /echo/)."""
+
+    def __init__(self, tmp: Path, memcached: Memcached, echo: bool = True) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        (tmp / "publisher.conf").write_text(PUBLISHER.format(port=self.port, memcached=memcached.port))
+        apps = ["demo"]
+        if echo:
+            (tmp / "echo" / "conf").mkdir(parents=True)
+            (tmp / "echo" / "echo.py").write_text(ECHO)
+            (tmp / "echo" / "conf" / "echo.cfg").write_text(f"[application]\npath = file {tmp}/echo/echo.py:app\nname = echo\n")
+            apps.append(str(tmp / "echo" / "conf" / "echo.cfg"))
+        env = dict(os.environ, NAGARE_SECRET_FILE=str(tmp / "secret"))
+        self.log = open(tmp / "fastcgi.log", "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nagare", "serve", "-c", str(tmp / "publisher.conf"), *apps],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=tmp,
+        )
+        try:
+            wait_for_port(self.port, self.process)
+        except Exception:
+            self.stop()
+            pytest.fail(f"the FastCGI server did not start: {self.server_log()}")
+
+    def server_log(self) -> str:
+        return (self.tmp / "fastcgi.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+class FrontServer:
+    """A web server process in its own session, on a free loopback port, stopped with TERM."""
+
+    name = ""
+    error_log_name = ""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+
+    def start(self, command: Sequence[str | Path]) -> None:
+        self.process = subprocess.Popen(
+            [str(c) for c in command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        try:
+            wait_for_port(self.port, self.process)
+        except Exception:
+            error = self.process.stderr.read().decode(errors="replace") if self.process.poll() is not None and self.process.stderr else ""
+            self.stop()
+            pytest.fail(f"{self.name} did not start: {error} {self.error_log()}")
+
+    def check(self, command: Sequence[str | Path]) -> None:
+        """Fail the test at once if the server refuses its configuration."""
+        done = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            pytest.fail(f"{self.name} refuses its configuration: {done.stdout}{done.stderr}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def error_log(self) -> str:
+        path = self.tmp / self.error_log_name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                pass
+        try:  # what outlived it (its own session, started above)
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        if self.process.stderr:
+            self.process.stderr.close()
