@@ -21,7 +21,6 @@ catch-all rewrite to `/fcgi/`. Changed, each tested below:
 
 from __future__ import annotations
 
-import http.client
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +32,7 @@ import requests
 import nagare
 from tests.support.apache import Apache
 from tests.support.browser import Browser
-from tests.support.deployment import Backend
+from tests.support.deployment import Backend, counter, raw_get
 from tests.support.server import nagare_admin
 
 
@@ -135,21 +134,6 @@ def site(tmp_path, memcached):
     for server in reversed(started):
         server.stop()
     www.cleanup()
-
-
-def counter(page) -> int:
-    return int(page.text_of(".counter .value"))
-
-
-def raw_get(port: int, path: str) -> tuple[int, bytes]:
-    """GET `path` exactly as written (no client normalises its dot segments)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
 
 
 TRAVERSALS = (

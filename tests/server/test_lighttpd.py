@@ -12,7 +12,6 @@ As root, lighttpd starts without `server.username` (and serves the files as root
 
 from __future__ import annotations
 
-import http.client
 import os
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ import requests
 import nagare
 from tests.support.browser import Browser
 from tests.support.lighttpd import Lighttpd
-from tests.support.deployment import Backend
+from tests.support.deployment import Backend, counter, raw_get
 
 NAGARE_ADMIN = os.path.join(os.path.dirname(sys.executable), "nagare-admin")
 
@@ -135,21 +134,6 @@ def site(tmp_path, memcached):
     yield make
     for server in reversed(started):
         server.stop()
-
-
-def counter(page) -> int:
-    return int(page.text_of(".counter .value"))
-
-
-def raw_get(port: int, path: str) -> tuple[int, bytes]:
-    """GET `path` exactly as written (no client normalises its dot segments)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
 
 
 def test_the_demo_through_lighttpd_with_sessions_in_memcached(site) -> None:

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.support.browser import Browser
-from tests.support.deployment import Backend
+from tests.support.deployment import Backend, counter
 from tests.support.memcached import Memcached
 from tests.support.nginx import Nginx
 from tests.support.server import nagare_admin
@@ -74,10 +74,6 @@ def deployment(tmp_path, memcached):
     yield make
     for d in made:
         d.stop()
-
-
-def counter(page) -> int:
-    return int(page.text_of(".counter .value"))
 
 
 def test_the_demo_through_nginx_with_sessions_in_memcached(deployment) -> None:

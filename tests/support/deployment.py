@@ -3,6 +3,7 @@ process handling shared by the front servers started for real (nginx, Apache, li
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -127,3 +128,19 @@ class FrontServer:
         self.process.wait()
         if self.process.stderr:
             self.process.stderr.close()
+
+
+def counter(page) -> int:
+    """The demo counter's value on a page of tests.support.browser."""
+    return int(page.text_of(".counter .value"))
+
+
+def raw_get(port: int, path: str) -> tuple[int, bytes]:
+    """GET `path` exactly as written (no client normalises its dot segments)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
