@@ -21,6 +21,7 @@ import logging.handlers
 import os
 import queue
 import sys
+import weakref
 from typing import Any
 
 from nagare.config.reference import load as load_reference
@@ -39,11 +40,14 @@ class BackgroundHandler(logging.handlers.QueueHandler):
     its own writer thread (threads do not survive fork).
     """
 
+    instances: "weakref.WeakSet[BackgroundHandler]" = weakref.WeakSet()
+
     def __init__(self, handler: logging.Handler) -> None:
         super().__init__(queue.SimpleQueue())
         self.handler = handler
         self.listener: logging.handlers.QueueListener | None = None
         self._start()
+        BackgroundHandler.instances.add(self)
         atexit.register(self.stop)
         os.register_at_fork(after_in_child=self._restart_in_child)
 
@@ -60,6 +64,18 @@ class BackgroundHandler(logging.handlers.QueueHandler):
         if self.listener is not None:
             self.listener.stop()
             self.listener = None
+
+    def drain(self) -> None:
+        """Write what is queued now (before a message printed on stderr directly, say)."""
+        if self.listener is not None:
+            self.listener.stop()  # it writes the queue, then its thread ends
+            self._start()
+
+
+def drain() -> None:
+    """Write the records queued by every background handler."""
+    for handler in list(BackgroundHandler.instances):
+        handler.drain()
 
 
 def configure_default(level: int = logging.INFO) -> None:

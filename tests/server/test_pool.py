@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fastcgi_server import FastCGIServer, alive, children
+from tests.support.fastcgi_server import POOL_APP, FastCGIServer, alive, children
 from tests.support.fcgi_client import FastCGIClient
 
 
@@ -349,3 +349,60 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
         done = nagare_admin("serve", "-c", str(tmp_path / "pub.cfg"), "demo", cwd=tmp_path)
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_worker_above_max_memory_is_replaced_after_its_request(server) -> None:
+    s = server(publisher={"max_memory": 80})
+    pids = set()
+    for _ in range(6):  # 20 MB more each time in the worker that serves it
+        r = s.request("/pool/grow")
+        assert r.status == 200
+        pids.add(int(r.text.split()[0]))
+    s.wait_until(lambda: "MB resident, above 80 MB" in s.log(), what="the recycling")
+
+    def replaced() -> bool:
+        processes = s.status()["processes"]
+        return len(processes) == 5 and all(p["state"] == "Idle" and p["memory"] < 80 << 20 for p in processes)
+
+    s.wait_until(replaced, what="the workers above 80 MB to be replaced")
+
+
+def test_wsgi_errors_reach_the_web_server_as_fcgi_stderr(server) -> None:
+    s = server()
+    r = s.request("/pool/errors")
+    assert r.status == 200 and r.stderr == b"something to log\n"
+
+
+BREAKS_AT_FORK = "import os\nos.register_at_fork(after_in_child=lambda: os._exit(3))\n" + POOL_APP
+
+
+def test_workers_failing_at_start_stop_the_master_with_a_clear_message(tmp_path: Path) -> None:
+    from tests.support.server import free_port, nagare_admin
+
+    (tmp_path / "version.py").write_text("VERSION = 1\n")
+    (tmp_path / "app.py").write_text(BREAKS_AT_FORK)
+    (tmp_path / "app.cfg").write_text(f"[application]\npath = file {tmp_path}/app.py:app\nname = pool\n")
+    (tmp_path / "pub.cfg").write_text(f"[publisher]\ntype = fastcgi\nport = {free_port()}\n")
+    started = time.monotonic()
+    done = nagare_admin("serve", "-c", str(tmp_path / "pub.cfg"), str(tmp_path / "app.cfg"), cwd=tmp_path,
+                        env={"PYTHONPATH": str(tmp_path)}, timeout=60)
+    assert time.monotonic() - started < 30
+    assert done.returncode == 2
+    assert "5 workers in a row failed at start: stopping" in done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith("stopped: the workers fail at start (see the errors above)")
+    assert "Traceback" not in done.stderr
+
+
+def test_usr1_reopens_the_log_files_after_they_were_moved(tmp_path: Path, server) -> None:
+    log_file = tmp_path / "pool.log"
+    app = POOL_APP.replace("def app(environ, start_response):", "import logging\nLOG = logging.getLogger('nagare.application.pool')\n\ndef app(environ, start_response):\n    LOG.warning('served %s', environ['PATH_INFO'])")
+    s = server(app=app, app_config=f"[logging]\n[[handler]]\nclass = logging.FileHandler\nargs = \"('{log_file}',)\"\n")
+    s.request("/pool/before")
+    s.wait_until(lambda: log_file.exists() and "served /before" in log_file.read_text(), what="the first line")
+    log_file.rename(tmp_path / "pool.log.1")  # logrotate
+    s.send(signal.SIGUSR1)
+    time.sleep(0.5)
+    for _ in range(10):  # whichever worker serves it
+        s.request("/pool/after")
+    s.wait_until(lambda: log_file.exists() and "served /after" in log_file.read_text(), what="the new file")
+    assert "served /after" not in (tmp_path / "pool.log.1").read_text()

@@ -20,6 +20,8 @@ POOL_APP = '''
 import hashlib, os, time
 import version
 
+BALLAST = []
+
 def app(environ, start_response):
     path = environ["PATH_INFO"]
     query = dict(p.split("=", 1) for p in environ["QUERY_STRING"].split("&") if "=" in p)
@@ -30,6 +32,10 @@ def app(environ, start_response):
             time.sleep(0.05)
     elif path == "/crash":
         os._exit(3)
+    elif path == "/grow":  # keeps 20 MB more in this worker at each call
+        BALLAST.append(bytearray(20 << 20))
+    elif path == "/errors":
+        environ["wsgi.errors"].write("something to log\\n")
     if path == "/echo":
         body = environ["wsgi.input"].read()
         text = f"{len(body)} {hashlib.sha256(body).hexdigest()}"
@@ -49,7 +55,7 @@ def app(environ, start_response):
 class FastCGIServer:
     """The publisher serving `app.py:app` (POOL_APP by default) mounted at /pool/."""
 
-    def __init__(self, tmp: Path, publisher: dict[str, Any] | None = None, app: str = POOL_APP, unix: bool = False) -> None:
+    def __init__(self, tmp: Path, publisher: dict[str, Any] | None = None, app: str = POOL_APP, unix: bool = False, app_config: str = "") -> None:
         self.tmp = tmp
         self.port = free_port()
         self.status_port = free_port()
@@ -61,7 +67,7 @@ class FastCGIServer:
         self.address: tuple[str, int] | str = settings["socket"] if unix else ("127.0.0.1", self.port)
         (tmp / "app.py").write_text(app)
         (tmp / "version.py").write_text("VERSION = 1\n")
-        (tmp / "app.cfg").write_text(f"[application]\npath = file {tmp}/app.py:app\nname = pool\n")
+        (tmp / "app.cfg").write_text(f"[application]\npath = file {tmp}/app.py:app\nname = pool\n{app_config}")
         (tmp / "pub.cfg").write_text("[publisher]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
         self.log_path = tmp / "server.log"
         self._log = open(self.log_path, "wb")

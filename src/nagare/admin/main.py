@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from nagare import log
 from nagare.config.reference import entry_points, load_entry_point
 from nagare.errors import NagareError
 
@@ -39,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = command.parser(prog).parse_args(rest)
         return command.run(args) or 0
     except NagareError as exc:
+        log.drain()  # the log lines that led to the error come before it
         print(f"{prog}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -123,9 +123,9 @@ class Publisher(base.Publisher):
             if status.family == socket.AF_UNIX:
                 _unlink(s["status"])
             status.close()
-        log.info("stopped")
         if exit_status:
             raise NagareError("stopped: the workers fail at start (see the errors above)")
+        log.info("stopped")
 
     def listen(self) -> socket.socket:
         s = self.settings
