@@ -117,3 +117,17 @@ def test_concurrent_sessions_through_nginx_keepalive(deployment) -> None:
         results = list(pool.map(user, range(16)))
     assert results == [list(range(1, 11))] * 16
     assert "upstream prematurely closed" not in (d.tmp / "myapp.error.log").read_text()
+
+
+def test_a_multipart_form_with_an_upload_through_nginx(deployment) -> None:
+    d = deployment()
+    page = Browser().get(d.nginx.url + "/demo/form")
+    page = page.submit("#registration", {"name": "", "age": "abc", "email": "nope"}, button="#save")
+    assert len(page.tree.cssselect(".nagare-error-message")) == 3
+    photo = b"\x89PNG" + bytes(range(256)) * 800  # 200 KB: several STDIN records, nginx buffers it
+    page = page.submit(
+        "#registration", {"name": "Ada", "age": "36", "email": "ada@example.org"}, button="#save",
+        files={"photo": ("photo.png", photo)},
+    )
+    assert page.text_of("#saved") == "Saved: Ada, 36 years, ada@example.org"
+    assert page.text_of("#upload") == f"Received photo.png ({len(photo)} bytes)"
