@@ -212,6 +212,16 @@ def test_hup_reloads_the_code_under_load_without_a_failed_request(server) -> Non
     s.wait_until(lambda: "reloaded" in s.log(), what="the log line")
 
 
+def test_hup_keeps_the_listening_address_and_says_so_when_the_file_changed_it(server) -> None:
+    s = server()
+    pub = s.tmp / "pub.cfg"
+    pub.write_text(pub.read_text().replace(f"port = {s.port}", "port = 1"))
+    s.send(signal.SIGHUP)
+    s.wait_until(lambda: "reloaded" in s.log(), 20, "the reload")
+    assert f"reload: still listening on 127.0.0.1:{s.port}, not on 127.0.0.1:1: a new address needs a restart" in s.log()
+    assert s.request("/pool/").status == 200
+
+
 def test_hup_with_a_broken_application_keeps_the_running_code(server) -> None:
     s = server()
     (s.tmp / "version.py").write_text("VERSION = (\n")

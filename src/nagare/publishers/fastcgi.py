@@ -79,6 +79,9 @@ class Publisher(base.Publisher):
         inherited = _inherited()
         if inherited is not None:
             listener, handoff, status, old_workers = inherited
+            wanted = s["socket"] or f"{s['host']}:{s['port']}"
+            if describe(listener) not in (wanted, f"unix:{wanted}"):
+                log.warning("reload: still listening on %s, not on %s: a new address needs a restart", describe(listener), wanted)
         else:
             listener = self.listen()
             handoff = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
