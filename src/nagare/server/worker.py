@@ -110,6 +110,7 @@ class Worker:
         slow_after: float = 0.0,
     ) -> None:
         self.listener = listener
+        self.family, self.kind = listener.family, listener.type
         self.handoff_send, self.handoff_receive = handoff
         self.slot = slot
         self.handler = handler
@@ -209,31 +210,22 @@ class Worker:
         return 0
 
     def _accept(self) -> None:
-        """Accept and serve connections while the backlog has some and nothing else is held.
-
-        Under load this skips an epoll_wait per request, and the level-triggered listener stops
-        waking idle workers for connections this one takes.
-        """
-        listener, family, kind = self.listener, self.listener.family, self.listener.type
-        for _ in range(64):  # then back to the loop, for its once-a-second checks
-            try:
-                # socket.accept() converts family and type to enums on every call: measurable
-                fd, address = listener._accept()
-            except (BlockingIOError, InterruptedError):
-                return  # another worker took it
-            except OSError as exc:  # EMFILE and the like: the pool lives on
-                log.warning("accept failed: %s", exc)
-                return
-            sock = socket.socket(family, kind, 0, fd)
-            self.slot.accepted += 1
-            conn = self.handler.new(sock, address)
-            if conn is None:
-                sock.close()
-                continue
-            self.conns[fd] = conn
-            self._serve(fd, fresh=True)
-            if self.conns or self.stopping or self.reopen_logs or (self.max_requests and self.slot.requests >= self.max_requests):
-                return
+        try:
+            # socket.accept() converts family and type to enums on every call: measurable
+            fd, address = self.listener._accept()
+        except (BlockingIOError, InterruptedError):
+            return  # another worker took it
+        except OSError as exc:  # EMFILE and the like: the pool lives on
+            log.warning("accept failed: %s", exc)
+            return
+        sock = socket.socket(self.family, self.kind, 0, fd)
+        self.slot.accepted += 1
+        conn = self.handler.new(sock, address)
+        if conn is None:
+            sock.close()
+            return
+        self.conns[fd] = conn
+        self._serve(fd, fresh=True)
 
     def _hold(self, sock: socket.socket, conn: Any) -> None:
         fd = sock.fileno()
