@@ -416,3 +416,17 @@ def test_usr1_reopens_the_log_files_after_they_were_moved(tmp_path: Path, server
         s.request("/pool/after")
     s.wait_until(lambda: log_file.exists() and "served /after" in log_file.read_text(), what="the new file")
     assert "served /after" not in (tmp_path / "pool.log.1").read_text()
+
+
+def test_the_status_answers_while_every_worker_is_busy(server) -> None:
+    s = server(publisher={"maxChildren": 5})
+    with ThreadPoolExecutor(5) as pool:
+        pending = [pool.submit(s.request, "/pool/sleep", query="s=3", timeout=30) for _ in range(5)]
+        s.wait_until(lambda: len(s.workers("Running")) == 5, what="every worker busy")
+        started = time.monotonic()
+        status = s.status()
+        assert time.monotonic() - started < 1
+        assert status["active processes"] == 5 and status["idle processes"] == 0
+        assert {p["request uri"] for p in status["processes"]} == {"/pool/sleep?s=3"}
+        assert all(p["request duration"] > 0 for p in status["processes"])
+        assert [p.result().status for p in pending] == [200] * 5
