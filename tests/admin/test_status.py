@@ -137,7 +137,8 @@ def test_json_and_metrics(tcp_server: Server):
     tcp_server.get()
     status = tcp_server.wait_for(lambda s: s["requests"] == 1)
     assert status["pool"] == "hello" and status["total processes"] == 5 and len(status["processes"]) == 5
-    assert status["accepted conn"] == 2  # and the connection of wait_for_port
+    # and maybe the probe of wait_for_port: it sends no byte, and TCP_DEFER_ACCEPT may never hand it over
+    assert status["accepted conn"] in (1, 2)
 
     metrics = tcp_server.status("--metrics")
     assert (metrics.returncode, metrics.stderr) == (0, "")

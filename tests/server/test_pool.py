@@ -222,6 +222,16 @@ def test_hup_keeps_the_listening_address_and_says_so_when_the_file_changed_it(se
     assert s.request("/pool/").status == 200
 
 
+def test_hup_with_inconsistent_pool_sizes_keeps_the_running_code(server) -> None:
+    s = server()
+    pub = s.tmp / "pub.cfg"
+    pub.write_text(pub.read_text() + "minSpare = 9\n")
+    s.send(signal.SIGHUP)
+    s.wait_until(lambda: "reload refused" in s.log(), 20, "the reload to be refused")
+    assert "minSpare (9) <= maxSpare (5)" in s.log()
+    assert s.request("/pool/").status == 200 and s.process.poll() is None
+
+
 def test_hup_with_a_broken_application_keeps_the_running_code(server) -> None:
     s = server()
     (s.tmp / "version.py").write_text("VERSION = (\n")

@@ -66,13 +66,13 @@ class Publisher(base.Publisher):
     serves_static = False
 
     def serve(self, apps: Sequence[LoadedApp]) -> None:
-        if os.environ.get(CHECK):  # a reload's check: the configuration and applications loaded
-            return
         s = self.settings
         if not s["minSpare"] <= s["maxSpare"] <= s["maxChildren"]:
             raise NagareError(
                 f"[publisher] minSpare ({s['minSpare']}) <= maxSpare ({s['maxSpare']}) <= maxChildren ({s['maxChildren']}) does not hold"
             )
+        if os.environ.get(CHECK):  # a reload's check: the configuration and applications loaded
+            return
         app: Any = self.dispatcher(apps)
         if s["access_log"]:
             app = AccessLog(app)
