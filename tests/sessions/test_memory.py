@@ -184,22 +184,6 @@ def next_state(sessions, session_id, state_id, secure_id, value, use_same_state=
         return session.store(value, use_same_state)
 
 
-def test_state_ids_increase_and_old_states_stay():
-    sessions = manager()
-    session_id, secure_id, first = new_session(sessions, 0)
-    ids = [first]
-    for n in range(1, 6):
-        ids.append(next_state(sessions, session_id, ids[-1], secure_id, n))
-    assert ids == sorted(ids) and len(set(ids)) == 6
-    # the back button: every past state is there, as it was
-    for n, state_id in enumerate(ids):
-        assert load(sessions, session_id, state_id, secure_id) == n
-    # going back and acting again makes a new state, not an overwrite
-    branch = next_state(sessions, session_id, ids[1], secure_id, "branch")
-    assert branch > ids[-1]
-    assert load(sessions, session_id, ids[2], secure_id) == 2
-
-
 def test_new_state_id_is_allocated_once_per_request():
     sessions = manager()
     session_id, secure_id, state_id = new_session(sessions, 0)
