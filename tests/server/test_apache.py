@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ import requests
 import nagare
 from tests.support.apache import Apache
 from tests.support.browser import Browser
-from tests.support.deployment import Backend, counter, raw_get
+from tests.support.deployment import Backend, concurrent_users, counter, raw_get
 from tests.support.server import nagare_admin
 
 
@@ -197,18 +196,7 @@ def test_what_the_application_sees_through_apache(site, variant) -> None:
 def test_concurrent_sessions_through_apache_with_enablereuse(site) -> None:
     _, apache = site(SITES["proxypass-reuse"])
 
-    def user(_: int) -> list[int]:
-        browser = Browser()
-        page = browser.get(apache.url + "/demo/")
-        values = []
-        for _ in range(10):
-            page = page.click("#increase")
-            values.append(counter(page))
-        return values
-
-    with ThreadPoolExecutor(16) as pool:
-        results = list(pool.map(user, range(16)))
-    assert results == [list(range(1, 11))] * 16, apache.error_log()[-3000:]
+    assert concurrent_users(apache.url) == [list(range(1, 11))] * 16, apache.error_log()[-3000:]
 
 
 def test_the_seed_rule_with_its_L_flag_does_not_reach_proxypass(site) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.support.browser import Browser
-from tests.support.deployment import Backend, counter
+from tests.support.deployment import Backend, concurrent_users, counter
 from tests.support.memcached import Memcached
 from tests.support.nginx import Nginx
 from tests.support.server import nagare_admin
@@ -104,18 +103,7 @@ def test_static_files_are_served_by_nginx_from_the_create_rules(deployment) -> N
 def test_concurrent_sessions_through_nginx_keepalive(deployment) -> None:
     d = deployment(keepalive=True)
 
-    def user(_: int) -> list[int]:
-        browser = Browser()
-        page = browser.get(d.nginx.url + "/demo/")
-        values = []
-        for _ in range(10):
-            page = page.click("#increase")
-            values.append(counter(page))
-        return values
-
-    with ThreadPoolExecutor(16) as pool:
-        results = list(pool.map(user, range(16)))
-    assert results == [list(range(1, 11))] * 16
+    assert concurrent_users(d.nginx.url) == [list(range(1, 11))] * 16
     assert "upstream prematurely closed" not in (d.tmp / "myapp.error.log").read_text()
 
 

@@ -144,3 +144,21 @@ def raw_get(port: int, path: str) -> tuple[int, bytes]:
         return response.status, response.read()
     finally:
         connection.close()
+
+
+def concurrent_users(base: str, users: int = 16, clicks: int = 10) -> list[list[int]]:
+    """The counters seen by `users` browsers clicking `++` `clicks` times each, all at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.support.browser import Browser
+
+    def user(_: int) -> list[int]:
+        page = Browser().get(base + "/demo/")
+        values = []
+        for _ in range(clicks):
+            page = page.click("#increase")
+            values.append(counter(page))
+        return values
+
+    with ThreadPoolExecutor(users) as pool:
+        return list(pool.map(user, range(users)))
