@@ -364,17 +364,6 @@ def test_lock_timeout():
     assert load(sessions, session_id, state_id, secure_id) == 1
 
 
-def test_lock_is_released_after_an_error():
-    sessions = manager(lock_max_wait_time=0.05)
-    session_id, secure_id, state_id = new_session(sessions, 1)
-    with pytest.raises(SessionSecurityError):
-        load(sessions, session_id, state_id, "wrong")
-    with pytest.raises(ZeroDivisionError):
-        with sessions.open(session_id, str(state_id), secure_id):
-            1 / 0
-    assert load(sessions, session_id, state_id, secure_id) == 1
-
-
 def test_other_sessions_are_not_blocked():
     sessions = manager(lock_max_wait_time=0.05)
     a = new_session(sessions, "a")

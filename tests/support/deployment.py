@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.memcached import Memcached
-from tests.support.server import free_port, wait_for_port
+from tests.support.server import free_port, stop_process, wait_for_port
 
 # The seed's publisher file, ports aside.
 PUBLISHER = """\
@@ -69,13 +69,7 @@ class Backend:
         return (self.tmp / "fastcgi.log").read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, signal.SIGTERM, 30)
         self.log.close()
 
 
@@ -162,3 +156,16 @@ def concurrent_users(base: str, users: int = 16, clicks: int = 10) -> list[list[
 
     with ThreadPoolExecutor(users) as pool:
         return list(pool.map(user, range(users)))
+
+
+def check_echo_environ(url: str, port: int) -> None:
+    """What the echo application sees behind a front server at `url`: the publisher's environ."""
+    import requests
+
+    seen = requests.get(url + "/echo/a/b?x=1&y=%2F", timeout=10).json()
+    assert seen == {
+        "PATH_INFO": "/a/b", "SCRIPT_NAME": "/echo", "REQUEST_URI": "/echo/a/b?x=1&y=%2F", "QUERY_STRING": "x=1&y=%2F",
+        "HTTP_HOST": f"127.0.0.1:{port}", "SERVER_PORT": str(port), "wsgi.url_scheme": "http",
+    }
+    utf8 = requests.get(url + "/echo/%C3%A9t%C3%A9", timeout=10).json()
+    assert utf8["PATH_INFO"] == "/été".encode().decode("latin-1")  # PEP 3333

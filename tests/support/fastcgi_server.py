@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.fcgi_client import FastCGIClient, Response
-from tests.support.server import free_port
+from tests.support.server import free_port, stop_process
 
 # A WSGI application with the endpoints the pool tests need.
 POOL_APP = '''
@@ -129,15 +129,9 @@ class FastCGIServer:
         os.kill(self.process.pid, signum)
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        status = stop_process(self.process, signum, timeout)
         self._log.close()
-        return self.process.returncode
+        return status
 
 
 def children(pid: int) -> list[int]:

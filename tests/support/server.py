@@ -48,6 +48,18 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+    """Send `sig`, wait up to `timeout`, then kill; the exit status."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 def nagare_admin(
     *args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 30.0
 ) -> subprocess.CompletedProcess[str]:
@@ -104,12 +116,6 @@ class NagareServer:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        status = stop_process(self.process, sig, timeout)
         self._log.close()
-        return self.process.returncode
+        return status
