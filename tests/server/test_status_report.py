@@ -21,7 +21,7 @@ def slot(index: int, state: State, pid: int, requests: int = 0, **kw: object) ->
 
 
 def totals(**kw: object) -> Totals:
-    t = Totals("app", WALL - 100, NOW - 100, 1024, **kw)  # type: ignore[arg-type]
+    t = Totals("app", WALL - 100, 1024, **kw)  # type: ignore[arg-type]
     t.started.update({11: WALL - 90, 12: WALL - 50, 13: WALL - 5})
     return t
 
@@ -137,6 +137,6 @@ def test_openmetrics_without_listen_queue_and_workers_still_parses():
 
 
 def test_openmetrics_escapes_the_pool_label():
-    t = Totals('a"b\\c\nd', WALL, NOW, 16)
+    t = Totals('a"b\\c\nd', WALL, 16)
     families = parse_openmetrics(to_openmetrics(report(t, [], None, NOW, WALL)).decode())
     assert families["nagare_fastcgi_requests"][1][0][1] == '{pool="a\\"b\\\\c\\nd"}'

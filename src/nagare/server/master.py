@@ -47,7 +47,6 @@ CHECK = "NAGARE_FASTCGI_CHECK"  # set for the process that checks a reload: load
 @dataclass
 class WorkerInfo:
     slot: int
-    started: float  # monotonic
     retiring: bool = False
     dumped_at: float | None = None
     ready: bool = False  # has reached IDLE once
@@ -83,7 +82,8 @@ class Master:
         self.boot_failures = 0
         self.reload_check: subprocess.Popen[bytes] | None = None
         self.status_clients: dict[socket.socket, tuple[bytearray, float]] = {}
-        self.totals = status_report.Totals(name, time.time(), time.monotonic(), backlog)
+        self.totals = status_report.Totals(name, time.time(), backlog)
+        self.started = time.monotonic()
         self.exit_status = 0
         self.at_max_children = False  # counted once each time the pool hits maxChildren
 
@@ -187,7 +187,7 @@ class Master:
                 log.exception("worker %d failed", os.getpid())
             finally:
                 exit_worker(status)
-        self.workers[pid] = WorkerInfo(index, now)
+        self.workers[pid] = WorkerInfo(index)
         self.totals.started[pid] = time.time()
 
     def in_child(self) -> None:
@@ -332,7 +332,7 @@ class Master:
         if not self.old_workers or self.old_retired:
             return
         ready = sum(1 for info in self.workers.values() if info.ready)  # views() marks them
-        if ready >= self.policy.initial() or time.monotonic() - self.totals.start_monotonic > 30:
+        if ready >= self.policy.initial() or time.monotonic() - self.started > 30:
             self.old_retired = True
             for pid in self.old_workers:
                 _kill(pid, signal.SIGTERM)

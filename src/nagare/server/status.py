@@ -18,7 +18,6 @@ class Totals:
 
     pool: str
     start_time: float  # epoch seconds
-    start_monotonic: float
     listen_queue_len: int  # the backlog
     accepted: int = 0
     requests: int = 0
