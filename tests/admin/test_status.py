@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from nagare.admin.status import Address, render, uptime
+from nagare.admin.status import Address, parse_address, render, uptime
 from nagare.errors import CommandError
 from tests.support.fcgi_client import request
 from tests.support.server import free_port, nagare_admin, wait_for_port
@@ -269,7 +269,7 @@ def test_addresses():
     assert Address.parse("unix:status.sock").path == "status.sock"  # as the server logs it
     for bad in ("localhost", "host:port", "host:0", "host:70000"):
         with pytest.raises(CommandError, match="expected host:port or the path of a Unix socket"):
-            Address.parse(bad)
+            parse_address(bad)
 
 
 def test_uptime():
@@ -298,3 +298,11 @@ def test_render_with_plain_data():
         "    7  Idle            5       30.0    0.010s  -",
         "12345  Running         4       31.0    2.500s  POST /app/?x",
     ]
+
+
+def test_a_bad_status_address_in_the_publisher_file_is_a_config_error(tmp_path):
+    conf = tmp_path / "pub.cfg"
+    conf.write_text("[publisher]\ntype = fastcgi\nstatus = localhost\n")
+    done = nagare_admin("serve", "-c", str(conf), "demo", cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"{conf}: [publisher] status = 'localhost': expected host:port or the path of a Unix socket" in done.stderr

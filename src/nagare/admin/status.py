@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-from dataclasses import dataclass
 from typing import Any
 
 from nagare.admin.command import ArgumentParser, Command
 from nagare.config import publisher
 from nagare.errors import CommandError, NagareError
+from nagare.server.status import Address
 
 TIMEOUT = 5.0  # seconds: the master answers between two ticks of its loop (0.1s)
 OPENMETRICS = "application/openmetrics-text"
@@ -27,51 +27,31 @@ _POOL_KEYS = (
 _PROCESS_KEYS = ("pid", "state", "requests", "memory", "request duration", "request method", "request uri")
 
 
-@dataclass(frozen=True)
-class Address:
-    """Where the status listens: a Unix socket `path`, or `host` and `port`."""
+def parse_address(text: str) -> Address:
+    """--url as the user wrote it; a wrong one is a one-line error."""
+    try:
+        return Address.parse(text)
+    except ValueError as exc:
+        raise CommandError(f"status address {text!r}: {exc}") from None
 
-    text: str  # as the user wrote it, for the messages
-    path: str = ""
-    host: str = ""
-    port: int = 0
 
-    @classmethod
-    def parse(cls, text: str) -> "Address":
-        """`host:port`, `:port`, `/path/of.sock` or `unix:path` (as the server logs it); `http://` allowed."""
-        value = text.strip()
-        if value.startswith("unix:"):
-            return cls(text, path=value[5:])
-        if value.startswith("http://"):
-            value = value[7:].partition("/")[0]
-        elif "/" in value:  # the publisher's rule
-            return cls(text, path=value)
-        host, _, port = value.rpartition(":")
+def connect(address: Address, timeout: float) -> socket.socket:
+    if address.path:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
         try:
-            number = int(port)
-        except ValueError:
-            number = -1
-        if not 0 < number < 65536:
-            raise CommandError(f"status address {text!r}: expected host:port or the path of a Unix socket")
-        return cls(text, host=host.strip("[]") or "127.0.0.1", port=number)
-
-    def connect(self, timeout: float) -> socket.socket:
-        if self.path:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(timeout)
-            try:
-                sock.connect(self.path)
-            except BaseException:
-                sock.close()
-                raise
-            return sock
-        return socket.create_connection((self.host, self.port), timeout)
+            sock.connect(address.path)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    return socket.create_connection((address.host, address.port), timeout)
 
 
 def address_from(conf_file: str | None, url: str | None) -> Address:
     """--url, else `[publisher] status` of the publisher file."""
     if url:
-        return Address.parse(url)
+        return parse_address(url)
     if not conf_file:
         raise CommandError("where is the status? give -c publisher.conf (with [publisher] status = host:port) or --url host:port")
     conf = publisher.read(conf_file)
@@ -80,20 +60,20 @@ def address_from(conf_file: str | None, url: str | None) -> Address:
             f"[publisher] type = {conf.publisher['type']!r} in {conf_file} has no status endpoint: "
             "it is the FastCGI publisher's (type = fastcgi, status = host:port)"
         )
-    value = str(conf.publisher["status"]).strip()
-    if not value:
+    address: Address | None = conf.publisher["status"]  # checked by the publisher's settings
+    if address is None:
         raise CommandError(
             f"[publisher] status is empty in {conf_file}: set it to host:port or the path of a Unix socket "
             "(and restart the server), or give --url"
         )
-    return Address.parse(value)
+    return address
 
 
 def fetch(address: Address, target: str = "/", accept: str = "application/json", timeout: float = TIMEOUT) -> bytes:
     """The body of the answer to `GET target`; a NagareError in one line when there is none."""
     where = f"cannot reach the status at {address.text}"
     try:
-        with address.connect(timeout) as sock:
+        with connect(address, timeout) as sock:
             host = address.path and "localhost" or f"{address.host}:{address.port}"
             sock.sendall(f"GET {target} HTTP/1.0\r\nHost: {host}\r\nAccept: {accept}\r\n\r\n".encode("latin-1"))
             chunks = []

@@ -24,6 +24,7 @@ from nagare.publishers import base
 from nagare.server.master import CHECK, INHERIT, Master
 from nagare.server.policy import PoolSettings
 from nagare.server.scoreboard import Scoreboard
+from nagare.server.status import Address
 from nagare.server.worker import Report, Worker
 from nagare.wsgi.access import AccessLog
 from nagare.wsgi.loader import LoadedApp
@@ -37,6 +38,12 @@ def _umask(value: Any) -> int | None:
 
 
 _umask.__doc__ = "an octal number such as 022 or 0o22; empty: the process umask"
+
+
+def _status_address(value: Any) -> Address | None:
+    """host:port or the path of a Unix socket; empty: no status endpoint."""
+    text = str(value).strip()
+    return Address.parse(text) if text else None
 
 
 class Publisher(base.Publisher):
@@ -58,7 +65,7 @@ class Publisher(base.Publisher):
             Setting("graceful_timeout", number(0), 30.0, "seconds the requests in flight may take to finish when the server stops or reloads"),
             Setting("read_timeout", number(0.1), 30.0, "seconds a web server may stall in the middle of a request before its connection is closed"),
             Setting("slow_request_time", number(0), 5.0, "requests longer than this are counted as slow in the status; 0: none"),
-            Setting("status", string, "", "address of the status endpoint (HTTP: host:port or a Unix socket path); empty: none"),
+            Setting("status", _status_address, None, "address of the status endpoint (HTTP: host:port or a Unix socket path); empty: none"),
             Setting("access_log", boolean, False, "log each request (logger nagare.access); the web server usually does"),
         ]
     )
@@ -85,7 +92,7 @@ class Publisher(base.Publisher):
         else:
             listener = self.listen()
             handoff = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            status = listen_status(s["status"], s["umask"]) if s["status"] else None
+            status = listen_status(s["status"], s["umask"]) if s["status"] is not None else None
             old_workers = ()
         for sock in (listener, *handoff):
             sock.setblocking(False)
@@ -124,7 +131,7 @@ class Publisher(base.Publisher):
             _unlink(s["socket"])
         if status is not None:
             if status.family == socket.AF_UNIX:
-                _unlink(s["status"])
+                _unlink(s["status"].path)
             status.close()
         if exit_status:
             raise NagareError("stopped: the workers fail at start (see the errors above)")
@@ -176,17 +183,13 @@ def listen_unix(path: str, umask: int | None, backlog: int) -> socket.socket:
     return sock
 
 
-def listen_status(address: str, umask: int | None) -> socket.socket:
-    if "/" in address:
-        return listen_unix(address, umask, 16)
-    host, _, port = address.rpartition(":")
+def listen_status(address: Address, umask: int | None) -> socket.socket:
+    if address.path:
+        return listen_unix(address.path, umask, 16)
     try:
-        number_ = int(port)
-        sock = socket.create_server((host or "127.0.0.1", number_), reuse_port=False, backlog=16)
-    except ValueError:
-        raise NagareError(f"[publisher] status = {address!r}: expected host:port or the path of a Unix socket") from None
+        sock = socket.create_server((address.host, address.port), backlog=16)
     except OSError as exc:
-        raise NagareError(f"cannot listen on {address} for the status: {exc.strerror or exc}") from None
+        raise NagareError(f"cannot listen on {address.text} for the status: {exc.strerror or exc}") from None
     sock.setblocking(False)
     return sock
 

@@ -12,6 +12,35 @@ from nagare.server.scoreboard import Slot
 _STATES = {State.STARTING: "Starting", State.IDLE: "Idle", State.BUSY: "Running", State.STOPPING: "Finishing"}
 
 
+@dataclass(frozen=True)
+class Address:
+    """Where the status listens: a Unix socket `path`, or `host` and `port`."""
+
+    text: str  # as the user wrote it, for the messages
+    path: str = ""
+    host: str = ""
+    port: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> "Address":
+        """`host:port`, `:port`, `/path/of.sock` or `unix:path` (as the server logs it); `http://` allowed."""
+        value = text.strip()
+        if value.startswith("unix:"):
+            return cls(text, path=value[5:])
+        if value.startswith("http://"):
+            value = value[7:].partition("/")[0]
+        elif "/" in value:  # a path: a Unix socket
+            return cls(text, path=value)
+        host, _, port = value.rpartition(":")
+        try:
+            number = int(port)
+        except ValueError:
+            number = -1
+        if not 0 < number < 65536:
+            raise ValueError("expected host:port or the path of a Unix socket")
+        return cls(text, host=host.strip("[]") or "127.0.0.1", port=number)
+
+
 @dataclass
 class Totals:
     """What the master counts itself, and what the workers that exited had counted."""
