@@ -21,7 +21,8 @@ from nagare import fastcgi
 from nagare.config.settings import Setting, boolean, integer, number, octal, string, string_list
 from nagare.errors import NagareError
 from nagare.publishers import base
-from nagare.server.master import CHECK, INHERIT, Master
+from nagare.server import handover
+from nagare.server.master import CHECK, Master
 from nagare.server.policy import PoolSettings
 from nagare.server.scoreboard import Scoreboard
 from nagare.server.status import Address
@@ -83,9 +84,9 @@ class Publisher(base.Publisher):
         app: Any = self.dispatcher(apps)
         if s["access_log"]:
             app = AccessLog(app)
-        inherited = _inherited()
+        inherited = handover.take()
         if inherited is not None:
-            listener, handoff, status, old_workers = inherited
+            listener, handoff, status, old_workers = inherited.listener, inherited.handoff, inherited.status, inherited.workers
             wanted = s["socket"] or f"{s['host']}:{s['port']}"
             if describe(listener) not in (wanted, f"unix:{wanted}"):
                 log.warning("reload: still listening on %s, not on %s: a new address needs a restart", describe(listener), wanted)
@@ -200,23 +201,6 @@ def describe(sock: socket.socket, scheme: str = "") -> str:
         return f"unix:{address}"
     text = f"{address[0]}:{address[1]}"
     return f"{scheme}://{text}/" if scheme else text
-
-
-def _inherited() -> tuple[socket.socket, tuple[socket.socket, socket.socket], socket.socket | None, tuple[int, ...]] | None:
-    """The sockets and workers of the master image before a reload (see Master.reexec)."""
-    value = os.environ.pop(INHERIT, None)
-    if not value:
-        return None
-    fds_text, _, pids_text = value.partition(";")
-    listen_fd, send_fd, receive_fd, status_fd = (int(fd) for fd in fds_text.split(","))
-    sockets = [socket.socket(fileno=fd) for fd in (listen_fd, send_fd, receive_fd)]
-    for sock in sockets:
-        sock.set_inheritable(False)
-    status = socket.socket(fileno=status_fd) if status_fd >= 0 else None
-    if status is not None:
-        status.set_inheritable(False)
-    pids = tuple(int(p) for p in pids_text.split(",") if p)
-    return sockets[0], (sockets[1], sockets[2]), status, pids
 
 
 def _unlink(path: str) -> None:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nagare.server import handover
 from nagare.server import status as status_report
 from nagare.server.policy import Actions, Policy, PoolSettings, State, WorkerView
 from nagare.server.scoreboard import Scoreboard
@@ -40,7 +41,7 @@ log = logging.getLogger("nagare.publisher")
 
 TICK = 0.1  # seconds between two looks at the pool
 BOOT_FAILURES = 5  # workers in a row that die before serving: the master stops
-INHERIT = "NAGARE_FASTCGI_INHERIT"  # after a reload: "listen,handoff_send,handoff_receive,status;pid,pid"
+INHERIT = handover.VARIABLE
 CHECK = "NAGARE_FASTCGI_CHECK"  # set for the process that checks a reload: load, then exit
 
 
@@ -312,13 +313,7 @@ class Master:
 
     def reexec(self) -> None:
         """Become the new master image: same pid, same listening socket, same workers (for now)."""
-        fds = [self.listener.fileno(), *(s.fileno() for s in self.handoff)]
-        fds.append(self.status_listener.fileno() if self.status_listener is not None else -1)
-        for fd in fds:
-            if fd >= 0:
-                os.set_inheritable(fd, True)
-        pids = [*self.workers, *self.old_workers]
-        os.environ[INHERIT] = ",".join(map(str, fds)) + ";" + ",".join(map(str, pids))
+        handover.give(handover.Handover(self.listener, self.handoff, self.status_listener, (*self.workers, *self.old_workers)))
         for client in self.status_clients:
             client.close()
         signal.set_wakeup_fd(-1)
