@@ -1,17 +1,17 @@
 """End to end with Apache 2.4 in front of the FastCGI pool, sessions in memcached.
 
-The seed's Apache setup needs mod_fastcgi's `FastCGIExternalServer`, which Debian 12 does not
+The deployment guide's Apache setup needs mod_fastcgi's `FastCGIExternalServer`, which Debian 12 does not
 ship (`apt-cache search fastcgi`: for Apache only libapache2-mod-fcgid, which spawns and manages
 its own processes and has no external-server directive; mod_authnz_fcgi is for authorizers).
 Apache 2.4's own mod_proxy_fcgi (in apache2-bin, installed with apache2) does. Kept
-from the seed: the VirtualHost, `Include` of the `create-rules --apache` file first, and a
+from Nagare's deployment guide: the VirtualHost, `Include` of the `create-rules --apache` file first, and a
 catch-all rewrite to `/fcgi/`. Changed, each tested below:
 
 - `FastCGIExternalServer <dir>/fcgi -host 127.0.0.1:9000` becomes
-  `ProxyPass "/fcgi/" "fcgi://127.0.0.1:9000/"`, and the seed's rule flag `[QSA,L]` becomes
+  `ProxyPass "/fcgi/" "fcgi://127.0.0.1:9000/"`, and the deployment guide's rule flag `[QSA,L]` becomes
   `[QSA,PT]`: with `L` the rewritten `/fcgi/...` is a file under DocumentRoot and never reaches
   ProxyPass (403/404, tested); `PT` hands it back to the URL mapping, where ProxyPass takes it.
-- Or the seed's `RewriteRule ^/(.*)$ /fcgi/$1 [QSA,L]` unchanged, with a `<Files "fcgi">`
+- Or the deployment guide's `RewriteRule ^/(.*)$ /fcgi/$1 [QSA,L]` unchanged, with a `<Files "fcgi">`
   whose handler is `proxy:fcgi://127.0.0.1:9000` in the DocumentRoot (the literal equivalent of
   FastCGIExternalServer: a virtual file that is the external server). The DocumentRoot must
   exist and be searchable by Apache's user (403 "search permissions are missing" otherwise).
@@ -41,9 +41,9 @@ GRANT = """\
     </Directory>
 """
 
-# The seed's VirtualHost, with mod_proxy_fcgi in place of FastCGIExternalServer.
+# The deployment guide's VirtualHost, with mod_proxy_fcgi in place of FastCGIExternalServer.
 SITES = {
-    # recommended: the seed's shape, ProxyPass for FastCGIExternalServer, PT for L
+    # recommended: the deployment guide's shape, ProxyPass for FastCGIExternalServer, PT for L
     "proxypass": """\
 <VirtualHost *:{{port}}>
     ServerName www.myapp.com
@@ -65,8 +65,8 @@ SITES = {
     RewriteRule ^/(.*)$ /fcgi/$1 [QSA,PT]
 </VirtualHost>
 """,
-    # the seed's RewriteRule unchanged: a virtual file <DocumentRoot>/fcgi handled by the pool
-    "seed-rule": """\
+    # the deployment guide's RewriteRule unchanged: a virtual file <DocumentRoot>/fcgi handled by the pool
+    "guide-rule": """\
 <VirtualHost *:{{port}}>
     ServerName www.myapp.com
 {grants}
@@ -93,8 +93,8 @@ SITES = {
 """,
 }
 
-# The seed's rule with its [L] flag and ProxyPass: does not work (tested below).
-SEED_L_WITH_PROXYPASS = """\
+# The deployment guide's rule with its [L] flag and ProxyPass: does not work (tested below).
+GUIDE_L_WITH_PROXYPASS = """\
 <VirtualHost *:{{port}}>
 {grants}
     ProxyPass "/fcgi/" "fcgi://127.0.0.1:{backend}/"
@@ -118,7 +118,7 @@ def site(tmp_path, memcached):
     os.chmod(www.name, 0o755)
 
     def make(template: str) -> tuple[Backend, Apache]:
-        # as the seed: nagare-admin create-rules --apache <application> > rewrite_rules.apache
+        # as in the deployment guide: nagare-admin create-rules --apache <application> > rewrite_rules.apache
         rules = nagare_admin("create-rules", "--apache", "demo", cwd=tmp_path)
         assert rules.returncode == 0, rules.stderr
         (tmp_path / "rewrite_rules.apache").write_text(rules.stdout)
@@ -193,9 +193,9 @@ def test_concurrent_sessions_through_apache_with_enablereuse(site) -> None:
     assert concurrent_users(apache.url) == [list(range(1, 11))] * 16, apache.error_log()[-3000:]
 
 
-def test_the_seed_rule_with_its_L_flag_does_not_reach_proxypass(site) -> None:
+def test_the_guide_rule_with_its_L_flag_does_not_reach_proxypass(site) -> None:
     # why the recommended setup says [QSA,PT]: with L, /fcgi/... is a file under DocumentRoot
-    _, apache = site(SEED_L_WITH_PROXYPASS)
+    _, apache = site(GUIDE_L_WITH_PROXYPASS)
     assert requests.get(apache.url + "/demo/", timeout=10).status_code in (403, 404)
     assert requests.get(apache.url + "/static/nagare/nagare.js", timeout=10).status_code == 200
 

@@ -1,6 +1,6 @@
-"""End to end as the seed deploys with lighttpd: lighttpd in front, the FastCGI pool, memcached.
+"""End to end as Nagare's deployment guide deploys with lighttpd: lighttpd in front, the FastCGI pool, memcached.
 
-The configuration is the seed's, with these deviations (each marked in CONF below):
+The configuration is the deployment guide's, with these deviations (each marked in CONF below):
 - `server.document-root = "/"`: lighttpd 1.4.69 refuses to start without a document root
   ("server.document-root is not set"), and create-rules' lighttpd rules rewrite the URL to the
   absolute path of the static file, which lighttpd then looks up under the document root: only
@@ -82,17 +82,17 @@ mimetype.assign = (
  )
 """
 
-# The seed's lighttpd.conf; the deviations are marked "# test:" or "# needed:".
+# The deployment guide's lighttpd.conf; the deviations are marked "# test:" or "# needed:".
 CONF = """\
 server.modules = ( "mod_rewrite", "mod_fastcgi" )
-server.errorlog = "{tmp}/lighttpd.log"              # test: the seed has /tmp/lighttpd.log
+server.errorlog = "{tmp}/lighttpd.log"              # test: the guide has /tmp/lighttpd.log
 server.indexfiles = ( "index.html" )
 server.document-root = "%(root)s"                  # needed: lighttpd 1.4.69 requires it; "/" for the rules
 
 #debug.log-request-handling = "enable"
 
-server.port = {port}                               # test: the seed has 8080
-server.bind = "127.0.0.1"                          # test: the seed has 0.0.0.0
+server.port = {port}                               # test: the guide has 8080
+server.bind = "127.0.0.1"                          # test: the guide has 0.0.0.0
 #server.event-handler = "linux-sysepoll"
 
 fastcgi.server = (
@@ -119,7 +119,7 @@ url.rewrite += (
 
 @pytest.fixture
 def site(tmp_path, memcached):
-    """make(root="/"): the FastCGI server, then lighttpd configured as in the seed in front of it."""
+    """make(root="/"): the FastCGI server, then lighttpd configured as in Nagare's deployment guide in front of it."""
     if not os.path.exists(NAGARE_ADMIN):
         pytest.fail(f"no nagare-admin next to {sys.executable} (pip install -e .)")
     started = []

@@ -1,4 +1,4 @@
-"""End to end as the seed deploys: nginx in front, the FastCGI pool, sessions in memcached."""
+"""End to end as Nagare's deployment guide deploys: nginx in front, the FastCGI pool, sessions in memcached."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.support.memcached import Memcached
 from tests.support.nginx import Nginx
 from tests.support.server import nagare_admin
 
-# The seed's server block: listen port and log paths aside.
+# The deployment guide's server block: listen port and log paths aside.
 SITE = """\
 server {{
     listen 127.0.0.1:{{port}};

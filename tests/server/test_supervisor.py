@@ -1,4 +1,4 @@
-"""The seed's supervisor setup, with a real supervisord: start, autorestart, stop."""
+"""The deployment guide's supervisor setup, with a real supervisord: start, autorestart, stop."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.support.server import free_port
 BIN = Path(sys.executable).parent
 SUPERVISORD, SUPERVISORCTL, NAGARE_ADMIN = BIN / "supervisord", BIN / "supervisorctl", BIN / "nagare-admin"
 
-# The seed's file, paths in the test's folder.
+# The deployment guide's file, paths in the test's folder.
 CONF = """\
 [unix_http_server]
 file={tmp}/supervisord/supervisor.sock
@@ -64,7 +64,7 @@ def supervised(tmp_path: Path):
     )
     conf = tmp_path / "supervisord.conf"
     conf.write_text(CONF.format(tmp=tmp_path, nagare_admin=NAGARE_ADMIN))
-    # as the seed: supervisord daemonizes itself
+    # as in the deployment guide: supervisord daemonizes itself
     subprocess.run([SUPERVISORD, "-c", conf], check=True, timeout=30)
 
     def ctl(*args: str) -> str:

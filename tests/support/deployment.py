@@ -1,4 +1,4 @@
-"""The seed's production setup for the tests: the FastCGI pool with sessions in memcached, and the
+"""The deployment guide's production setup for the tests: the FastCGI pool with sessions in memcached, and the
 process handling shared by the front servers started for real (nginx, Apache, lighttpd)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from tests.support.memcached import Memcached
 from tests.support.server import free_port, stop_process, wait_for_port
 
-# The seed's publisher file, ports aside.
+# The deployment guide's publisher file, ports aside.
 PUBLISHER = """\
 [publisher]
 type = fastcgi

@@ -107,7 +107,7 @@ def encode_request(
     """The bytes nginx sends for one request (with the stock /etc/nginx/fastcgi_params)."""
     uri = path + ("?" + query if query else "")
     # nginx's $uri and $fastcgi_script_name are %-decoded; the app is mounted at the root, so
-    # as in the seed's nginx config SCRIPT_NAME is empty and PATH_INFO carries the path.
+    # as in the deployment guide's nginx config SCRIPT_NAME is empty and PATH_INFO carries the path.
     decoded = unquote_to_bytes(path).decode("latin-1")
     headers = dict(headers or {})
     cgi = {
