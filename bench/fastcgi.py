@@ -137,6 +137,7 @@ end
 
 TRANSPORTS = ("TCP", "Unix socket", "TCP + keepalive")
 SERVERS = ("nagare", "flup", "uWSGI")
+BASELINE = "baseline"  # our publisher from another source tree (--baseline): before/after a change
 
 
 @dataclass
@@ -250,7 +251,10 @@ class Bench:
 
     def backend(self, server: str, app: str, address: str, directory: Path) -> Process:
         workers = self.args.workers
-        if server == "nagare":
+        env = dict(self.secret_env)
+        if server == BASELINE:  # the same command, another source tree first on the path
+            env["PYTHONPATH"] = str(self.args.baseline / "src")
+        if server in ("nagare", BASELINE):
             if address.startswith("/"):
                 listen = f"socket = {address}\n"
             else:
@@ -273,7 +277,7 @@ class Bench:
                 str(Path(self.args.peers_venv) / "bin" / "uwsgi"), "--fastcgi-socket", address, "--wsgi-file", str(HELLO),
                 "--processes", str(workers), "--master", "--disable-logging", "--die-on-term",
             ]
-        return Process(command, directory / f"{server}.log", directory, self.secret_env)
+        return Process(command, directory / f"{server}.log", directory, env)
 
     # -- one variant, one run ------------------------------------------------------------------
 
@@ -398,6 +402,19 @@ def table(variants: list[Variant], args: argparse.Namespace, started: datetime.d
         lines.append(f"| {v.app} | {v.server} | {v.transport} | {rps:.0f} | {p99:.2f} | {ratios} | {timeouts}, {errors} | {runs} |")
     if any(v.app == "counter" for v in variants):
         lines += ["", "Counter rows: ratios to the standalone publisher (HTTP, no nginx, same memcached), not to uWSGI."]
+    before = {(v.app, v.transport): v for v in variants if v.server == BASELINE and v.runs}
+    if before:
+        lines += [
+            "", f"This tree against the baseline ({args.baseline}), same run:", "",
+            "| app | transport | req/s now / before | p99 now / before |", "|---|---|---|---|",
+        ]
+        for v in variants:
+            old = before.get((v.app, v.transport))
+            if v.server == "nagare" and v.runs and old is not None:
+                lines.append(
+                    f"| {v.app} | {v.transport} | {median(v, 'rps') / median(old, 'rps'):.2f} "
+                    f"| {median(v, 'p99_ms') / median(old, 'p99_ms'):.2f} |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -416,19 +433,23 @@ def main() -> None:
     parser.add_argument("--transports", nargs="+", choices=TRANSPORTS, default=list(TRANSPORTS))
     parser.add_argument("--no-counter", action="store_true", help="only the hello-world")
     parser.add_argument("--output", type=Path, default=RESULTS / "fastcgi.md")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout of this repository (git worktree add DIR REV): its publisher is measured too, in the same run"
+    )
     args = parser.parse_args()
     started = datetime.datetime.now()
     args.raw = RESULTS / "raw" / f"fastcgi-{started:%Y%m%d-%H%M%S}"
     args.raw.mkdir(parents=True)
     tmp = Path(tempfile.mkdtemp(prefix="nagare-bench-fastcgi-"))
 
-    variants = [Variant("hello", s, t) for s in args.servers for t in args.transports]
+    servers = [*args.servers, BASELINE] if args.baseline else args.servers
+    variants = [Variant("hello", s, t) for s in servers for t in args.transports]
     counter = not args.no_counter and "nagare" in args.servers
     if counter and not memcache_sessions():
         print("note: nagare.sessions.memcache is not importable: the demo counter is skipped")
         counter = False
     if counter:
-        variants += [Variant("counter", "nagare", t) for t in args.transports]
+        variants += [Variant("counter", s, t) for s in ("nagare", BASELINE) if s in servers for t in args.transports]
         variants.append(Variant("counter", "standalone", "HTTP (no nginx)"))
 
     bench = Bench(args, tmp)
