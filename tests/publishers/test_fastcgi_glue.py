@@ -209,6 +209,22 @@ def test_a_second_start_response_without_exc_info_raises() -> None:
     assert seen == ["start_response called twice without exc_info"]
 
 
+def test_a_second_start_response_without_exc_info_raises_after_the_head_was_sent() -> None:
+    seen = []
+
+    def app(env, start_response):
+        start_response("200 OK", [])
+        yield STREAMED  # the head is sent with it
+        try:
+            start_response("500 Internal Server Error", [])
+        except RuntimeError as exc:
+            seen.append(str(exc))
+        yield b"end"
+
+    assert serve_one(app) == (True, 200, STREAMED + b"end")
+    assert seen == ["start_response called twice without exc_info"]
+
+
 def test_start_response_with_exc_info_replaces_a_head_not_sent_yet() -> None:
     def app(env, start_response):
         start_response("200 OK", [("X-First", "yes")])

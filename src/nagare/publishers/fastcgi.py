@@ -490,20 +490,22 @@ class Handler:
         uri = env.get("REQUEST_URI") or env["PATH_INFO"]
         report.start(method.encode("latin-1", "replace"), uri.encode("latin-1", "replace"))
         head: list[bytes] = []
-        sent = False
+        started = sent = False
         out: list[bytes] = []
         size = 0
         keep = True
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal started
             if exc_info is not None:
                 try:
                     if sent:
                         raise exc_info[1].with_traceback(exc_info[2])
                 finally:
                     exc_info = None
-            elif head:
+            elif started:  # not `head`: it is emptied when sent with a streamed body
                 raise RuntimeError("start_response called twice without exc_info")
+            started = True
             lines = [f"Status: {status}\r\n", *(f"{name}: {value}\r\n" for name, value in headers), "\r\n"]
             head[:] = ["".join(lines).encode("latin-1")]
             return out.append
