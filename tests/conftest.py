@@ -10,6 +10,8 @@ from typing import Any
 import playwright.sync_api as playwright_api  # a test dependency: missing is a failure, not a skip
 import pytest
 
+from tests.support.memcached import Memcached
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags, chromium keeps trying hosts this closed network refuses.
 FLAGS = [
@@ -27,3 +29,11 @@ def chromium() -> Iterator[Any]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def memcached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Memcached]:
+    """A real memcached for the whole run, shared by the tests (each uses keys of its own)."""
+    server = Memcached(tmp_path_factory.mktemp("memcached"))
+    yield server
+    server.stop()

@@ -1,4 +1,4 @@
-"""Fixtures of the sessions tests: a real memcached, and every backend behind one interface.
+"""Fixtures of the sessions tests: every backend behind one interface (memcached: tests/conftest.py).
 
 Adding a backend to the shared suite (tests/sessions/test_backends.py) is one entry in
 `BACKENDS`: its name and a function building its `Backend` from the pytest request.
@@ -24,20 +24,10 @@ SECRET = b"x" * 64
 _apps = itertools.count()
 
 
-@pytest.fixture(scope="session")
-def memcached() -> Iterator[tuple[str, int]]:
-    """A real memcached for the whole run: (host, port)."""
-    server = Memcached()
-    try:
-        yield server.address
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def memcache_client(memcached: tuple[str, int]) -> Iterator[Client]:
+def memcache_client(memcached: Memcached) -> Iterator[Client]:
     """A plain client of the test memcached, to look at (or spoil) what the managers wrote."""
-    client = Client(memcached, default_noreply=False)
+    client = Client(memcached.address, default_noreply=False)
     yield client
     client.close()
 
@@ -65,13 +55,13 @@ def _memory(request: pytest.FixtureRequest) -> Backend:
 
 
 def _memcache(request: pytest.FixtureRequest) -> Backend:
-    host, port = request.getfixturevalue("memcached")
+    server: Memcached = request.getfixturevalue("memcached")
     client: Client = request.getfixturevalue("memcache_client")
     created: list[memcache.Sessions] = []
 
     def make(**values: Any) -> Sessions:
         # A fresh application name per manager: the tests share one memcached, not their sessions.
-        sessions = build(memcache.Sessions, f"test{next(_apps)}", {"host": host, "port": port, **values})
+        sessions = build(memcache.Sessions, f"test{next(_apps)}", {"host": server.host, "port": server.port, **values})
         created.append(sessions)
         return sessions
 

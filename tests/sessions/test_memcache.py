@@ -1,7 +1,8 @@
 """What is particular to the memcache backend: namespaces, the lock across processes, failures.
 
 The behaviour every backend shares is in test_backends.py. These tests run against a real
-memcached (the `memcached` fixture); lock contention and dead lock owners use real processes.
+memcached (the `memcached` fixture of tests/conftest.py, or one of their own when they stop it);
+lock contention and dead lock owners use real processes.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def make(memcached):
 
     def make(app=None, **values):
         name = app or f"mc{os.getpid()}x{next(counter)}x{time.monotonic_ns()}"
-        sessions = build(memcache.Sessions, name, {"host": memcached[0], "port": memcached[1], **values})
+        sessions = build(memcache.Sessions, name, {"host": memcached.host, "port": memcached.port, **values})
         created.append(sessions)
         return sessions
 
@@ -351,8 +352,9 @@ def test_no_compression_by_default(make, memcache_client):
 
 
 @pytest.fixture
-def own_memcached():
-    server = Memcached()
+def own_memcached(tmp_path):
+    """A memcached of the test's own: the test stops it."""
+    server = Memcached(tmp_path)
     yield server
     server.stop()
 
@@ -366,7 +368,7 @@ def render_hello(self, h, comp, *args):
     return h.p("hello")
 
 
-def test_memcached_stopped_mid_run(own_memcached):
+def test_memcached_stopped_mid_run(own_memcached, tmp_path):
     sessions = build(memcache.Sessions, "stopped", {"host": own_memcached.host, "port": own_memcached.port})
     session_id, secure_id, state_id = new_session(sessions, 1)
     own_memcached.stop()
@@ -378,7 +380,7 @@ def test_memcached_stopped_mid_run(own_memcached):
         assert "\n" not in message and info.value.__cause__ is None and info.value.__suppress_context__
         assert isinstance(info.value, StoreUnavailableError)  # the application answers 503
     # memcached is back (restarted, empty): the same manager reconnects
-    restarted = Memcached(own_memcached.port)
+    restarted = Memcached(tmp_path, own_memcached.port)
     try:
         with pytest.raises(ExpirationError):
             load(sessions, session_id, state_id, secure_id)

@@ -1,4 +1,8 @@
-"""A real memcached for the tests, on a free loopback port."""
+"""A real memcached for the tests, on a free loopback port, run in a folder of its own.
+
+`tests/conftest.py` starts one for the whole run (the `memcached` fixture); a test that stops
+its server (memcached going away mid-request) starts a `Memcached` of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +10,51 @@ import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.support.server import free_port
+from tests.support.server import free_port, stop_process
 
 MEMCACHED = "/usr/bin/memcached"
 
 
 class Memcached:
-    """`/usr/bin/memcached` started on 127.0.0.1:<free port>, TCP only; `stop()` ends it."""
+    """`/usr/bin/memcached` on 127.0.0.1:<port>, TCP only, its log in `folder`; `stop()` ends it.
 
-    def __init__(self, port: int | None = None) -> None:
+    Without a `port`, a free one; if another process takes it before memcached binds it (the
+    tests of other folders start servers too), memcached exits and another port is tried.
+    """
+
+    def __init__(self, folder: Path, port: int | None = None) -> None:
         if not os.path.exists(MEMCACHED):
             pytest.fail(f"memcached is not installed at {MEMCACHED} (apt-get install memcached)")
         self.host = "127.0.0.1"
-        self.port = port or free_port()
-        command = [MEMCACHED, "-l", self.host, "-p", str(self.port), "-U", "0", "-m", "64"]
-        if os.geteuid() == 0:
-            command += ["-u", "root"]  # memcached refuses to run as root without it
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self._wait()
+        self.folder = folder
+        self.log = folder / "memcached.log"
+        for _ in range(3 if port is None else 1):
+            self.port = port or free_port()
+            if self._start():
+                return
+        pytest.fail(f"memcached did not start on {self.host}:{self.port}: {self.log.read_text(errors='replace').strip()}")
 
     @property
     def address(self) -> tuple[str, int]:
         return self.host, self.port
 
-    def _wait(self, timeout: float = 10.0) -> None:
+    def _start(self, timeout: float = 10.0) -> bool:
+        """Start memcached and wait until it answers; False if it exited (its port was taken)."""
+        command = [MEMCACHED, "-l", self.host, "-p", str(self.port), "-U", "0", "-m", "64"]
+        if os.geteuid() == 0:
+            command += ["-u", "root"]  # memcached refuses to run as root without it
+        with open(self.log, "ab") as log:  # a file, not a pipe nobody reads: it cannot fill up
+            self.process = subprocess.Popen(command, cwd=self.folder, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                error = self.process.stderr.read().decode(errors="replace").strip() if self.process.stderr else ""
-                pytest.fail(f"memcached exited with status {self.process.returncode}: {error}")
+                return False
             if self.command(b"version\r\n").startswith(b"VERSION"):
-                return
+                return True
             time.sleep(0.02)
         self.stop()
         pytest.fail(f"memcached does not answer on {self.host}:{self.port} after {timeout}s")
@@ -60,12 +75,4 @@ class Memcached:
             return b""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stderr:
-            self.process.stderr.close()
+        stop_process(self.process, timeout=5)
