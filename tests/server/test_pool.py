@@ -440,3 +440,35 @@ def test_the_status_answers_while_every_worker_is_busy(server) -> None:
         assert {p["request uri"] for p in status["processes"]} == {"/pool/sleep?s=3"}
         assert all(p["request duration"] > 0 for p in status["processes"])
         assert [p.result().status for p in pending] == [200] * 5
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by process `pid` (Linux /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def test_the_status_answers_during_a_graceful_stop_and_the_master_sleeps(server) -> None:
+    s = server()
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(s.request, "/pool/sleep", query="s=6", timeout=30)
+        s.wait_until(lambda: s.workers("Running"), what="a busy worker")
+        busy = s.workers("Running")
+        # a status client the master accepted before the stop, its request still incomplete
+        early = socket.create_connection(("127.0.0.1", s.status_port), timeout=5)
+        early.sendall(b"GET /status HTTP/1.0\r\n")
+        time.sleep(0.3)
+        s.send(signal.SIGTERM)
+        s.wait_until(lambda: "stopping: waiting" in s.log(), what="the stop to begin")
+        early.sendall(b"\r\n")  # it has something to read now: the master must read it, not spin
+        before, started = cpu_seconds(s.pid), time.monotonic()
+        time.sleep(2)
+        used, elapsed = cpu_seconds(s.pid) - before, time.monotonic() - started
+        assert used < 0.3 * elapsed, f"the master used {used:.2f}s of CPU in {elapsed:.2f}s of a graceful stop"
+        assert early.recv(65536).startswith(b"HTTP/1.0 200 OK")
+        early.close()
+        seen = [s.status() for _ in range(5)]  # someone watching the pool drain
+        assert [p["pid"] for p in seen[-1]["processes"]] == busy  # the idle ones left, the busy one finishes
+        assert pending.result().status == 200
+    assert s.process.wait(10) == 0

@@ -33,6 +33,7 @@ from typing import Any
 
 from nagare.server import handover
 from nagare.server import status as status_report
+from nagare.server.endpoint import StatusEndpoint
 from nagare.server.policy import Actions, Policy, PoolSettings, State, WorkerView
 from nagare.server.scoreboard import Scoreboard
 from nagare.server.worker import STUCK_SIGNAL, drain, exit_worker, reopen_log_files
@@ -74,6 +75,7 @@ class Master:
         self.pool = pool
         self.graceful_timeout = graceful_timeout
         self.status_listener = status
+        self.endpoint = StatusEndpoint(status, self.status)
         self.scoreboard = Scoreboard(pool.max_children * 2 + 2)  # room for workers finishing
         self.workers: dict[int, WorkerInfo] = {}
         self.old_workers = set(old_workers)  # of the master image before a reload
@@ -82,7 +84,6 @@ class Master:
         self.stop_deadline: float | None = None
         self.boot_failures = 0
         self.reload_check: subprocess.Popen[bytes] | None = None
-        self.status_clients: dict[socket.socket, tuple[bytearray, float]] = {}
         self.totals = status_report.Totals(name, time.time(), backlog)
         self.started = time.monotonic()
         self.exit_status = 0
@@ -111,11 +112,8 @@ class Master:
         for _ in range(self.policy.initial()):
             self.spawn()
         while True:
-            readable = [wake_r, *self.status_clients]
-            if self.status_listener is not None and self.stop_deadline is None:
-                readable.append(self.status_listener)
             try:
-                ready, _, _ = select.select(readable, [], [], TICK)
+                ready, _, _ = select.select([wake_r, *self.endpoint.fds()], [], [], TICK)
             except InterruptedError:
                 ready = []
             if wake_r in ready:
@@ -123,17 +121,16 @@ class Master:
             self.handle_signals()
             self.reap()
             now = time.monotonic()
-            if self.stop_deadline is not None:
-                if not self.workers and not self.old_workers:
-                    break
-                if now >= self.stop_deadline:
-                    self.kill_all(signal.SIGKILL)
-                    self.stop_deadline = now + 5.0
-                continue
-            self.check_reload()
-            self.retire_old_generation()
-            self.apply(self.policy.decide(self.views(), now), now)
-            self.serve_status(ready, now)
+            if self.stop_deadline is None:
+                self.check_reload()
+                self.retire_old_generation()
+                self.apply(self.policy.decide(self.views(), now), now)
+            elif not self.workers and not self.old_workers:
+                break
+            elif now >= self.stop_deadline:
+                self.kill_all(signal.SIGKILL)
+                self.stop_deadline = now + 5.0
+            self.endpoint.serve(ready, now)  # during a stop too: unread bytes would make select spin
         self.close()
         return self.exit_status
 
@@ -196,8 +193,7 @@ class Master:
         signal.set_wakeup_fd(-1)
         for fd in self._wake_fds:
             os.close(fd)
-        for client in self.status_clients:
-            client.close()
+        self.endpoint.close_clients()
         if self.status_listener is not None:
             self.status_listener.close()
         self.signals.clear()
@@ -314,8 +310,7 @@ class Master:
     def reexec(self) -> None:
         """Become the new master image: same pid, same listening socket, same workers (for now)."""
         handover.give(handover.Handover(self.listener, self.handoff, self.status_listener, (*self.workers, *self.old_workers)))
-        for client in self.status_clients:
-            client.close()
+        self.endpoint.close_clients()
         signal.set_wakeup_fd(-1)
         log.info("reloading: the new code is loaded by a new master image (pid %d)", os.getpid())
         atexit._run_exitfuncs()  # our background log writer writes its queue before the exec
@@ -335,63 +330,14 @@ class Master:
 
     # -- status ------------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> status_report.Status:
         queue = listen_queue(self.listener)
         if queue is not None:
             self.totals.max_listen_queue = max(self.totals.max_listen_queue, queue)
         return status_report.report(self.totals, self.scoreboard.slots(), queue, time.monotonic(), time.time())
 
-    def serve_status(self, ready: list[Any], now: float) -> None:
-        if self.status_listener is not None and self.status_listener in ready:
-            try:
-                client, _ = self.status_listener.accept()
-                client.setblocking(False)
-                self.status_clients[client] = (bytearray(), now + 2.0)
-            except OSError:
-                pass
-        for client in list(self.status_clients):
-            buffer, deadline = self.status_clients[client]
-            if client in ready:
-                try:
-                    data = client.recv(4096)
-                except BlockingIOError:
-                    data = b"?"
-                except OSError:
-                    data = b""
-                if not data:
-                    self._close_client(client)
-                    continue
-                buffer += data
-                if b"\r\n\r\n" in buffer or b"\n\n" in buffer or len(buffer) > 8192:
-                    self._answer(client, bytes(buffer))
-                    continue
-            if now > deadline:
-                self._close_client(client)
-
-    def _answer(self, client: socket.socket, request: bytes) -> None:
-        line = request.split(b"\n", 1)[0].decode("latin-1").split()
-        target = line[1] if len(line) >= 2 else "/"
-        headers = request.decode("latin-1").lower()
-        body = self.status()
-        if "openmetrics" in target or "metrics" in target.split("?")[0] or "application/openmetrics-text" in headers:
-            payload, kind = status_report.to_openmetrics(body), "application/openmetrics-text; version=1.0.0; charset=utf-8"
-        else:
-            payload, kind = status_report.to_json(body), "application/json"
-        head = f"HTTP/1.0 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {len(payload)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
-        try:
-            client.settimeout(1.0)
-            client.sendall(head.encode() + payload)
-        except OSError:
-            pass
-        self._close_client(client)
-
-    def _close_client(self, client: socket.socket) -> None:
-        self.status_clients.pop(client, None)
-        client.close()
-
     def close(self) -> None:
-        for client in list(self.status_clients):
-            self._close_client(client)
+        self.endpoint.close_clients()
         self.scoreboard.close()
         signal.set_wakeup_fd(-1)
         for fd in self._wake_fds:

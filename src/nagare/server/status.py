@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from nagare.server.policy import State
 from nagare.server.scoreboard import Slot
@@ -57,14 +58,27 @@ class Totals:
     started: dict[int, float] = field(default_factory=dict)  # pid -> epoch seconds it was forked
 
 
-def report(totals: Totals, slots: list[Slot], listen_queue: int | None, now: float, wall: float) -> dict[str, Any]:
+# PHP-FPM's field names, spaces included: tools that read its status read ours
+Process = TypedDict("Process", {
+    "pid": int, "state": str, "start time": int, "start since": int, "requests": int,
+    "request duration": int, "request method": str, "request uri": str, "last request uri": str, "memory": int,
+})
+Status = TypedDict("Status", {
+    "pool": str, "process manager": str, "start time": int, "start since": int, "accepted conn": int,
+    "requests": int, "listen queue": int | None, "max listen queue": int, "listen queue len": int,
+    "idle processes": int, "active processes": int, "total processes": int, "max active processes": int,
+    "max children reached": int, "slow requests": int, "processes": list[Process],
+})
+
+
+def report(totals: Totals, slots: list[Slot], listen_queue: int | None, now: float, wall: float) -> Status:
     """The status of the pool: PHP-FPM's field names, then one entry per worker."""
     workers = [s for s in slots if s.state != State.FREE and s.pid]
     # as PHP-FPM, idle + active = total: a starting worker is about to be idle, a stopping one
     # is finishing its request
     active = sum(1 for s in workers if s.state in (State.BUSY, State.STOPPING))
     idle = len(workers) - active
-    processes = []
+    processes: list[Process] = []
     for s in sorted(workers, key=lambda s: s.pid):
         busy = s.state == State.BUSY
         started = totals.started.get(s.pid, wall)
@@ -101,7 +115,7 @@ def report(totals: Totals, slots: list[Slot], listen_queue: int | None, now: flo
     }
 
 
-def to_json(status: dict[str, Any]) -> bytes:
+def to_json(status: Status) -> bytes:
     return json.dumps(status, indent=1).encode()
 
 
@@ -121,12 +135,13 @@ _METRICS = [
 ]
 
 
-def to_openmetrics(status: dict[str, Any]) -> bytes:
+def to_openmetrics(status: Status) -> bytes:
     """The OpenMetrics text format (`application/openmetrics-text; version=1.0.0`)."""
     pool = _label(status["pool"])
     lines = []
+    fields: Mapping[str, object] = status  # looked up by the names in the tables below
     for name, kind, key, help_ in _METRICS:
-        value = status[key]
+        value = fields[key]
         if value is None:
             continue
         metric = f"nagare_fastcgi_{name}"
@@ -144,8 +159,9 @@ def to_openmetrics(status: dict[str, Any]) -> bytes:
         lines.append(f"# TYPE {metric} {kind}")
         lines.append(f"# HELP {metric} {help_}")
         sample = f"{metric}_total" if kind == "counter" else metric
-        for p in status["processes"]:
-            lines.append(f'{sample}{{pool="{pool}",pid="{p["pid"]}"}} {p[key]}')
+        for process in status["processes"]:
+            values: Mapping[str, object] = process
+            lines.append(f'{sample}{{pool="{pool}",pid="{process["pid"]}"}} {values[key]}')
     lines.append("# EOF")
     return ("\n".join(lines) + "\n").encode()
 
