@@ -23,7 +23,7 @@ from nagare.sessions import memcache
 from nagare.sessions.serializer import Serializer
 from nagare.wsgi.app import WSGIApp
 from tests.sessions.conftest import SECRET, build
-from tests.sessions.test_backends import load, new_session, next_state
+from tests.sessions.test_backends import load, new_session, next_state, page
 from tests.support.memcached import Memcached
 
 FORK = multiprocessing.get_context("fork")  # the publisher forks its workers from a built manager
@@ -204,9 +204,9 @@ def test_delete_removes_every_key(make, memcache_client):
 def _increment(sessions, session_id, state_id, secure_id, times):
     for _ in range(times):
         with sessions.open(session_id, str(state_id), secure_id) as session:
-            counter = session.state["counter"]
+            counter = session.state.root["counter"]
             time.sleep(0.001)  # widen the window a lost update needs
-            session.store({"counter": counter + 1}, use_same_state=True)
+            session.store(page({"counter": counter + 1}), session.state_id)
     os._exit(0)
 
 
@@ -319,7 +319,7 @@ def test_ttl_is_refreshed_on_store(make):
     session_id, secure_id, state_id = new_session(sessions, 0)
     for n in range(1, 4):
         time.sleep(1)
-        next_state(sessions, session_id, state_id, secure_id, n, use_same_state=True)
+        next_state(sessions, session_id, state_id, secure_id, n, in_place=True)
     assert load(sessions, session_id, state_id, secure_id) == 3  # 3 s after creation, 2 s ttl
 
 
@@ -397,7 +397,7 @@ def test_memcached_stopped_during_a_request_does_not_hide_the_error(own_memcache
     with pytest.raises(memcache.StoreError, match="set_many"):
         with sessions.open(session_id, str(state_id), secure_id) as session:
             own_memcached.stop()
-            session.store(2)  # fails; the unlock that follows fails too, quietly (the lock expires)
+            session.store(page(2), session.next_state_id)  # fails; the unlock that follows fails too, quietly (the lock expires)
 
 
 def test_the_application_answers_503_with_one_log_line(own_memcached, caplog):
@@ -463,9 +463,11 @@ def test_threads_have_their_own_connections(make):
         try:
             for _ in range(10):
                 with sessions.open(session_id, str(state_id), secure_id) as session:
-                    session.store({"counter": session.state["counter"] + 1}, use_same_state=True)
+                    session.store(page({"counter": session.state.root["counter"] + 1}), session.state_id)
         except Exception as exc:  # noqa: BLE001 - any failure is the test's finding
             errors.append(exc)
+        finally:
+            sessions.close()  # this thread's connection
 
     threads = [threading.Thread(target=request) for _ in range(5)]
     for thread in threads:

@@ -7,7 +7,7 @@ import logging
 import re
 import threading
 
-from webob import Request
+from webob import Request, Response
 
 from nagare import presentation
 from nagare.config import loader
@@ -27,6 +27,10 @@ class Page:
     def boom(self):
         raise RuntimeError("boom in an action")
 
+    def download(self):
+        self.clicks += 1
+        return Response(body=b"a file", content_type="text/plain")
+
 
 @presentation.render_for(Page)
 def render_page(self, h, comp, *args):
@@ -36,12 +40,15 @@ def render_page(self, h, comp, *args):
     h << h.a("click", id="click").action(self.click)
     h << h.a("boom", id="boom").action(self.boom)
     h << h.a("fail", id="fail").action(lambda: setattr(self, "fail_in_view", True))
+    h << h.a("download", id="download").action(self.download)
+    with h.form:
+        h << h.input(type="submit", value="save", id="save").action(self.click)
     return h.root
 
 
-def make_app(**settings):
+def make_app(root=Page, redirect_after_post=False, **settings):
     sessions = Sessions(loader.check(None, Sessions.SETTINGS, settings), Serializer(b"k" * 32, "t"), "t")
-    return WSGIApp(Page, name="t", sessions=sessions)
+    return WSGIApp(root, name="t", sessions=sessions, redirect_after_post=redirect_after_post)
 
 
 class Client:
@@ -49,8 +56,8 @@ class Client:
         self.app = app
         self.cookie = None
 
-    def get(self, query="", path="/"):
-        request = Request.blank("/t" + path + query, base_url="http://localhost")
+    def get(self, query="", path="/", post=None):
+        request = Request.blank("/t" + path + query, base_url="http://localhost", POST=post)
         request.script_name, request.path_info = "/t", path
         if self.cookie:
             request.headers["Cookie"] = self.cookie
@@ -60,8 +67,14 @@ class Client:
         return response
 
     def href(self, response, link_id):
-        match = re.search(rf'id="{link_id}" href="([^"]+)"', response.text)
+        match = re.search(rf'<a [^>]*id="{link_id}"[^>]* href="([^"]+)"', response.text)
         return match.group(1).replace("&amp;", "&")
+
+
+def ids(text):
+    """(session id, state id) of the first link of a page or an URL."""
+    session_id, state_id = re.search(r"_s=([0-9a-f]{32})&(?:amp;)?_c=(\d+)", text).groups()
+    return session_id, int(state_id)
 
 
 def test_a_click_stores_a_new_state():
@@ -176,3 +189,61 @@ def test_a_url_nothing_accepts_is_a_404_that_keeps_no_session():
     response = Client(app).get(path="/no/such/thing")
     assert response.status_int == 404 and "Set-Cookie" not in response.headers
     assert len(app.sessions) == 0
+
+
+# --- the state id: decided once per request -------------------------------------------------
+
+
+def test_a_page_is_stored_under_the_state_id_its_links_carry():
+    app = make_app()
+    client = Client(app)
+    first = client.get()
+    session_id, first_id = ids(first.text)
+    second = client.get(client.href(first, "click"))
+    assert ids(second.text) == (session_id, first_id + 1)
+    assert list(app.sessions._sessions[session_id].states) == [first_id, first_id + 1]
+    # the first page's links still work (another tab, the back button): a third state
+    third = client.get(client.href(first, "click"))
+    assert ids(third.text) == (session_id, first_id + 2) and '<span id="clicks">1</span>' in third.text
+
+
+def test_an_action_answering_by_itself_updates_its_state_in_place():
+    app = make_app()
+    client = Client(app)
+    page = client.get()
+    session_id, state_id = ids(page.text)
+    response = client.get(client.href(page, "download"))
+    assert response.body == b"a file"
+    assert list(app.sessions._sessions[session_id].states) == [state_id]  # no new state
+    again = client.get(f"?_s={session_id}&_c={state_id:05d}")
+    assert '<span id="clicks">1</span>' in again.text
+
+
+def test_an_xhr_request_updates_its_state_in_place():
+    from nagare.demo.app import Demo
+
+    app = make_app(root=Demo)
+    client = Client(app)
+    page = client.get(path="/async")
+    session_id, state_id = ids(page.text)
+    answer = client.get(client.href(page, "increase") + "&_a=1")
+    assert json.loads(answer.body)["updates"]
+    assert list(app.sessions._sessions[session_id].states) == [state_id]
+    # the updated part's links carry the same state id: they act on the state just stored
+    assert ids(json.loads(answer.body)["updates"][0]["html"]) == (session_id, state_id)
+    reloaded = client.get(f"?_s={session_id}&_c={state_id:05d}")
+    assert re.search(r'class="value">1<', reloaded.text)
+
+
+def test_redirect_after_post_answers_303_to_the_new_state():
+    app = make_app(redirect_after_post=True)
+    client = Client(app)
+    page = client.get()
+    session_id, state_id = ids(page.text)
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)"', page.text))
+    save = re.search(r'name="(_action[^"]+)"[^>]*id="save"|id="save"[^>]*name="(_action[^"]+)"', page.text)
+    response = client.get(post={**fields, (save.group(1) or save.group(2)): "save"})
+    assert response.status_int == 303
+    assert ids(response.location) == (session_id, state_id + 1)
+    shown = client.get(response.location.split("/t/", 1)[1])
+    assert '<span id="clicks">1</span>' in shown.text

@@ -3,13 +3,15 @@
 A request works on one session under its lock:
 
     with manager.open(session_id, state_id, secure_id) as session:   # or manager.create()
-        root, callbacks = session.state
+        page = session.state                                          # a PageState (None: new)
         ...
-        session.store((root, callbacks), use_same_state)
+        session.store(page, session.next_state_id)                    # or session.state_id
 
-A backend (memory, memcache, redis) implements only storage: `_create`, `_lock`, `_fetch`,
-`_next_state_id`, `_store`, `_delete` and `invalidate_all`. Ids, authentication, the states
-history and the security check are here, so every backend behaves the same.
+A backend (memory, memcache, redis) implements only storage, around a *lease*: `_lock` takes the
+session's lock and yields the lease, its own object holding what this request knows of the
+session (a lock token, what it read); `_create`, `_fetch`, `_store` and `_delete` take that lease.
+Ids, authentication, the states history, the state id of the next page and the security check
+are here, so every backend behaves the same. docs/architecture.md describes the contract.
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ import secrets
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from nagare.config.settings import Setting, Table, boolean, string
-from nagare.errors import ExpirationError, SessionSecurityError
-from nagare.sessions.serializer import Serializer
+from nagare.errors import ExpirationError, SessionSecurityError, StateError
+from nagare.sessions.serializer import Serializer, Shared
+
+if TYPE_CHECKING:  # types only: the sessions store these objects, they do not use them
+    from nagare.callbacks import Callbacks
+    from nagare.component import Component
 
 COMMON_SETTINGS = [
     Setting("type", string, "standalone", "the session manager (entry point of nagare.sessions)"),
@@ -34,59 +40,69 @@ COMMON_SETTINGS = [
     Setting("secret", string, "", "key authenticating the stored states; empty: generated once, kept in ~/.config/nagare/secret"),
 ]
 
+LeaseT = TypeVar("LeaseT")
 
-@dataclass
+
+class PageState(NamedTuple):
+    """What one state of a session is: the component tree and the actions its page registered."""
+
+    root: Component
+    callbacks: Callbacks
+
+
+@dataclass(slots=True)
 class Record:
-    """What a backend returns for one state of one session."""
+    """What a backend's `_fetch` returns: one state of one session, and the session's last id."""
 
     secure_id: str
     state: bytes
     shared: bytes | None
-    state_id: int
+    state_id: int  # the id of `state` (with states_history off: the only state's, whatever was asked)
+    last_state_id: int  # the highest id stored in the session
 
 
-@dataclass
-class Session:
+@dataclass(slots=True)
+class Session(Generic[LeaseT]):
     """One locked session during a request."""
 
-    manager: "Sessions"
+    manager: Sessions[LeaseT]
+    lease: LeaseT
     session_id: str
     secure_id: str
     state_id: int | None  # the state loaded (None: a new session)
-    state: Any = None
-    _shared: dict[int, tuple[str, Any]] = field(default_factory=dict)
-    _new_state_id: int | None = None
+    #: the id a new page of this request is stored under: decided once, when the lock is taken
+    #: (the state's own id with states_history off)
+    next_state_id: int
+    state: PageState | None = None
+    _shared: Shared = field(default_factory=dict)
 
     @property
     def is_new(self) -> bool:
         """A session created by this request (no state loaded)."""
         return self.state_id is None
 
-    @property
-    def new_state_id(self) -> int:
-        """The id the next full-page state will be stored under (allocated once per request)."""
-        if self._new_state_id is None:
-            if self.state_id is not None and not self.manager.states_history:
-                self._new_state_id = self.state_id
-            else:
-                self._new_state_id = self.manager._next_state_id(self.session_id)
-        return self._new_state_id
-
-    def store(self, state: Any, use_same_state: bool = False) -> int:
-        """Pickle and store `state`; return the id it was stored under."""
-        state_id = self.state_id if use_same_state and self.state_id is not None else self.new_state_id
-        state_blob, shared_blob = self.manager.serializer.dumps(self.session_id, state, self._shared, state_id)
-        self.manager._store(self.session_id, state_id, self.secure_id, state_blob, shared_blob)
-        if self.manager.log.isEnabledFor(logging.DEBUG):  # sizes matter with a networked store
-            self.manager.log.debug("state %d stored: %d bytes, shared objects %d bytes", state_id, len(state_blob), len(shared_blob))
-        return state_id
+    def store(self, page: PageState, state_id: int) -> None:
+        """Pickle and store `page` under `state_id`: `next_state_id`, or `state_id` to update in place."""
+        if state_id != self.next_state_id and state_id != self.state_id:
+            # Any other id would overwrite a state that pages already shown still point to.
+            raise ValueError(f"state {state_id} is neither the loaded state {self.state_id} nor the next one {self.next_state_id}")
+        manager = self.manager
+        # A plain tuple, not the PageState: a named tuple is pickled with a reference to its class,
+        # bytes more in every stored state.
+        state_blob, shared_blob = manager.serializer.dumps(self.session_id, (page.root, page.callbacks), self._shared, state_id)
+        manager._store(self.lease, state_id, self.secure_id, state_blob, shared_blob)
+        if manager.log.isEnabledFor(logging.DEBUG):  # sizes matter with a networked store
+            manager.log.debug("state %d stored: %d bytes, shared objects %d bytes", state_id, len(state_blob), len(shared_blob))
 
     def delete(self) -> None:
-        self.manager._delete(self.session_id)
+        self.manager._delete(self.lease)
 
 
-class Sessions:
-    """Base of the session managers; `SETTINGS` lists the keys of its `[sessions]` section."""
+class Sessions(Generic[LeaseT]):
+    """Base of the session managers; `SETTINGS` lists the keys of its `[sessions]` section.
+
+    `LeaseT` is the type of the backend's lease: what `_lock` yields and the other hooks take.
+    """
 
     SETTINGS: ClassVar[Table] = Table("sessions", COMMON_SETTINGS)
     multiprocess_safe: ClassVar[bool] = False
@@ -104,16 +120,16 @@ class Sessions:
     # -- what the application calls --------------------------------------------------------
 
     @contextmanager
-    def create(self) -> Iterator[Session]:
-        """A new session, locked for the request."""
+    def create(self) -> Iterator[Session[LeaseT]]:
+        """A new session, locked for the request; its first state is stored under `next_state_id` (0)."""
         session_id = secrets.token_hex(16)
         secure_id = secrets.token_urlsafe(24)
-        with self._lock(session_id):
-            self._create(session_id, secure_id)
-            yield Session(self, session_id, secure_id, None)
+        with self._lock(session_id) as lease:
+            self._create(lease)
+            yield Session(self, lease, session_id, secure_id, None, 0)
 
     @contextmanager
-    def open(self, session_id: str, state_id: str, secure_id: str | None) -> Iterator[Session]:
+    def open(self, session_id: str, state_id: str, secure_id: str | None) -> Iterator[Session[LeaseT]]:
         """Lock the session, load the state `state_id`; raise if unknown or not the browser's.
 
         `ExpirationError`: no such session or state; `SessionSecurityError`: the browser's secure
@@ -121,38 +137,45 @@ class Sessions:
         """
         if not _valid_session_id(session_id) or not _valid_state_id(state_id):
             raise ExpirationError("malformed session or state id")
-        with self._lock(session_id):
-            record = self._fetch(session_id, int(state_id))
+        with self._lock(session_id) as lease:
+            record = self._fetch(lease, int(state_id))
             if secure_id is None or not secrets.compare_digest(record.secure_id.encode(), secure_id.encode()):
                 raise SessionSecurityError("the browser's secure id does not match the session's")
-            state, shared = self.serializer.loads(session_id, record.state, record.shared, record.state_id)
-            yield Session(self, session_id, record.secure_id, record.state_id, state, _shared=shared)
+            loaded, shared = self.serializer.loads(session_id, record.state, record.shared, record.state_id)
+            if type(loaded) is not tuple or len(loaded) != 2:
+                raise StateError("stored state is not a page state (root, callbacks)")
+            # Under the lock nobody else stores in this session: the last id read is still the last.
+            next_state_id = record.last_state_id + 1 if self.states_history else record.state_id
+            yield Session(self, lease, session_id, record.secure_id, record.state_id, next_state_id, PageState(*loaded), shared)
 
+    # -- what a backend implements (see docs/architecture.md) ------------------------------
 
-    # -- what a backend implements ---------------------------------------------------------
-
-    def _lock(self, session_id: str) -> AbstractContextManager[Any]:
+    def _lock(self, session_id: str) -> AbstractContextManager[LeaseT]:
+        """Take the session's lock (`LockError` after `lock_max_wait_time`); yield the lease; release."""
         raise NotImplementedError
 
-    def _create(self, session_id: str, secure_id: str) -> None:
+    def _create(self, lease: LeaseT) -> None:
+        """Prepare the lease of a new session; nothing needs to be written before the first store."""
         raise NotImplementedError
 
-    def _fetch(self, session_id: str, state_id: int) -> Record:
-        """The state `state_id` of the session (the last one when history is off)."""
+    def _fetch(self, lease: LeaseT, state_id: int) -> Record:
+        """The state `state_id` of the session (the last one when history is off); `ExpirationError`."""
         raise NotImplementedError
 
-    def _next_state_id(self, session_id: str) -> int:
+    def _store(self, lease: LeaseT, state_id: int, secure_id: str, state: bytes, shared: bytes) -> None:
+        """Write the state, the secure id and the shared blob; drop the states beyond `nb_states`."""
         raise NotImplementedError
 
-    def _store(self, session_id: str, state_id: int, secure_id: str, state: bytes, shared: bytes) -> None:
-        raise NotImplementedError
-
-    def _delete(self, session_id: str) -> None:
+    def _delete(self, lease: LeaseT) -> None:
+        """Forget the session: every later `_fetch` of it is an `ExpirationError`."""
         raise NotImplementedError
 
     def invalidate_all(self) -> None:
         """Forget every session of this application (and of no other)."""
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the calling thread holds (a connection to the store); the next request opens it again."""
 
 
 def _valid_session_id(session_id: str) -> bool:
@@ -162,4 +185,3 @@ def _valid_session_id(session_id: str) -> bool:
 def _valid_state_id(state_id: str) -> bool:
     # ASCII only: str.isdigit() is also true for '²' (int() refuses it) and '٠' (int() reads 0)
     return isinstance(state_id, str) and 0 < len(state_id) <= 12 and all(c in "0123456789" for c in state_id)
-

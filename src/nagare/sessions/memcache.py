@@ -12,7 +12,9 @@ Keys, for the application `<app>` (its name, or a hash of it when it is not key-
 A request costs four round trips: `add` (lock), one `gets` of generation + lock + record +
 state, one write of `set` record + `set` state (pipelined), `cas` (unlock). Dropping the state
 that leaves the window of the `nb_states` most recent ids is a `noreply` delete: sent, never
-waited for. The state ids are allocated from the record, under the lock (no counter key).
+waited for. A request's new state id is the record's last id + 1, read under the lock (no
+counter key). What a request knows of its session (lock token and cas id, generation, last
+state id) is in its `Lease`; only the client is kept per thread and per process.
 
 The generation is cached per process but read again with every fetch (it is one more key of the
 same `gets`), so an `invalidate_all()` on any machine is seen at once by all of them; sessions
@@ -42,6 +44,7 @@ from pymemcache.exceptions import MemcacheError, MemcacheIllegalInputError
 from nagare.config.settings import Setting, boolean, integer, number, string
 from nagare.errors import ExpirationError, LockError, NagareError, StoreUnavailableError
 from nagare.sessions import base
+from nagare.sessions.serializer import Serializer
 
 CONNECT_TIMEOUT = 3.0  # seconds; a dead memcached fails the request fast, not after the OS's TCP timeout
 TIMEOUT = 3.0
@@ -56,18 +59,18 @@ class StoreError(StoreUnavailableError):
     """memcached is unreachable or refused a command: the application answers 503, one log line."""
 
 
-@dataclass
-class _Request:
-    """What one request holds on its session between `_lock` and the end of its `with`."""
+@dataclass(slots=True)
+class Lease:
+    """What one request holds of its locked session, from `_lock` to the end of its `with`."""
 
-    token: bytes
-    lock_cas: bytes | None = None
-    generation: int | None = None
+    session_id: str
+    token: bytes  # our value of the lock key: the lock is ours while it is there
+    lock_cas: bytes | None = None  # the lock key's cas id, read with the first `gets`: the unlock
+    generation: int | None = None  # the generation the session was read (or created) in
     last_state_id: int = -1  # in the record; -1: a new session, nothing stored yet
-    allocated: int = -1  # the highest id `_next_state_id` handed out during this request
 
 
-class Sessions(base.Sessions):
+class Sessions(base.Sessions[Lease]):
     SETTINGS = base.Sessions.SETTINGS.extend(
         [
             Setting("host", string, "127.0.0.1", "memcached server address"),
@@ -88,7 +91,7 @@ class Sessions(base.Sessions):
     )
     multiprocess_safe = True
 
-    def __init__(self, settings: dict[str, Any], serializer: Any, name: str = "") -> None:
+    def __init__(self, settings: dict[str, Any], serializer: Serializer, name: str = "") -> None:
         super().__init__(settings, serializer, name)
         self.host: str = settings["host"]
         self.port: int = settings["port"]
@@ -105,7 +108,8 @@ class Sessions(base.Sessions):
         self._generation: int | None = None  # this process's last reading; checked at every fetch
         # One client per thread (pymemcache's Client is not thread-safe) and per process: the
         # manager is built before the publisher forks its workers, and a socket shared by
-        # processes interleaves their commands and replies.
+        # processes interleaves their commands and replies. What a request knows of its session
+        # is in its lease, not here.
         self._local = threading.local()
         if settings["reset"]:
             try:
@@ -125,8 +129,8 @@ class Sessions(base.Sessions):
             local.client = Client(
                 (self.host, self.port), connect_timeout=CONNECT_TIMEOUT, timeout=TIMEOUT, no_delay=True, default_noreply=False
             )
-            local.requests = {}
-        return local.client
+        client: Client = local.client
+        return client
 
     def close(self) -> None:
         """Close this thread's connection (the next command opens a new one)."""
@@ -224,69 +228,61 @@ class Sessions(base.Sessions):
 
     # -- the lock ------------------------------------------------------------------------------
 
-    def _request(self, session_id: str) -> _Request:
-        request = self._local.requests.get(session_id) if getattr(self._local, "pid", None) == os.getpid() else None
-        if request is None:
-            raise RuntimeError(f"session {session_id} used outside its lock")
-        return request
-
     @contextmanager
-    def _lock(self, session_id: str) -> Iterator[None]:
+    def _lock(self, session_id: str) -> Iterator[Lease]:
         key = self._lock_key(session_id)
-        token = secrets.token_hex(16).encode()
+        lease = Lease(session_id, secrets.token_hex(16).encode())
         # +1: memcached's clock has a one-second resolution, so `n` may mean a little less than n s
         expire = self._expire(self.lock_ttl) + 1
         deadline = time.monotonic() + self.lock_max_wait_time
-        while not self._call("add", key, token, expire=expire, noreply=False):
+        while not self._call("add", key, lease.token, expire=expire, noreply=False):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.log.warning("session %s: lock not acquired within %ss", session_id, self.lock_max_wait_time)
                 raise LockError(f"lock of session {session_id} not acquired within {self.lock_max_wait_time}s")
             time.sleep(min(self.lock_poll_time, remaining))
-        requests = self._local.requests
-        request = requests[session_id] = _Request(token)
         try:
-            yield
+            yield lease
         finally:
-            requests.pop(session_id, None)
-            self._unlock(session_id, key, request)
+            self._unlock(key, lease)
 
-    def _unlock(self, session_id: str, key: str, request: _Request) -> None:
+    def _unlock(self, key: str, lease: Lease) -> None:
         # Released only by its owner, atomically: a `cas` with the cas id read while we held the
         # lock, and a negative expiry, which memcached treats as "delete now". If the lock expired
         # and another request took it, its cas id differs and the `cas` fails: no race left
         # (get + compare + delete would delete the other request's lock in between).
         try:
-            if request.lock_cas is None:  # a request that fetched nothing: read it now
+            if lease.lock_cas is None:  # a request that fetched nothing: read it now
                 found = self._call("gets", key)
-                if found is not None and found[0] == request.token:
-                    request.lock_cas = found[1]
-            released = request.lock_cas is not None and self._call("cas", key, b"", request.lock_cas, expire=-1, noreply=False)
+                if found is not None and found[0] == lease.token:
+                    lease.lock_cas = found[1]
+            released = lease.lock_cas is not None and self._call("cas", key, b"", lease.lock_cas, expire=-1, noreply=False)
         except StoreError as exc:
             # The state is stored (or the request failed anyway): answering 503 now would hide
             # that. The lock expires by itself after lock_ttl.
-            self.log.warning("session %s: lock not released (%s); it expires within %ss", session_id, exc, self.lock_ttl)
+            self.log.warning("session %s: lock not released (%s); it expires within %ss", lease.session_id, exc, self.lock_ttl)
             return
         if not released:
-            self.log.warning("session %s: its lock expired before the request ended (lock_ttl = %ss is too short)", session_id, self.lock_ttl)
+            self.log.warning(
+                "session %s: its lock expired before the request ended (lock_ttl = %ss is too short)", lease.session_id, self.lock_ttl
+            )
 
-    def _lock_cas(self, found: dict[str, Any], session_id: str, request: _Request) -> None:
-        lock = found.get(self._lock_key(session_id))
-        if lock is None or lock[0] != request.token:
-            raise LockError(f"lock of session {session_id} lost before its state was read (lock_ttl = {self.lock_ttl}s is too short)")
-        request.lock_cas = lock[1]
+    def _lock_cas(self, found: dict[str, Any], lease: Lease) -> None:
+        lock = found.get(self._lock_key(lease.session_id))
+        if lock is None or lock[0] != lease.token:
+            raise LockError(f"lock of session {lease.session_id} lost before its state was read (lock_ttl = {self.lock_ttl}s is too short)")
+        lease.lock_cas = lock[1]
 
     # -- the backend interface -----------------------------------------------------------------
 
-    def _create(self, session_id: str, secure_id: str) -> None:
+    def _create(self, lease: Lease) -> None:
         # Nothing is written until the first store: no one else knows the session id yet.
-        request = self._request(session_id)
-        found = self._call("gets_many", [self._generation_key, self._lock_key(session_id)])
-        request.generation = self._generation_of(found)
-        self._lock_cas(found, session_id, request)
+        found = self._call("gets_many", [self._generation_key, self._lock_key(lease.session_id)])
+        lease.generation = self._generation_of(found)
+        self._lock_cas(found, lease)
 
-    def _fetch(self, session_id: str, state_id: int) -> base.Record:
-        request = self._request(session_id)
+    def _fetch(self, lease: Lease, state_id: int) -> base.Record:
+        session_id = lease.session_id
         generation = self._generation
         if generation is None:
             generation = self._generation_of({self._generation_key: self._call("get", self._generation_key)})
@@ -299,28 +295,22 @@ class Sessions(base.Sessions):
             generation = current
         else:
             raise ExpirationError("sessions invalidated while reading this one")
-        self._lock_cas(found, session_id, request)
-        request.generation = generation
+        self._lock_cas(found, lease)
+        lease.generation = generation
         if record_key not in found:
             raise ExpirationError("unknown or expired session")
         last_state_id, secure_id, shared = _parse_record(self._unpack(found[record_key][0]))
-        request.last_state_id = last_state_id
+        lease.last_state_id = last_state_id
         if state_key not in found:
             raise ExpirationError("unknown or expired state")
         state = self._unpack(found[state_key][0])
-        return base.Record(secure_id, state, shared, state_id if self.states_history else last_state_id)
+        return base.Record(secure_id, state, shared, state_id if self.states_history else last_state_id, last_state_id)
 
-    def _next_state_id(self, session_id: str) -> int:
-        # The record's last id, under the lock: no counter key, no round trip.
-        request = self._request(session_id)
-        request.allocated = max(request.allocated, request.last_state_id) + 1
-        return request.allocated
-
-    def _store(self, session_id: str, state_id: int, secure_id: str, state: bytes, shared: bytes) -> None:
-        request = self._request(session_id)
-        generation = request.generation
-        assert generation is not None  # set by _create or _fetch, which the base always calls first
-        last_state_id = max(request.last_state_id, state_id)
+    def _store(self, lease: Lease, state_id: int, secure_id: str, state: bytes, shared: bytes) -> None:
+        session_id, generation, previous = lease.session_id, lease.generation, lease.last_state_id
+        if generation is None:
+            raise RuntimeError(f"session {session_id} stored before it was created or fetched")
+        last_state_id = max(previous, state_id)
         record = _RECORD + b"%d %s " % (last_state_id, secure_id.encode("ascii")) + shared
         values = {
             self._record_key(generation, session_id): self._pack(record),
@@ -331,27 +321,25 @@ class Sessions(base.Sessions):
         failed = self._call("set_many", values, expire=self._expire(self.ttl), noreply=False)
         if failed:
             raise StoreError(f"memcached at {self.host}:{self.port} did not store {', '.join(failed)}")
-        if self.states_history and state_id > request.last_state_id:
+        if self.states_history and state_id > previous:
             # The ids leaving the window of the nb_states most recent ones are deleted now (not
             # left to memcached's LRU, which would evict other sessions' data first).
-            previous = request.last_state_id
             dropped = range(max(previous - self.nb_states + 1, 0), min(state_id - self.nb_states, previous) + 1)
             if dropped:
                 self._call("delete_many", [self._state_key(generation, session_id, n) for n in dropped], noreply=True)
-        request.last_state_id = last_state_id
+        lease.last_state_id = last_state_id
 
-    def _delete(self, session_id: str) -> None:
-        request = self._request(session_id)
-        if request.generation is None:
+    def _delete(self, lease: Lease) -> None:
+        session_id, generation, last = lease.session_id, lease.generation, lease.last_state_id
+        if generation is None:
             return
-        keys = [self._record_key(request.generation, session_id)]
+        keys = [self._record_key(generation, session_id)]
         if self.states_history:
-            first = max(request.last_state_id - self.nb_states + 1, 0)
-            keys += [self._state_key(request.generation, session_id, n) for n in range(first, request.last_state_id + 1)]
-        elif request.last_state_id >= 0:
-            keys.append(self._state_key(request.generation, session_id, 0))
+            keys += [self._state_key(generation, session_id, n) for n in range(max(last - self.nb_states + 1, 0), last + 1)]
+        elif last >= 0:
+            keys.append(self._state_key(generation, session_id, 0))
         self._call("delete_many", keys, noreply=False)
-        request.last_state_id = request.allocated = -1
+        lease.last_state_id = -1
 
 
 def _parse_record(data: bytes) -> tuple[int, str, bytes]:

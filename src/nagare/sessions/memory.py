@@ -3,6 +3,10 @@
 An LRU of `nb_sessions` sessions, each an LRU of `nb_states` pickled states. The states are
 pickled like in every other backend, so an application behaves the same when it moves to
 memcache — and the back button gets a true copy of each past state.
+
+The lease of a request is the session's entry itself: its lock is the session lock, and only
+the request holding it reads or writes the entry's states. The LRU of sessions (`_sessions`) is
+shared by every thread and changed under `_guard`.
 """
 
 from __future__ import annotations
@@ -16,20 +20,25 @@ from typing import Any
 from nagare.config.settings import Setting, integer, number
 from nagare.errors import ExpirationError, LockError
 from nagare.sessions import base
+from nagare.sessions.serializer import Serializer
 
 
-class _Entry:
-    __slots__ = ("lock", "secure_id", "shared", "states", "last_state_id")
+class Entry:
+    """One session: its lock, its secure id, its states; the lease of the request holding `lock`."""
 
-    def __init__(self, secure_id: str) -> None:
+    __slots__ = ("session_id", "generation", "lock", "secure_id", "shared", "states", "last_state_id")
+
+    def __init__(self, session_id: str, generation: int) -> None:
+        self.session_id = session_id
+        self.generation = generation  # the manager's when the entry was made; invalidate_all moves it on
         self.lock = threading.Lock()
-        self.secure_id = secure_id
+        self.secure_id = ""
         self.shared: bytes | None = None
         self.states: OrderedDict[int, bytes] = OrderedDict()
         self.last_state_id = -1
 
 
-class Sessions(base.Sessions):
+class Sessions(base.Sessions[Entry]):
     SETTINGS = base.Sessions.SETTINGS.extend(
         [
             Setting("nb_sessions", integer(1), 10000, "sessions kept in memory per process (least recently used dropped)"),
@@ -39,92 +48,73 @@ class Sessions(base.Sessions):
     )
     multiprocess_safe = False
 
-    def __init__(self, settings: dict[str, Any], serializer: Any, name: str = "") -> None:
+    def __init__(self, settings: dict[str, Any], serializer: Serializer, name: str = "") -> None:
         super().__init__(settings, serializer, name)
         self.nb_sessions: int = settings["nb_sessions"]
         self.nb_states: int = settings["nb_states"]
         self.lock_max_wait_time: float = settings["lock_max_wait_time"]
-        self._sessions: OrderedDict[str, _Entry] = OrderedDict()
-        self._pending: dict[str, _Entry] = {}
+        self._sessions: OrderedDict[str, Entry] = OrderedDict()
+        self._generation = 0
         self._guard = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def _entry(self, session_id: str) -> _Entry | None:
+    @contextmanager
+    def _lock(self, session_id: str) -> Iterator[Entry]:
         with self._guard:
             entry = self._sessions.get(session_id)
-            if entry is not None:
+            if entry is None:
+                # Not kept until its first store (a new session), or unknown: `_fetch` says which.
+                entry = Entry(session_id, self._generation)
+            else:
                 self._sessions.move_to_end(session_id)
-            return entry
-
-    @contextmanager
-    def _lock(self, session_id: str) -> Iterator[None]:
-        entry = self._entry(session_id)
-        if entry is None:
-            with self._guard:
-                entry = self._pending.setdefault(session_id, _Entry(""))
         if not entry.lock.acquire(timeout=self.lock_max_wait_time):
             raise LockError(f"session lock not acquired within {self.lock_max_wait_time}s")
         try:
-            yield
+            yield entry
         finally:
             entry.lock.release()
 
-    def _create(self, session_id: str, secure_id: str) -> None:
-        with self._guard:
-            entry = self._pending.pop(session_id)
-            entry.secure_id = secure_id
-            self._sessions[session_id] = entry
-            while len(self._sessions) > self.nb_sessions:
-                self._sessions.popitem(last=False)
+    def _create(self, lease: Entry) -> None:
+        pass  # nobody else knows the session id before the first page is sent
 
-    def _fetch(self, session_id: str, state_id: int) -> base.Record:
+    def _fetch(self, lease: Entry, state_id: int) -> base.Record:
         with self._guard:
-            self._pending.pop(session_id, None)
-            entry = self._sessions.get(session_id)
-            if entry is None:
-                raise ExpirationError("unknown or expired session")
-            if not self.states_history:
-                state_id = entry.last_state_id
-            state = entry.states.get(state_id)
-            if state is None:
-                raise ExpirationError("unknown or expired state")
-            entry.states.move_to_end(state_id)
-            return base.Record(entry.secure_id, state, entry.shared, state_id)
+            kept = self._sessions.get(lease.session_id) is lease
+        if not kept:  # unknown, dropped by the LRU, deleted or invalidated while we waited
+            raise ExpirationError("unknown or expired session")
+        if not self.states_history:
+            state_id = lease.last_state_id
+        state = lease.states.get(state_id)
+        if state is None:
+            raise ExpirationError("unknown or expired state")
+        lease.states.move_to_end(state_id)
+        return base.Record(lease.secure_id, state, lease.shared, state_id, lease.last_state_id)
 
-    def _revive(self, session_id: str, secure_id: str) -> _Entry:
-        """The entry of a session dropped by the LRU while its request ran: it comes back."""
-        entry = self._sessions[session_id] = _Entry(secure_id)
-        while len(self._sessions) > self.nb_sessions:
-            self._sessions.popitem(last=False)
-        return entry
-
-    def _next_state_id(self, session_id: str) -> int:
+    def _store(self, lease: Entry, state_id: int, secure_id: str, state: bytes, shared: bytes) -> None:
+        lease.secure_id = secure_id
+        lease.last_state_id = max(lease.last_state_id, state_id)
+        lease.shared = shared
+        states = lease.states
+        states[state_id] = state
+        states.move_to_end(state_id)
+        while len(states) > self.nb_states:
+            states.popitem(last=False)
         with self._guard:
-            entry = self._sessions.get(session_id)
-            if entry is None:
-                entry = self._revive(session_id, "")  # `_store` sets the secure id
-            entry.last_state_id += 1
-            return entry.last_state_id
+            if lease.generation == self._generation and self._sessions.get(lease.session_id) is not lease:
+                # A new session, or one the LRU dropped while its request ran: it is kept again
+                # (but not one that invalidate_all() forgot meanwhile, as in every backend).
+                self._sessions[lease.session_id] = lease
+                while len(self._sessions) > self.nb_sessions:
+                    self._sessions.popitem(last=False)
 
-    def _store(self, session_id: str, state_id: int, secure_id: str, state: bytes, shared: bytes) -> None:
+    def _delete(self, lease: Entry) -> None:
         with self._guard:
-            entry = self._sessions.get(session_id)
-            if entry is None:
-                entry = self._revive(session_id, secure_id)
-            entry.secure_id = secure_id
-            entry.last_state_id = max(entry.last_state_id, state_id)
-            entry.shared = shared
-            entry.states[state_id] = state
-            entry.states.move_to_end(state_id)
-            while len(entry.states) > self.nb_states:
-                entry.states.popitem(last=False)
-
-    def _delete(self, session_id: str) -> None:
-        with self._guard:
-            self._sessions.pop(session_id, None)
+            if self._sessions.get(lease.session_id) is lease:
+                del self._sessions[lease.session_id]
 
     def invalidate_all(self) -> None:
         with self._guard:
+            self._generation += 1
             self._sessions.clear()

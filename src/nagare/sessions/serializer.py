@@ -16,13 +16,17 @@ import hmac
 import io
 import os
 import secrets
-from typing import Any
+from typing import TypeAlias
 
 from nagare.errors import NagareError, StateError
 from nagare.sessions.pickler import Pickler, Unpickler
 
 MAC_SIZE = 32
 SECRET_ENV = "NAGARE_SECRET_FILE"
+
+#: the stateless objects of a session met so far: id(obj) -> (pid, obj)
+Shared: TypeAlias = dict[int, tuple[str, object]]
+
 
 class Serializer:
     """Pickles and authenticates the states of one application's sessions."""
@@ -47,9 +51,7 @@ class Serializer:
             raise StateError("stored state is not authentic (altered, or from another session)")
         return data
 
-    def dumps(
-        self, session_id: str, state: Any, shared: dict[int, tuple[str, Any]], state_id: int | None = None
-    ) -> tuple[bytes, bytes]:
+    def dumps(self, session_id: str, state: object, shared: Shared, state_id: int | None = None) -> tuple[bytes, bytes]:
         """(state blob, shared blob): `shared` maps id(obj) -> (pid, obj), updated in place."""
         buffer = io.BytesIO()
         Pickler(buffer, shared).dump(state)
@@ -60,20 +62,26 @@ class Serializer:
 
     def loads(
         self, session_id: str, state_blob: bytes, shared_blob: bytes | None, state_id: int | None = None
-    ) -> tuple[Any, dict[int, tuple[str, Any]]]:
+    ) -> tuple[object, Shared]:
         """The state and the `shared` mapping to hand back to `dumps` on the next store."""
         # Both blobs are verified before either is unpickled: an authentic shared blob must not
         # be loaded (running its reducers) on behalf of an altered state blob.
         state_data = self.verify(session_id, _state_kind(state_id), state_blob)
         shared_data = self.verify(session_id, b"shared", shared_blob) if shared_blob is not None else None
-        shared_objects: dict[str, Any] = self._unpickle(shared_data, {}) if shared_data is not None else {}
+        shared_objects: dict[str, object] = {}
+        if shared_data is not None:
+            loaded = self._unpickle(shared_data, {})
+            if not isinstance(loaded, dict):
+                raise StateError("stored shared objects are not a mapping")
+            shared_objects = loaded
         state = self._unpickle(state_data, shared_objects)
         return state, {id(obj): (pid, obj) for pid, obj in shared_objects.items()}
 
     @staticmethod
-    def _unpickle(data: bytes, shared: dict[str, Any]) -> Any:
+    def _unpickle(data: bytes, shared: dict[str, object]) -> object:
         try:
-            return Unpickler(io.BytesIO(data), shared).load()
+            loaded: object = Unpickler(io.BytesIO(data), shared).load()
+            return loaded
         except StateError:
             raise
         except Exception as exc:

@@ -19,7 +19,7 @@ from nagare.callbacks import Callbacks
 from nagare.component import Component
 from nagare.errors import ExpirationError, LockError, SessionSecurityError, StateError, StoreUnavailableError
 from nagare.namespaces import xhtml5
-from nagare.sessions.base import Session, Sessions
+from nagare.sessions.base import PageState, Session, Sessions
 
 StartResponse = Callable[..., Any]
 
@@ -32,7 +32,7 @@ class WSGIApp:
         root_factory: Callable[[], Any],
         *,
         name: str,
-        sessions: Sessions,
+        sessions: Sessions[Any],
         static_url: str | None = None,
         always_html: bool = True,
         redirect_after_post: bool = False,
@@ -59,6 +59,7 @@ class WSGIApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ, charset="utf-8")
+        response: Response | HTTPException
         try:
             response = self.handle(request)
         except HTTPException as exc:
@@ -89,6 +90,8 @@ class WSGIApp:
             if session_id is None or state_id is None:
                 with self.sessions.create() as session:
                     return self.start(request, session, is_xhr)
+            if not isinstance(session_id, str) or not isinstance(state_id, str):  # a file sent as _s or _c
+                raise ExpirationError("malformed session or state id")
             secure_id = request.cookies.get(self.sessions.security_cookie_name)
             with self.sessions.open(session_id, state_id, secure_id) as session:
                 return self.process(request, session, is_xhr)
@@ -118,13 +121,12 @@ class WSGIApp:
 
     # -- a new session -----------------------------------------------------------------------
 
-    def start(self, request: Request, session: Session, is_xhr: bool) -> Response:
-        root = self.create_root()
-        callbacks = Callbacks()
+    def start(self, request: Request, session: Session[Any], is_xhr: bool) -> Response:
+        page = PageState(self.create_root(), Callbacks())
         url = [segment for segment in request.path_info.split("/") if segment]
         if url:
             try:
-                root.init(url, request.method, request)
+                page.root.init(url, request.method, request)
             except presentation.NotFound:
                 session.delete()  # nothing to keep: no page was shown
                 return error_page(404, "Not Found", "The page you asked for does not exist.")
@@ -133,7 +135,7 @@ class WSGIApp:
             return json_response({"updates": [], "reload": request.path_url})
         response = Response(charset="utf-8")
         self.set_cookie(request, response, session.secure_id)
-        return self.render_page(request, response, session, root, callbacks, session.new_state_id)
+        return self.render_page(request, response, session, page, session.next_state_id)
 
     def set_cookie(self, request: Request, response: Response, secure_id: str) -> None:
         response.set_cookie(
@@ -147,28 +149,29 @@ class WSGIApp:
 
     # -- an existing session -----------------------------------------------------------------
 
-    def process(self, request: Request, session: Session, is_xhr: bool) -> Response:
-        root, callbacks = session.state
+    def process(self, request: Request, session: Session[Any], is_xhr: bool) -> Response:
+        page, state_id = session.state, session.state_id
+        assert page is not None and state_id is not None  # what `Sessions.open` yields
         response = Response(charset="utf-8")
         actions = Callbacks.parse(request.params.items())
-        results = callbacks.run(actions, request, response)
+        results = page.callbacks.run(actions, request, response)
 
         for result in results:
             if isinstance(result, Response):  # an action that answers by itself (an image, a file)
-                session.store((root, callbacks), use_same_state=True)
+                session.store(page, state_id)  # no page rendered: its links are the state's own
                 return result
 
         if is_xhr:
-            return self.render_updates(request, session, root, callbacks, results)
+            return self.render_updates(request, session, page, state_id, results)
 
         if actions and self.redirect_after_post and request.method == "POST":
-            state_id = session.store((root, callbacks))
-            raise HTTPSeeOther(location=self.state_url(request, session.session_id, state_id))
+            session.store(page, session.next_state_id)
+            raise HTTPSeeOther(location=self.state_url(request, session.session_id, session.next_state_id))
 
         # A new state even without actions (a reload, the back button): rendering registers new
         # action ids, and the pages already shown from this state (another tab, the browser's
         # cache) must keep working with theirs.
-        return self.render_page(request, response, session, root, callbacks, session.new_state_id)
+        return self.render_page(request, response, session, page, session.next_state_id)
 
     def state_url(self, request: Request, session_id: str, state_id: int) -> str:
         return f"{request.path_url}?_s={session_id}&_c={state_id:05d}"
@@ -183,24 +186,22 @@ class WSGIApp:
             response=response,
         )
 
-    def render_page(
-        self, request: Request, response: Response, session: Session, root: Component, callbacks: Callbacks, state_id: int
-    ) -> Response:
-        callbacks.clear()
-        h = self.new_renderer(request, response, callbacks, session.session_id, state_id)
-        output = root.render(h)
+    def render_page(self, request: Request, response: Response, session: Session[Any], page: PageState, state_id: int) -> Response:
+        """Render the whole page with fresh action ids, store it as the state `state_id`."""
+        page.callbacks.clear()
+        h = self.new_renderer(request, response, page.callbacks, session.session_id, state_id)
+        output = page.root.render(h)
         body = h.page(output, self.always_html)
-        session.store((root, callbacks), use_same_state=state_id == session.state_id)
+        session.store(page, state_id)
         response.content_type = h.content_type.split(";")[0]
         response.body = body
         response.cache_control = "no-cache"
         return response
 
-    def render_updates(self, request: Request, session: Session, root: Component, callbacks: Callbacks, results: list[Any]) -> Response:
+    def render_updates(self, request: Request, session: Session[Any], page: PageState, state_id: int, results: list[Any]) -> Response:
         """An XHR request: render the parts its actions asked for, keep the state in place."""
-        assert session.state_id is not None
         response = Response(charset="utf-8")
-        h = self.new_renderer(request, response, callbacks, session.session_id, session.state_id)
+        h = self.new_renderer(request, response, page.callbacks, session.session_id, state_id)
         updates, reload = [], None
         for rendering in results:
             if not isinstance(rendering, ajax.Rendering):
@@ -213,11 +214,11 @@ class WSGIApp:
                 output = rendering.render(renderer)
                 updates.append({"id": rendering.dom_id, "mode": "inner", "html": h.fragment(output)})
             elif rendering.component is None:
-                reload = self.state_url(request, session.session_id, session.state_id)
+                reload = self.state_url(request, session.session_id, state_id)
             else:
                 output = rendering.component.render(h.AsyncRenderer(), rendering.render)
                 updates.append({"id": rendering.dom_id, "mode": "outer", "html": h.fragment(output)})
-        session.store((root, callbacks), use_same_state=True)
+        session.store(page, state_id)  # the page shown keeps its state id: its links stay valid
         return json_response({"updates": updates, "head": h.head_assets(), "reload": reload}, response)
 
 
