@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
 
-from pymemcache.client.base import Client
-from pymemcache.exceptions import MemcacheError, MemcacheIllegalInputError
+# pymemcache publishes no type information: its Client is Any here
+from pymemcache.client.base import Client  # type: ignore[import-untyped]
+from pymemcache.exceptions import MemcacheError, MemcacheIllegalInputError  # type: ignore[import-untyped]
 
 from nagare.config.settings import Setting, boolean, integer, number, string
 from nagare.errors import ExpirationError, LockError, NagareError, StoreUnavailableError

@@ -28,7 +28,7 @@ import types
 import zlib
 from typing import Any
 
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]  # no type information published
 
 from nagare.state import MARK
 
@@ -179,7 +179,7 @@ def _shared_placeholder(pid: str) -> Any:
     raise pickle.UnpicklingError("a shared object reference outside of a session state")
 
 
-class Pickler(cloudpickle.Pickler):
+class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # untyped base class
     """Pickles a state; with `shared`, stateless objects are referenced, not copied.
 
     `shared` maps id(obj) -> (pid, obj) and is updated with the stateless objects met.
@@ -205,14 +205,14 @@ class Pickler(cloudpickle.Pickler):
                 return super().reducer_override(obj)
             if len(reference) == 1:
                 return NotImplemented  # a module-level function: the standard pickling by name
-            state = (obj.__defaults__, obj.__kwdefaults__, obj.__dict__ or None)
-            return _make_function, (*reference, obj.__closure__), state, None, None, _set_function_state
+            attributes = (obj.__defaults__, obj.__kwdefaults__, obj.__dict__ or None)
+            return _make_function, (*reference, obj.__closure__), attributes, None, None, _set_function_state
         if kind is CellType:
             try:
-                state: tuple[bool, Any] = (True, obj.cell_contents)
+                contents: tuple[bool, Any] = (True, obj.cell_contents)
             except ValueError:
-                state = (False, None)
-            return _empty_cell, (), state, None, None, _fill_cell
+                contents = (False, None)
+            return _empty_cell, (), contents, None, None, _fill_cell
         if self.shared is not None and not isinstance(obj, type):
             # state.is_stateless(), inlined: this runs for every object of the state
             mark = getattr(kind, MARK, None)
@@ -221,10 +221,10 @@ class Pickler(cloudpickle.Pickler):
             except AttributeError:
                 pass
             if mark is True:
-                entry = self.shared.get(id(obj))
-                if entry is None:
-                    entry = self.shared[id(obj)] = (secrets.token_hex(8), obj)
-                return _shared_placeholder, (entry[0],)
+                shared = self.shared.get(id(obj))
+                if shared is None:
+                    shared = self.shared[id(obj)] = (secrets.token_hex(8), obj)
+                return _shared_placeholder, (shared[0],)
         if kind is type or isinstance(obj, type):
             entry_ = _classes.get(id(obj))
             if entry_ is None or entry_[0] is not obj:
