@@ -174,7 +174,7 @@ class Sessions(base.Sessions[Lease]):
         return _RAW + data
 
     @staticmethod
-    def _unpack(value: Any) -> bytes:
+    def _unpack(value: object) -> bytes:
         """The bytes we stored; `ExpirationError` for anything we did not write."""
         if isinstance(value, (bytes, bytearray)):
             kind, data = bytes(value[:1]), bytes(value[1:])
@@ -351,7 +351,7 @@ def _parse_record(data: bytes) -> tuple[int, str, bytes]:
     return int(parts[0]), parts[1].decode("ascii"), parts[2]
 
 
-def _describe(args: tuple[Any, ...]) -> str:
+def _describe(args: tuple[object, ...]) -> str:
     described = []
     for arg in args:
         if isinstance(arg, dict):
@@ -365,7 +365,7 @@ def _describe(args: tuple[Any, ...]) -> str:
     return " ".join(described)
 
 
-def _describe_result(result: Any) -> str:
+def _describe_result(result: object) -> str:
     if isinstance(result, dict):
         return "found " + (", ".join(map(str, result)) or "nothing")
     if isinstance(result, bytes):
