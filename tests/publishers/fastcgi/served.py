@@ -60,6 +60,7 @@ class Served:
         self.conn = self.handler.new(self.server, None)
 
     def received(self) -> bytes:
+        """What the handler has sent so far."""
         self.client.setblocking(False)
         out = b""
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 from nagare.publishers.fastcgi.handler import Handler
+from nagare.publishers.fastcgi.request import DRAIN_LIMIT
 from tests.publishers.fastcgi.served import Served, ends_of, record_end, stdout_of
 from tests.support.fcgi_client import encode_request
 
@@ -21,7 +22,8 @@ def test_a_body_the_application_did_not_read_is_read_before_the_next_request() -
     request = encode_request("/", method="POST", body=IGNORED, keep_conn=True)
     cut = record_end(request, 32 << 10)
     with Served(ignore_body) as served:
-        # the application answers from the first part; the rest of the body comes later
+        # the application answers from the first part; the rest of the body comes later, and must
+        # not be left for whoever reads the connection next
         served.send(request[:cut], request[cut:], pause=0.2)
         keep = served.handler.serve(served.conn, served.report)
         out = served.received()
@@ -45,7 +47,7 @@ def test_the_next_request_in_the_same_write_is_answered_too() -> None:
 
 def test_an_unread_body_above_the_drain_limit_closes_the_connection() -> None:
     with Served(ignore_body) as served:
-        keep, out = served.run(encode_request("/", method="POST", body=b"z" * ((16 << 20) + (256 << 10)), keep_conn=True))
+        keep, out = served.run(encode_request("/", method="POST", body=b"z" * (DRAIN_LIMIT + (256 << 10)), keep_conn=True))
         assert not keep  # reading it all would hold the worker: the web server opens another connection
         assert ends_of(out) == 1 and stdout_of(out).startswith(b"Status: 204")
 

@@ -32,7 +32,8 @@ class Handler:
         self.allowed = allowed
 
     def new(self, sock: socket.socket, address: Any) -> Channel | None:
-        """The channel of a connection accepted from `address` (None: handed off by another worker)."""
+        """The channel of a connection accepted from `address` (None: handed over by another
+        worker); None if its web server is not allowed."""
         peer = address[0] if isinstance(address, tuple) else ""
         if self.allowed and peer and peer not in self.allowed:
             log.warning("connection from %s refused: not in allowed_servers", peer)
