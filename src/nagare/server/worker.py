@@ -29,7 +29,8 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from types import FrameType
+from typing import Any, Generic, Protocol, TypeVar
 
 from nagare.server.policy import State
 from nagare.server.scoreboard import SlotWriter
@@ -38,6 +39,11 @@ log = logging.getLogger("nagare.publisher")
 
 STUCK_SIGNAL = signal.SIGUSR2  # "log your stack": faulthandler writes it to stderr at once
 _PAGE = resource.getpagesize()
+# socket.accept() converts family and type to enums on every call: measurable. The private
+# method it wraps gives the file descriptor and the address (Any, as typeshed has addresses).
+_accept: Callable[[socket.socket], tuple[int, Any]] = getattr(socket.socket, "_accept")
+
+Conn = TypeVar("Conn")  # the protocol side's state of one connection
 
 
 class Report:
@@ -71,19 +77,20 @@ class Report:
         slot.write()
 
 
-class Handler(Protocol):
+class Handler(Protocol[Conn]):
     """The protocol side (FastCGI): what to do with a connection that has bytes to read."""
 
-    def new(self, sock: socket.socket, address: Any) -> Any:
-        """The state of a new connection, or None to refuse it (closed at once)."""
+    def new(self, sock: socket.socket, address: Any) -> Conn | None:
+        """The state of a new connection (`address`: as accept() gives it, None if handed over),
+        or None to refuse it (closed at once)."""
 
-    def serve(self, conn: Any, report: Report, fresh: bool = False) -> bool:
+    def serve(self, conn: Conn, report: Report, fresh: bool = False) -> bool:
         """Serve what `conn` brings; False: close it. `fresh`: just accepted, maybe nothing to read yet."""
 
-    def clean(self, conn: Any) -> bool:
+    def clean(self, conn: Conn) -> bool:
         """Idle at a record boundary with nothing buffered: another worker can take it over."""
 
-    def socket(self, conn: Any) -> socket.socket: ...
+    def socket(self, conn: Conn) -> socket.socket: ...
 
 
 def rss() -> int:
@@ -95,13 +102,13 @@ def rss() -> int:
         return 0
 
 
-class Worker:
+class Worker(Generic[Conn]):
     def __init__(
         self,
         listener: socket.socket,
         handoff: tuple[socket.socket, socket.socket],
         slot: SlotWriter,
-        handler: Handler,
+        handler: Handler[Conn],
         idle_workers: Callable[[], int] = lambda: 1,
         *,
         master: int | None = None,
@@ -120,7 +127,7 @@ class Worker:
         self.max_requests = max_requests + random.randint(0, max_requests // 10) if max_requests else 0
         self.max_memory = max_memory
         self.report = Report(slot, slow_after)
-        self.conns: dict[int, Any] = {}
+        self.conns: dict[int, Conn] = {}
         self.stopping = False
         self.reopen_logs = False
         self.epoll: select.epoll | None = None
@@ -133,10 +140,10 @@ class Worker:
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
 
-        def stop(signum: int, frame: Any) -> None:
+        def stop(signum: int, frame: FrameType | None) -> None:
             self.stopping = True
 
-        def reopen(signum: int, frame: Any) -> None:
+        def reopen(signum: int, frame: FrameType | None) -> None:
             self.reopen_logs = True
 
         signal.signal(signal.SIGTERM, stop)
@@ -211,8 +218,7 @@ class Worker:
 
     def _accept(self) -> None:
         try:
-            # socket.accept() converts family and type to enums on every call: measurable
-            fd, address = self.listener._accept()
+            fd, address = _accept(self.listener)
         except (BlockingIOError, InterruptedError):
             return  # another worker took it
         except OSError as exc:  # EMFILE and the like: the pool lives on
@@ -227,7 +233,7 @@ class Worker:
         self.conns[fd] = conn
         self._serve(fd, fresh=True)
 
-    def _hold(self, sock: socket.socket, conn: Any) -> None:
+    def _hold(self, sock: socket.socket, conn: Conn) -> None:
         fd = sock.fileno()
         self.conns[fd] = conn
         assert self.epoll is not None
@@ -317,7 +323,7 @@ def reopen_log_files() -> None:
                 try:
                     if target.stream is not None:
                         target.stream.close()
-                        target.stream = None  # type: ignore[assignment]  # reopened by emit()
+                        target.stream = None  # reopened by emit()
                 finally:
                     target.release()
 
