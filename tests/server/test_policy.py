@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nagare.server.policy import Actions, Policy, PoolSettings, State, WorkerView
+from nagare.server.policy import BOOT_FAILURES, Actions, Exit, Policy, PoolSettings, Previous, State, WorkerView
 
 BUSY, IDLE, STARTING, STOPPING = State.BUSY, State.IDLE, State.STARTING, State.STOPPING
 
@@ -37,8 +37,10 @@ def test_spawn_when_fewer_than_min_spare_are_idle():
     assert policy(min_spare=3, max_spare=5).decide(pool(BUSY, BUSY), now=1.0).spawn == 3
 
 
-def test_an_empty_pool_spawns_even_with_min_spare_zero():
-    assert policy(min_spare=0, max_spare=2).decide([], now=0.0).spawn == 1
+def test_an_empty_pool_gets_its_initial_workers_even_with_min_spare_zero():
+    # at start, and for a new master image after a reload
+    assert policy(min_spare=0, max_spare=2).decide([], now=0.0).spawn == 2
+    assert policy(min_spare=0, max_spare=0, max_children=1).decide([], now=0.0).spawn == 1
 
 
 def test_spawn_rate_doubles_under_a_sustained_deficit_and_resets_when_it_ends():
@@ -186,3 +188,109 @@ def test_retiring_workers_leave_room_under_max_children():
 def test_invalid_settings_raise(settings):
     with pytest.raises(ValueError, match="minSpare <= maxSpare <= maxChildren"):
         Policy(PoolSettings(**settings))
+
+
+def test_a_worker_that_exits_unasked_is_replaced_one_for_one():
+    p = policy(min_spare=1, max_spare=3)
+    crashed, recycled = Exit(4, IDLE), Exit(5, BUSY)
+    actions = p.decide(pool(IDLE, IDLE, IDLE), now=1.0, exits=[crashed, recycled])
+    assert actions.replace == [4, 5] and actions.spawn == 2 and actions.failed == []
+    # replaced even when the pool has spares enough: it keeps its size
+    assert p.decide(pool(IDLE, IDLE, IDLE, IDLE), now=2.0, exits=[Exit(9, STOPPING)]).spawn == 1
+
+
+def test_a_worker_asked_to_stop_is_not_replaced():
+    p = policy(min_spare=1, max_spare=3)
+    actions = p.decide(pool(IDLE, IDLE, IDLE), now=1.0, exits=[Exit(4, IDLE, asked=True), Exit(5, STARTING, asked=True)])
+    assert actions == Actions()
+    assert p.boot_failures == 0  # not a failure to start either
+
+
+def test_a_replacement_counts_as_a_starting_worker():
+    p = policy(min_spare=2, max_spare=5)
+    # one busy, the other crashed: its replacement and one more make the two spares
+    actions = p.decide(pool(BUSY), now=1.0, exits=[Exit(2, IDLE)])
+    assert actions.replace == [2] and actions.spawn == 2
+
+
+def test_replacements_stay_within_max_children():
+    p = policy(min_spare=1, max_spare=2, max_children=2)
+    actions = p.decide(pool(BUSY, BUSY), now=1.0, exits=[Exit(3, IDLE)])
+    assert actions.spawn == 0 and actions.max_children_reached
+
+
+def test_workers_failing_at_start_stop_the_pool_after_boot_failures_in_a_row():
+    p = policy(min_spare=1, max_spare=1)
+    for pid in range(1, BOOT_FAILURES):
+        actions = p.decide([], now=float(pid), exits=[Exit(pid, STARTING)])
+        assert actions.failed == [pid] and actions.replace == [pid] and actions.spawn == 1 and not actions.stop
+    last = p.decide([], now=10.0, exits=[Exit(BOOT_FAILURES, STARTING)])
+    assert last.stop and last.failed == [BOOT_FAILURES]
+    assert last.spawn == 0 and last.replace == []  # nothing more is forked
+
+
+def test_a_worker_that_gets_to_serve_resets_the_boot_failures():
+    p = policy(min_spare=1, max_spare=2)
+    for pid in range(1, BOOT_FAILURES):
+        p.decide([worker(100, STARTING)], now=float(pid), exits=[Exit(pid, STARTING)])
+    p.decide([worker(100, IDLE)], now=6.0)  # up: the failures before were not in a row
+    assert p.boot_failures == 0
+    for pid in range(10, 10 + BOOT_FAILURES - 1):
+        assert not p.decide([worker(100, IDLE)], now=7.0, exits=[Exit(pid, STARTING)]).stop
+    assert p.decide([worker(100, IDLE)], now=8.0, exits=[Exit(99, STARTING)]).stop
+    # a worker that served then died is no boot failure
+    q = policy(min_spare=1, max_spare=2)
+    for pid in range(1, 2 * BOOT_FAILURES):
+        assert not q.decide([], now=float(pid), exits=[Exit(pid, IDLE)]).failed
+
+
+def test_a_worker_already_up_does_not_reset_the_boot_failures_again():
+    p = policy(min_spare=1, max_spare=2)
+    healthy = worker(100, IDLE)
+    p.decide([healthy], now=0.0)
+    for pid in range(1, BOOT_FAILURES):  # its new neighbours all fail to start
+        p.decide([healthy], now=float(pid), exits=[Exit(pid, STARTING)])
+    assert p.decide([healthy], now=9.0, exits=[Exit(BOOT_FAILURES, STARTING)]).stop
+
+
+def test_a_dumped_worker_is_replaced_at_once():
+    p = policy(min_spare=1, max_spare=5, request_timeout=5.0)
+    actions = p.decide([worker(1, BUSY, since=0.0), worker(2, IDLE, since=9.0)], now=10.0)
+    assert actions.dump == [1] and actions.spawn == 1
+
+
+def test_a_worker_without_news_is_neither_dumped_nor_retired():
+    p = policy(min_spare=0, max_spare=1, request_timeout=5.0, heartbeat_timeout=30.0, idle_timeout=1.0)
+    # what a half-written slot would have said: busy, or idle, since the machine started
+    silent = [worker(1, BUSY, since=0.0, news=False), worker(2, IDLE, since=0.0, heartbeat=0.0, news=False)]
+    actions = p.decide([*silent, worker(3, IDLE, since=999.5, heartbeat=1000.0)], now=1000.0)
+    assert actions.dump == [] and actions.kill == [] and actions.retire == []
+    # counted as what it was last seen doing: two idle, one over max_spare but not retired
+    assert actions.spawn == 0
+    # a worker already dumped is killed all the same: its stuck state was seen whole
+    dumped = worker(1, BUSY, since=0.0, retiring=True, dumped_at=990.0, news=False)
+    assert p.decide([dumped], now=1000.0).kill == [1]
+
+
+def test_the_previous_image_is_retired_once_ours_serve():
+    p = policy(min_spare=1, max_spare=2)
+    previous = Previous((71, 72), since=100.0)
+    assert p.decide(pool(STARTING, STARTING, now=101.0), now=101.0, previous=previous).retire_previous == []
+    assert p.decide(pool(IDLE, STARTING, now=101.0), now=102.0, previous=previous).retire_previous == []
+    assert p.decide(pool(IDLE, BUSY, now=101.0), now=103.0, previous=previous).retire_previous == [71, 72]
+
+
+def test_the_previous_image_is_retired_after_the_reload_patience_anyway():
+    p = policy(min_spare=1, max_spare=2)
+    previous = Previous((71,), since=100.0)
+    assert p.decide(pool(STARTING, now=100.0), now=129.0, previous=previous).retire_previous == []
+    assert p.decide(pool(STARTING, now=100.0), now=130.5, previous=previous).retire_previous == [71]
+
+
+def test_nothing_is_decided_while_the_pool_stops():
+    p = policy(min_spare=2, max_spare=5, request_timeout=1.0)
+    actions = p.decide(
+        [worker(1, BUSY, since=0.0)], now=100.0, exits=[Exit(2, IDLE), Exit(3, STARTING)],
+        previous=Previous((9,), since=0.0), stopping=True,
+    )
+    assert actions == Actions() and not actions

@@ -1,9 +1,10 @@
 """The master: forks the workers, keeps the pool sized and healthy, answers signals and status.
 
-One loop, top to bottom (gunicorn's arbiter, without its signal-handler work): wait on the
-signal wake-up pipe and the status sockets; handle the signals recorded; reap the workers that
-exited; apply what the policy decides; answer the status requests. Signal handlers only append
-to a list.
+One loop, top to bottom: handle the signals recorded; look at the pool (reap the workers that
+exited, read the others' slots — looking changes nothing); let the policy decide; act (fork,
+signal, and the bookkeeping of what was seen and done); wait for a signal or a status client,
+up to a tick, and answer the status. Signal handlers only append to a list, since work done in
+a handler runs in the middle of whatever the loop was doing.
 
 Signals (the process runs in the foreground, logs to stderr — what supervisor expects):
 - TERM, INT: graceful stop — workers finish their request, bounded by `graceful_timeout`, then KILL;
@@ -17,7 +18,6 @@ Signals (the process runs in the foreground, logs to stderr — what supervisor 
 from __future__ import annotations
 
 import atexit
-import errno
 import logging
 import os
 import select
@@ -29,29 +29,42 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from types import FrameType
 
 from nagare.server import handover
 from nagare.server import status as status_report
 from nagare.server.endpoint import StatusEndpoint
-from nagare.server.policy import Actions, Policy, PoolSettings, State, WorkerView
-from nagare.server.scoreboard import Scoreboard
+from nagare.server.policy import Actions, Exit, Policy, PoolSettings, Previous, State, WorkerView
+from nagare.server.processes import OSProcesses, Processes
+from nagare.server.scoreboard import Scoreboard, Slot
 from nagare.server.worker import STUCK_SIGNAL, drain, exit_worker, reopen_log_files
 
 log = logging.getLogger("nagare.publisher")
 
 TICK = 0.1  # seconds between two looks at the pool
-BOOT_FAILURES = 5  # workers in a row that die before serving: the master stops
+KILL_AGAIN = 5.0  # seconds between two SIGKILLs of the workers that outlive a stop
 INHERIT = handover.VARIABLE
 CHECK = "NAGARE_FASTCGI_CHECK"  # set for the process that checks a reload: load, then exit
 
 
 @dataclass
 class WorkerInfo:
+    """What the master knows of one of its workers besides its slot."""
+
     slot: int
+    last: Slot  # its last whole reading (a slot read in the middle of a write gives none)
     retiring: bool = False
     dumped_at: float | None = None
-    ready: bool = False  # has reached IDLE once
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One look at the pool."""
+
+    exited: dict[int, int]  # pid -> wait status, of every child reaped
+    slots: dict[int, Slot | None]  # our workers' slots (the exited ones too); None: no news
+    workers: list[WorkerView]  # our workers alive
+    exits: list[Exit]  # our workers reaped
 
 
 class Master:
@@ -67,6 +80,7 @@ class Master:
         status: socket.socket | None = None,
         backlog: int = 1024,
         old_workers: tuple[int, ...] = (),
+        processes: Processes | None = None,
     ) -> None:
         self.listener = listener
         self.handoff = handoff
@@ -76,18 +90,19 @@ class Master:
         self.graceful_timeout = graceful_timeout
         self.status_listener = status
         self.endpoint = StatusEndpoint(status, self.status)
+        self.processes: Processes = processes or OSProcesses()
         self.scoreboard = Scoreboard(pool.max_children * 2 + 2)  # room for workers finishing
         self.workers: dict[int, WorkerInfo] = {}
-        self.old_workers = set(old_workers)  # of the master image before a reload
-        self.old_retired = False
+        self.previous = set(old_workers)  # of the master image before a reload, still alive
+        self.previous_retired = False
         self.signals: list[int] = []
         self.stop_deadline: float | None = None
-        self.boot_failures = 0
         self.reload_check: subprocess.Popen[bytes] | None = None
         self.totals = status_report.Totals(name, time.time(), backlog)
         self.started = time.monotonic()
         self.exit_status = 0
         self.at_max_children = False  # counted once each time the pool hits maxChildren
+        self._wake_fds: tuple[int, int] | None = None
 
     # -- signals -----------------------------------------------------------------------------
 
@@ -102,80 +117,180 @@ class Master:
         self._wake_fds = (wake_r, wake_w)
         return wake_r
 
-    def _record(self, signum: int, frame: Any) -> None:
+    def _record(self, signum: int, frame: FrameType | None) -> None:
         self.signals.append(signum)
 
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> int:
         wake_r = self._install_signals()
-        for _ in range(self.policy.initial()):
-            self.spawn()
         while True:
-            try:
-                ready, _, _ = select.select([wake_r, *self.endpoint.fds()], [], [], TICK)
-            except InterruptedError:
-                ready = []
-            if wake_r in ready:
-                drain(wake_r)
-            self.handle_signals()
-            self.reap()
-            now = time.monotonic()
-            if self.stop_deadline is None:
-                self.check_reload()
-                self.retire_old_generation()
-                self.apply(self.policy.decide(self.views(), now), now)
-            elif not self.workers and not self.old_workers:
+            self.handle_signals(time.monotonic())
+            if not self.tick(time.monotonic()):
                 break
-            elif now >= self.stop_deadline:
-                self.kill_all(signal.SIGKILL)
-                self.stop_deadline = now + 5.0
-            self.endpoint.serve(ready, now)  # during a stop too: unread bytes would make select spin
+            ready = self.wait(wake_r, TICK)
+            self.endpoint.serve(ready, time.monotonic())  # during a stop too: unread bytes would make select spin
         self.close()
         return self.exit_status
 
-    def handle_signals(self) -> None:
+    def tick(self, now: float) -> bool:
+        """One look at the pool, the policy's decision, what it takes; False once stopped."""
+        seen = self.observe()
+        stopping = self.stop_deadline is not None
+        actions = self.policy.decide(seen.workers, now, seen.exits, self.previous_generation(), stopping)
+        self.apply(actions, seen, now)
+        if self.stop_deadline is None:
+            self.check_reload()
+        elif not self.workers and not self.previous:
+            return False
+        elif now >= self.stop_deadline:
+            self.kill_all(signal.SIGKILL)
+            self.stop_deadline = now + KILL_AGAIN
+        return True
+
+    def wait(self, wake_r: int, timeout: float) -> set[int]:
+        """The file descriptors that became readable within `timeout`: the signals' wake-up pipe
+        (emptied here), the status sockets."""
+        try:
+            ready, _, _ = select.select([wake_r, *self.endpoint.fds()], [], [], timeout)
+        except InterruptedError:
+            return set()
+        if wake_r in ready:
+            drain(wake_r)
+        return set(ready)
+
+    def handle_signals(self, now: float) -> None:
         while self.signals:
             signum = self.signals.pop(0)
             if signum == signal.SIGCHLD:
-                continue  # reap() runs every turn
+                continue  # the exits are reaped every tick
             if signum in (signal.SIGTERM, signal.SIGINT):
                 if self.stop_deadline is None:
                     log.info("stopping: waiting up to %gs for the requests in flight", self.graceful_timeout)
-                    self.stop(signal.SIGTERM, self.graceful_timeout)
+                    self.stop(signal.SIGTERM, self.graceful_timeout, now)
                 else:  # asked twice: the user means it
-                    self.stop(signal.SIGQUIT, 1.0)
+                    self.stop(signal.SIGQUIT, 1.0, now)
             elif signum == signal.SIGQUIT:
                 log.info("stopping now")
-                self.stop(signal.SIGQUIT, 1.0)
+                self.stop(signal.SIGQUIT, 1.0, now)
             elif signum == signal.SIGHUP:
                 self.start_reload()
             elif signum == signal.SIGUSR1:
                 reopen_log_files()
                 self.kill_all(signal.SIGUSR1)
 
-    def stop(self, signum: int, timeout: float) -> None:
-        self.stop_deadline = time.monotonic() + timeout
+    def stop(self, signum: int, timeout: float, now: float) -> None:
+        self.stop_deadline = now + timeout
         if self.reload_check is not None:
             self.reload_check.kill()
         self.kill_all(signum)
 
     def kill_all(self, signum: int) -> None:
-        for pid in [*self.workers, *self.old_workers]:
+        for pid in [*self.workers, *self.previous]:
             if signum == signal.SIGTERM and pid in self.workers:
                 self.workers[pid].retiring = True
-            _kill(pid, signum)
+            self.processes.kill(pid, signum)
 
-    # -- workers -----------------------------------------------------------------------------
+    # -- observe -----------------------------------------------------------------------------
 
-    def spawn(self) -> None:
+    def observe(self) -> Observation:
+        """The exits and the slots as they are: nothing is recorded nor changed by looking."""
+        exited: dict[int, int] = {}
+        while (found := self.processes.waitpid()) is not None:
+            pid, status = found
+            check = self.reload_check
+            if check is not None and pid == check.pid:  # its Popen can no longer wait for it
+                check.returncode = os.waitstatus_to_exitcode(status)
+            else:
+                exited[pid] = status
+        slots: dict[int, Slot | None] = {}
+        workers, exits = [], []
+        stopping = self.stop_deadline is not None
+        for pid, info in self.workers.items():
+            if pid in exited:  # it is dead: a write it left half done stays so, no waiting
+                slot = slots[pid] = self.scoreboard.read(info.slot, patience=0.0)
+                exits.append(Exit(pid, (slot or info.last).state, asked=info.retiring or stopping))
+            else:
+                slot = slots[pid] = self.scoreboard.read(info.slot)
+                last = slot or info.last
+                workers.append(WorkerView(pid, last.state, last.since, last.heartbeat, info.retiring, info.dumped_at, news=slot is not None))
+        return Observation(exited, slots, workers, exits)
+
+    def previous_generation(self) -> Previous | None:
+        if not self.previous or self.previous_retired:
+            return None
+        return Previous(tuple(sorted(self.previous)), self.started)
+
+    # -- act ---------------------------------------------------------------------------------
+
+    def apply(self, actions: Actions, seen: Observation, now: float) -> None:
+        self.record(seen)
+        for gone in seen.exits:
+            self.forget(gone, seen.exited[gone.pid], actions)
+        if actions.stop:
+            log.error("%d workers in a row failed at start: stopping (see the errors above)", self.policy.boot_failures)
+            self.exit_status = 1
+            self.stop(signal.SIGTERM, self.graceful_timeout, now)
+        if actions.max_children_reached and not self.at_max_children:
+            log.warning("the pool reached maxChildren (%d): requests wait for a free worker", self.pool.max_children)
+            self.totals.max_children_reached += 1
+        self.at_max_children = actions.max_children_reached
+        for _ in range(actions.spawn):
+            self.spawn(now)
+        for pid in actions.retire:
+            self.workers[pid].retiring = True
+            self.processes.kill(pid, signal.SIGTERM)
+        for pid in actions.dump:
+            self.dump(pid, now)
+        for pid in actions.kill:
+            log.error("worker %d killed", pid)
+            self.processes.kill(pid, signal.SIGKILL)
+        if actions.retire_previous:
+            self.previous_retired = True
+            for pid in actions.retire_previous:
+                self.processes.kill(pid, signal.SIGTERM)
+            log.info("reloaded: %d workers of the previous code retired", len(actions.retire_previous))
+
+    def record(self, seen: Observation) -> None:
+        """Keep what this look at the pool taught: the last whole slots, the most workers busy."""
+        for pid, slot in seen.slots.items():
+            if slot is not None:
+                self.workers[pid].last = slot
+        self.previous -= seen.exited.keys()
+        busy = sum(1 for w in seen.workers if w.state == State.BUSY)
+        self.totals.max_active = max(self.totals.max_active, busy)
+
+    def forget(self, gone: Exit, status: int, actions: Actions) -> None:
+        """A worker reaped: its counts go to the totals, its slot is freed; say why it went."""
+        pid = gone.pid
+        info = self.workers.pop(pid)
+        self.totals.started.pop(pid, None)
+        last = info.last
+        self.totals.accepted += last.accepted
+        self.totals.requests += last.requests
+        self.totals.slow += last.slow
+        self.scoreboard.release(info.slot)
+        if pid in actions.failed:
+            log.error("worker %d %s before serving", pid, _describe(status))
+        elif pid not in actions.replace:
+            pass  # it was asked to go, or it is not replaced since the pool stops
+        elif os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            log.debug("worker %d exited (recycled)", pid)
+        else:
+            log.warning("worker %d %s: replaced", pid, _describe(status))
+
+    def spawn(self, now: float) -> None:
         index = self.scoreboard.free_slot()
         if index is None:
             return
-        now = time.monotonic()
-        self.scoreboard.claim(index, now)
+        claimed = self.scoreboard.claim(index, now)
         master = os.getpid()  # the child's getppid() could already be 1 if we died meanwhile
-        pid = os.fork()
+        try:
+            pid = self.processes.fork()
+        except OSError as exc:  # EAGAIN, ENOMEM: the pool goes on, the policy asks again
+            self.scoreboard.release(index)
+            log.error("cannot fork a worker: %s", exc.strerror or exc)
+            return
         if pid == 0:
             status = 1
             try:
@@ -185,100 +300,32 @@ class Master:
                 log.exception("worker %d failed", os.getpid())
             finally:
                 exit_worker(status)
-        self.workers[pid] = WorkerInfo(index)
+        self.workers[pid] = WorkerInfo(index, claimed)
         self.totals.started[pid] = time.time()
 
     def in_child(self) -> None:
         """Drop what only the master uses (the worker installs its own signal handlers)."""
         signal.set_wakeup_fd(-1)
-        for fd in self._wake_fds:
+        for fd in self._wake_fds or ():
             os.close(fd)
         self.endpoint.close_clients()
         if self.status_listener is not None:
             self.status_listener.close()
         self.signals.clear()
 
-    def reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            check = self.reload_check
-            if check is not None and pid == check.pid:  # its Popen can no longer wait for it
-                check.returncode = os.waitstatus_to_exitcode(status)
-                continue
-            self.totals.started.pop(pid, None)
-            if pid in self.old_workers:
-                self.old_workers.discard(pid)
-                continue
-            info = self.workers.pop(pid, None)
-            if info is None:
-                continue  # the reload check process, reaped by its Popen
-            slot = self.scoreboard.read(info.slot)
-            self.totals.accepted += slot.accepted
-            self.totals.requests += slot.requests
-            self.totals.slow += slot.slow
-            self.scoreboard.release(info.slot)
-            if info.retiring or self.stop_deadline is not None:
-                continue
-            how = _describe(status)
-            if not info.ready and slot.state == State.STARTING:
-                self.boot_failures += 1
-                log.error("worker %d %s before serving", pid, how)
-                if self.boot_failures >= BOOT_FAILURES:
-                    log.error("%d workers in a row failed at start: stopping (see the errors above)", self.boot_failures)
-                    self.exit_status = 1
-                    self.stop(signal.SIGTERM, self.graceful_timeout)
-                    return
-            elif os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-                log.debug("worker %d exited (recycled)", pid)
-            else:
-                log.warning("worker %d %s: replaced", pid, how)
-            self.spawn()  # a worker that crashed or was recycled is replaced at once
-
-    def views(self) -> list[WorkerView]:
-        views = []
-        active = 0
-        for pid, info in self.workers.items():
-            slot = self.scoreboard.read(info.slot)
-            if slot.state == State.IDLE and not info.ready:
-                info.ready = True
-                self.boot_failures = 0
-            if slot.state == State.BUSY:
-                active += 1
-            views.append(WorkerView(pid, slot.state, slot.since, slot.heartbeat, info.retiring, info.dumped_at))
-        self.totals.max_active = max(self.totals.max_active, active)
-        return views
-
-    def apply(self, actions: Actions, now: float) -> None:
-        if actions.max_children_reached and not self.at_max_children:
-            log.warning("the pool reached maxChildren (%d): requests wait for a free worker", self.pool.max_children)
-            self.totals.max_children_reached += 1
-        self.at_max_children = actions.max_children_reached
-        for _ in range(actions.spawn):
-            self.spawn()
-        for pid in actions.retire:
-            self.workers[pid].retiring = True
-            _kill(pid, signal.SIGTERM)
-        for pid in actions.dump:
-            info = self.workers[pid]
-            slot = self.scoreboard.read(info.slot)
-            info.retiring, info.dumped_at = True, now
-            if slot.state == State.BUSY:
-                log.error(
-                    "worker %d stuck for %.1fs on %s %s: its stack follows, killed in %gs",
-                    pid, now - slot.since, slot.method, slot.uri, self.pool.kill_grace,
-                )
-            else:
-                log.error("worker %d gave no sign of life for %.1fs: its stack follows, killed in %gs", pid, now - slot.heartbeat, self.pool.kill_grace)
-            _kill(pid, STUCK_SIGNAL)
-            self.spawn()  # its replacement starts now, not when it finally dies
-        for pid in actions.kill:
-            log.error("worker %d killed", pid)
-            _kill(pid, signal.SIGKILL)
+    def dump(self, pid: int, now: float) -> None:
+        """Make a stuck worker log its stack; SIGKILL follows after kill_grace (the policy's)."""
+        info = self.workers[pid]
+        slot = info.last
+        info.retiring, info.dumped_at = True, now
+        if slot.state == State.BUSY:
+            log.error(
+                "worker %d stuck for %.1fs on %s %s: its stack follows, killed in %gs",
+                pid, now - slot.since, slot.method, slot.uri, self.pool.kill_grace,
+            )
+        else:
+            log.error("worker %d gave no sign of life for %.1fs: its stack follows, killed in %gs", pid, now - slot.heartbeat, self.pool.kill_grace)
+        self.processes.kill(pid, STUCK_SIGNAL)
 
     # -- reload ------------------------------------------------------------------------------
 
@@ -309,7 +356,7 @@ class Master:
 
     def reexec(self) -> None:
         """Become the new master image: same pid, same listening socket, same workers (for now)."""
-        handover.give(handover.Handover(self.listener, self.handoff, self.status_listener, (*self.workers, *self.old_workers)))
+        handover.give(handover.Handover(self.listener, self.handoff, self.status_listener, (*self.workers, *self.previous)))
         self.endpoint.close_clients()
         signal.set_wakeup_fd(-1)
         log.info("reloading: the new code is loaded by a new master image (pid %d)", os.getpid())
@@ -317,31 +364,23 @@ class Master:
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
-    def retire_old_generation(self) -> None:
-        """After a reload: retire the previous image's workers once ours serve."""
-        if not self.old_workers or self.old_retired:
-            return
-        ready = sum(1 for info in self.workers.values() if info.ready)  # views() marks them
-        if ready >= self.policy.initial() or time.monotonic() - self.started > 30:
-            self.old_retired = True
-            for pid in self.old_workers:
-                _kill(pid, signal.SIGTERM)
-            log.info("reloaded: %d workers of the previous code retired", len(self.old_workers))
-
     # -- status ------------------------------------------------------------------------------
 
     def status(self) -> status_report.Status:
         queue = listen_queue(self.listener)
         if queue is not None:
             self.totals.max_listen_queue = max(self.totals.max_listen_queue, queue)
-        return status_report.report(self.totals, self.scoreboard.slots(), queue, time.monotonic(), time.time())
+        # a slot in the middle of a write shows the worker as it was last seen whole
+        slots = [self.scoreboard.read(info.slot) or info.last for info in self.workers.values()]
+        return status_report.report(self.totals, slots, queue, time.monotonic(), time.time())
 
     def close(self) -> None:
         self.endpoint.close_clients()
         self.scoreboard.close()
-        signal.set_wakeup_fd(-1)
-        for fd in self._wake_fds:
-            os.close(fd)
+        if self._wake_fds is not None:
+            signal.set_wakeup_fd(-1)
+            for fd in self._wake_fds:
+                os.close(fd)
 
 
 def listen_queue(sock: socket.socket) -> int | None:
@@ -354,17 +393,8 @@ def listen_queue(sock: socket.socket) -> int | None:
         return None
     # struct tcp_info: 8 one-byte fields, then u32 rto, ato, snd_mss, rcv_mss, unacked (for a
     # listening socket: the accept queue), sacked (its maximum)
-    return struct.unpack_from("=I", info, 24)[0]
-
-
-def _kill(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
-    except OSError as exc:
-        if exc.errno != errno.ESRCH:
-            raise
+    queue: int = struct.unpack_from("=I", info, 24)[0]
+    return queue
 
 
 def _describe(status: int) -> str:

@@ -1,11 +1,17 @@
 """The scoreboard: one slot of shared memory per worker, written by it, read by the master.
 
-It is the workers' heartbeat and status (STYLE.md: pipes or shared memory, never file mtimes):
-an anonymous shared mapping made before the fork, so it costs no system call to update. Each
-slot is written by one process only; a sequence number, odd while a write is under way, lets the
-reader retry instead of reading half a slot (a seqlock). The sequence number is one aligned
-8-byte word stored apart from the body: `struct.pack_into` zero-fills its bytes before it writes
-them, so a sequence number packed with the body reads 0 — even — in the middle of a write.
+It is the workers' heartbeat and status (shared memory rather than files: a file's mtime as a
+heartbeat gives false timeouts on a slow disk): an anonymous shared mapping made before the
+fork, so it costs no system call to update. Each slot is written by one process only; a sequence
+number, odd while a write is under way, lets the reader retry instead of reading half a slot (a
+seqlock). The sequence number is one aligned 8-byte word stored apart from the body:
+`struct.pack_into` zero-fills its bytes before it writes them, so a sequence number packed with
+the body reads 0 — even — in the middle of a write.
+
+A reader never returns half a slot: a slot still being written after `PATIENCE` reads as None.
+Half a slot is worse than no news: `pack_into` zero-fills the body first, so a slot caught in
+the middle of a write says "busy since 0.0" or "idle, last heartbeat at 0.0" — a worker stuck
+for as long as the machine has been up, which the policy would kill.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ URI_SIZE = 256
 _BODY = struct.Struct(f"=BxxxiQQQddQd8sH{URI_SIZE}s")
 SLOT_SIZE = (8 + _BODY.size + 63) // 64 * 64  # slots start on cache lines: no false sharing
 _SPINS = 100  # tries before the reader starts sleeping between tries
-_PATIENCE = 0.1  # seconds a reader waits for a writer that was preempted mid-write
+PATIENCE = 0.1  # seconds a reader waits for a writer that was preempted mid-write
 
 
 @dataclass
@@ -61,14 +67,16 @@ class Scoreboard:
 
     def free_slot(self) -> int | None:
         for index in range(self.size):
-            if self.read(index).state == State.FREE:
+            slot = self.read(index, patience=0.0)  # a slot being written is in use
+            if slot is not None and slot.state == State.FREE:
                 return index
         return None
 
-    def claim(self, index: int, now: float) -> None:
-        """Reserve `index` for a worker about to be forked."""
+    def claim(self, index: int, now: float) -> Slot:
+        """Reserve `index` for a worker about to be forked; what the slot says now."""
         self._seq[index * SLOT_SIZE // 8] = 0
         _BODY.pack_into(self._map, index * SLOT_SIZE + 8, State.STARTING, 0, 0, 0, 0, now, now, 0, 0.0, b"", 0, b"")
+        return Slot(index, State.STARTING, 0, 0, 0, 0, now, now, 0, 0.0, "", "")
 
     def release(self, index: int) -> None:
         self._seq[index * SLOT_SIZE // 8] = 0
@@ -79,7 +87,9 @@ class Scoreboard:
         map_, idle = self._map, State.IDLE
         return sum(1 for offset in range(8, self.size * SLOT_SIZE, SLOT_SIZE) if map_[offset] == idle)
 
-    def read(self, index: int) -> Slot:
+    def read(self, index: int, patience: float = PATIENCE) -> Slot | None:
+        """A whole copy of slot `index`; None if a write was under way at every try for `patience`
+        seconds (its writer was preempted, or killed, in the middle of it: no news of it)."""
         word, offset = index * SLOT_SIZE // 8, index * SLOT_SIZE + 8
         seq = self._seq
         deadline = None
@@ -88,11 +98,11 @@ class Scoreboard:
             values = _BODY.unpack_from(self._map, offset)
             if before % 2 == 0 and seq[word] == before:
                 break
-            if attempt >= _SPINS:  # the writer was preempted in the middle of its write
+            if attempt >= _SPINS or not patience:  # the writer was preempted in the middle of its write
                 now = time.monotonic()
-                deadline = deadline or now + _PATIENCE
-                if now > deadline:
-                    break  # only a writer killed mid-write holds a slot that long
+                deadline = deadline or now + patience
+                if now >= deadline:
+                    return None
                 time.sleep(0.0001)
         state, pid, requests, accepted, slow, heartbeat, since, rss, duration, method, length, uri = values
         return Slot(
@@ -100,7 +110,7 @@ class Scoreboard:
             method.rstrip(b"\0").decode("latin-1"), uri[:length].decode("latin-1"),
         )
 
-    def slots(self) -> list[Slot]:
+    def slots(self) -> list[Slot | None]:
         return [self.read(i) for i in range(self.size)]
 
     def writer(self, index: int, pid: int, now: float) -> "SlotWriter":
