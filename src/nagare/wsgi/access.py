@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nagare.types import Environ, OptExcInfo, StartResponse, WSGIApplication
 
 log = logging.getLogger("nagare.access")
 
@@ -18,17 +21,19 @@ log = logging.getLogger("nagare.access")
 class AccessLog:
     """WSGI middleware writing the access log of `app`."""
 
-    def __init__(self, app: Any, logger: logging.Logger = log) -> None:
+    def __init__(self, app: WSGIApplication, logger: logging.Logger = log) -> None:
         self.app = app
         self.log = logger
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if not self.log.isEnabledFor(logging.INFO):
             return self.app(environ, start_response)
         start = time.monotonic()
-        seen: dict[str, Any] = {}
+        seen: dict[str, str] = {}
 
-        def recording_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def recording_start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
             seen["status"] = status.split(" ", 1)[0]
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
@@ -39,7 +44,7 @@ class AccessLog:
             return body
         return self._logged(environ, body, seen, start)
 
-    def _logged(self, environ: dict[str, Any], body: Iterable[bytes], seen: dict[str, Any], start: float) -> Iterator[bytes]:
+    def _logged(self, environ: Environ, body: Iterable[bytes], seen: dict[str, str], start: float) -> Iterator[bytes]:
         size = 0
         try:
             for chunk in body:
@@ -51,7 +56,7 @@ class AccessLog:
                 close()
             self._log(environ, seen, size, start)
 
-    def _log(self, environ: dict[str, Any], seen: dict[str, Any], size: int, start: float) -> None:
+    def _log(self, environ: Environ, seen: dict[str, str], size: int, start: float) -> None:
         query = environ.get("QUERY_STRING")
         target = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "") + ("?" + query if query else "")
         self.log.info(

@@ -10,14 +10,17 @@ live in its memory): the multi-process publishers refuse debug mode.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from werkzeug.debug import DebuggedApplication
+
+if TYPE_CHECKING:
+    from nagare.types import WSGIApplication
 
 log = logging.getLogger("nagare.publisher")
 
 
-def debugger(app: Any) -> DebuggedApplication:
+def debugger(app: WSGIApplication) -> DebuggedApplication:
     """`app` behind the debugger; its PIN logged for the user, who needs it to open a console."""
     # No /console: that path belongs to an application named `console`.
     debugged = DebuggedApplication(app, evalex=True, pin_security=True, console_path=None)  # type: ignore[arg-type]

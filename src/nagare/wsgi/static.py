@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from webob import Request
 from webob.static import FileApp
 
 from nagare.wsgi.app import error_page
+
+if TYPE_CHECKING:
+    from nagare.types import Environ, StartResponse
 
 
 def resolve(root: str, segments: Iterable[str]) -> str | None:
@@ -41,7 +44,7 @@ class StaticFiles:
     def __init__(self, root: str) -> None:
         self.root = os.path.realpath(root)
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         if request.method not in ("GET", "HEAD"):
             response = error_page(405, "Method Not Allowed", "Static files are read only.")
