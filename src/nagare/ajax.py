@@ -14,10 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nagare.component import Component
+    from nagare.namespaces.xhtml import Renderer
+    from nagare.types import Action, Child
 
 
-def _no_action(*args: Any) -> None:
+def _no_action(*args: object) -> None:
     return None
 
 
@@ -30,8 +35,8 @@ class Rendering:
     `component` None means the page has no asynchronous part to update: it reloads.
     """
 
-    component: Any
-    render: Any
+    component: Component | None
+    render: Callable[[Renderer], Child] | object  # or a view model: any object
     dom_id: str | None
 
 
@@ -40,8 +45,8 @@ class Update:
 
     def __init__(
         self,
-        render: Callable[[Any], Any] | str | None = "",
-        action: Callable[..., Any] = _no_action,
+        render: Callable[[Renderer], Child] | str | None = "",
+        action: Action = _no_action,
         component_to_update: str | None = None,
         with_request: bool = False,
     ) -> None:
@@ -49,10 +54,10 @@ class Update:
         self.action = action
         self.component_to_update = component_to_update
         self.with_request = with_request
-        self.component: Any = None
-        self.model: Any = 0
+        self.component: Component | None = None
+        self.model: object = 0
 
-    def bind(self, renderer: Any) -> "Update":
+    def bind(self, renderer: object) -> "Update":
         """A copy attached to the asynchronous component `renderer` is rendering, if any."""
         bound = Update(self.render, self.action, self.component_to_update, self.with_request)
         component = getattr(renderer, "async_component", None)
@@ -66,7 +71,7 @@ class Update:
             bound.component_to_update = component.dom_id
         return bound
 
-    def __call__(self, *args: Any) -> Rendering:
+    def __call__(self, *args: object) -> Rendering:
         self.action(*args)
         if callable(self.render):
             return Rendering(self.component, self.render, self.component_to_update)

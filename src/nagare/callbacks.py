@@ -10,8 +10,13 @@ Priorities order the calls of one request (SPEC: callbacks run in priority order
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from webob import Request, Response
+
+    from nagare.types import Action
 
 PRE_ACTION = 0  #: a form's `pre_action`, before any value
 VALUE = 1  #: an input, a textarea, a select: called with the submitted value
@@ -21,18 +26,26 @@ POST_ACTION = 5  #: a form's `post_action`, last
 
 _NAME = re.compile(r"_action(\d)(\d+)(\.[xy])?$")
 
+#: An action named in a request: (priority, key, kind, values), see `Callbacks.parse`.
+ParsedAction = tuple[int, str, str, list[object]]
+
+
+class _State(TypedDict):
+    callbacks: dict[str, tuple[Action, bool]]
+    next: int
+
 
 class Callbacks:
     """Callables of one state, by id; ids are unique within the state, even across XHR updates."""
 
     def __init__(self) -> None:
-        self._callbacks: dict[str, tuple[Callable[..., Any], bool]] = {}
+        self._callbacks: dict[str, tuple[Action, bool]] = {}
         self._next = 0
 
     def __len__(self) -> int:
         return len(self._callbacks)
 
-    def register(self, priority: int, callback: Callable[..., Any], with_request: bool = False) -> str:
+    def register(self, priority: int, callback: Action, with_request: bool = False) -> str:
         """Keep `callback` and return the parameter name that triggers it.
 
         With `with_request`, the callable receives the WebOb request and response first.
@@ -48,21 +61,21 @@ class Callbacks:
         """Forget every callable (a new full-page rendering registers them again)."""
         self._callbacks.clear()
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> _State:
         return {"callbacks": self._callbacks, "next": self._next}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: _State) -> None:
         self._callbacks = state["callbacks"]
         self._next = state["next"]
 
     @staticmethod
-    def parse(params: Iterable[tuple[str, Any]]) -> list[tuple[int, str, str, list[Any]]]:
+    def parse(params: Iterable[tuple[str, object]]) -> list[ParsedAction]:
         """The actions named in request parameters, as (priority, key, kind, values), sorted.
 
         `kind` is '' for a plain parameter and 'image' for the `.x`/`.y` pair an image input sends.
         Values of the same parameter are grouped in the order they came.
         """
-        found: dict[str, tuple[int, str, str, list[Any]]] = {}
+        found: dict[str, ParsedAction] = {}
         order: list[str] = []
         for name, value in params:
             match = _NAME.match(name)
@@ -81,11 +94,15 @@ class Callbacks:
         # sorted() is stable: within one priority, the order of the request is kept.
         return sorted((found[key] for key in order), key=lambda action: action[0])
 
-    def process(self, params: Iterable[tuple[str, Any]], request: Any = None, response: Any = None) -> list[Any]:
+    def process(
+        self, params: Iterable[tuple[str, object]], request: Request | None = None, response: Response | None = None
+    ) -> list[object]:
         """Call the actions named in `params`, in priority order; return what they returned."""
         return self.run(self.parse(params), request, response)
 
-    def run(self, actions: Iterable[tuple[int, str, str, list[Any]]], request: Any = None, response: Any = None) -> list[Any]:
+    def run(
+        self, actions: Iterable[ParsedAction], request: Request | None = None, response: Response | None = None
+    ) -> list[object]:
         """Call the `actions` found by `parse()`; return what they returned.
 
         A value action (priority 1) gets the submitted value: a string, a list when several values
@@ -98,7 +115,7 @@ class Callbacks:
             if entry is None:
                 continue
             callback, with_request = entry
-            args: tuple[Any, ...] = (request, response) if with_request else ()
+            args: tuple[object, ...] = (request, response) if with_request else ()
             if priority in (VALUE,) and kind != "image":
                 value = values[0] if len(values) == 1 else values
                 results.append(callback(*args, value))

@@ -10,10 +10,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from nagare import presentation
 from nagare.errors import ContinuationError
+
+if TYPE_CHECKING:
+    from webob import Request
+
+    from nagare.types import Child, Renderer
 
 _CALL_UNSUPPORTED = (
     "comp.call() and Task need continuations, which CPython does not have; "
@@ -24,17 +29,22 @@ _CALL_UNSUPPORTED = (
 class Component:
     """A replaceable view of an object."""
 
-    def __init__(self, o: Any = None, model: str | None = None, url: str | None = None) -> None:
+    #: The object shown; `Any`: it changes with `becomes()`, and who holds the component knows what it is.
+    o: Any
+    model: str | None
+
+    def __init__(self, o: object = None, model: str | None = None, url: str | None = None) -> None:
         if isinstance(o, Component):
-            o, model = o.o, model or o.model
+            # `o` last: mypy checks the pairs in order, and `o.model` needs `o` still a Component.
+            model, o = model or o.model, o.o
         self.o = o
         self.model = model
         self.url = url
-        self._on_answer: Callable[[Any], Any] | None = None
+        self._on_answer: Callable[[object], object] | None = None
         self._dom_id: str | None = None
 
     def __call__(self) -> Any:
-        """The object shown."""
+        """The object shown (`Any`, as `self.o`)."""
         return self.o
 
     def __repr__(self) -> str:
@@ -47,7 +57,7 @@ class Component:
             self._dom_id = "nagare-" + secrets.token_hex(6)
         return self._dom_id
 
-    def render(self, renderer: Any, model: object = 0) -> Any:
+    def render(self, renderer: Renderer, model: object = 0) -> Child:
         """Render the object with the view `model` (0: this component's own model)."""
         if model == 0:
             model = self.model
@@ -56,31 +66,31 @@ class Component:
         output = presentation.render(self.o, renderer, self, model)
         return renderer.end_rendering(output)
 
-    def becomes(self, o: Any, model: str | None = None, url: str | None = None) -> "Component":
+    def becomes(self, o: object, model: str | None = None, url: str | None = None) -> "Component":
         """Show `o` (with its view `model`) in place of the current object."""
         if isinstance(o, Component):
-            o, model = o.o, model if model is not None else o.model
+            model, o = model if model is not None else o.model, o.o
         self.o = o
         self.model = model
         self.url = url
         return self
 
-    def on_answer(self, f: Callable[..., Any], *args: Any, **kw: Any) -> "Component":
+    def on_answer(self, f: Callable[..., object], *args: object, **kw: object) -> "Component":
         """Call `f(*args, answer, **kw)` when this component answers."""
         self._on_answer = partial(f, *args, **kw) if args or kw else f
         return self
 
-    def answer(self, r: Any = None) -> Any:
+    def answer(self, r: object = None) -> object:
         """Hand `r` to the `on_answer` callable, if any."""
         if self._on_answer is not None:
             return self._on_answer(r)
         return None
 
-    def call(self, o: Any, model: str | None = None, url: str | None = None) -> Any:
+    def call(self, o: object, model: str | None = None, url: str | None = None) -> NoReturn:
         """Not available on CPython: raise a clear error (see `becomes` and `on_answer`)."""
         raise ContinuationError(_CALL_UNSUPPORTED)
 
-    def init(self, url: Sequence[str], http_method: str, request: Any) -> Any:
+    def init(self, url: Sequence[str], http_method: str, request: Request | None) -> object:
         """Hand the URL segments to the object's initialiser (`presentation.init_for`)."""
         return presentation.init(self.o, url, self, http_method, request)
 
@@ -91,17 +101,17 @@ class Task:
     def go(self, comp: Component) -> None:
         raise NotImplementedError
 
-    def __init__(self, *args: Any, **kw: Any) -> None:
+    def __init__(self, *args: object, **kw: object) -> None:
         raise ContinuationError(_CALL_UNSUPPORTED)
 
 
 @presentation.render_for(Task)
-def _render_task(self: Task, renderer: Any, comp: Any, model: object) -> Any:
+def _render_task(self: Task, renderer: Renderer, comp: Component | None, model: object) -> NoReturn:
     # A Task whose __init__ does not call Task.__init__ gets here: the same clear error.
     raise ContinuationError(_CALL_UNSUPPORTED)
 
 
 @presentation.render_for(Component)
-def _render_component(self: Component, renderer: Any, comp: Any, model: object) -> Any:
+def _render_component(self: Component, renderer: Renderer, comp: Component | None, model: object) -> Child:
     # A component inside a component (Component(Component(x))) renders the inner one.
     return self.render(renderer, model)

@@ -11,10 +11,19 @@ code, not requests, so they are the one process-wide state of the framework.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
-_views: dict[tuple[type, str | None], Callable[..., Any]] = {}
-_inits: dict[type, list[tuple[Callable[..., bool], Callable[..., Any]]]] = {}
+if TYPE_CHECKING:
+    from webob import Request
+
+    from nagare.component import Component
+    from nagare.types import Child, Init, Renderer, View
+
+ViewT = TypeVar("ViewT", bound="View")
+InitT = TypeVar("InitT", bound="Init")
+
+_views: dict[tuple[type, str | None], View] = {}
+_inits: dict[type, list[tuple[Callable[..., bool], Init]]] = {}
 
 
 class NotFound(LookupError):
@@ -25,17 +34,17 @@ def _model_key(model: object) -> str | None:
     return None if model in (None, 0, "") else str(model)
 
 
-def render_for(cls: type, model: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def render_for(cls: type, model: str | None = None) -> Callable[[ViewT], ViewT]:
     """Register the decorated function as the view `model` of the instances of `cls`."""
 
-    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+    def register(view: ViewT) -> ViewT:
         _views[(cls, _model_key(model))] = view
         return view
 
     return register
 
 
-def find_view(cls: type, model: object = None) -> Callable[..., Any] | None:
+def find_view(cls: type, model: object = None) -> View | None:
     key = _model_key(model)
     for klass in cls.__mro__:
         view = _views.get((klass, key))
@@ -44,7 +53,7 @@ def find_view(cls: type, model: object = None) -> Callable[..., Any] | None:
     return None
 
 
-def render(o: Any, renderer: Any, comp: Any = None, model: object = None) -> Any:
+def render(o: object, renderer: Renderer | None, comp: Component | None = None, model: object = None) -> Child:
     """Render `o` with its view `model`: `view(o, renderer, comp, model)`."""
     view = find_view(type(o), model)
     if view is None:
@@ -61,7 +70,9 @@ def _condition(cond: Callable[..., bool] | str | None) -> Callable[..., bool]:
         # Nagare 0.5 accepted conditions as Python expressions on these names.
         code = compile(cond, f"<init_for condition {cond!r}>", "eval")
 
-        def evaluate(self: Any, url: Sequence[str], comp: Any, http_method: str, request: Any) -> bool:
+        def evaluate(
+            self: object, url: Sequence[str], comp: Component | None, http_method: str, request: Request | None
+        ) -> bool:
             names = {"self": self, "url": url, "comp": comp, "http_method": http_method, "request": request}
             return bool(eval(code, {"__builtins__": __builtins__}, names))
 
@@ -69,7 +80,7 @@ def _condition(cond: Callable[..., bool] | str | None) -> Callable[..., bool]:
     return cond
 
 
-def init_for(cls: type, cond: Callable[..., bool] | str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def init_for(cls: type, cond: Callable[..., bool] | str | None = None) -> Callable[[InitT], InitT]:
     """Register the decorated `init(self, url, comp, http_method, request)` for `cls`.
 
     `cond` (a callable with the same arguments, or a Python expression on `url`, `http_method`,
@@ -77,14 +88,14 @@ def init_for(cls: type, cond: Callable[..., bool] | str | None = None) -> Callab
     accepts the URL runs.
     """
 
-    def register(init: Callable[..., Any]) -> Callable[..., Any]:
+    def register(init: InitT) -> InitT:
         _inits.setdefault(cls, []).append((_condition(cond), init))
         return init
 
     return register
 
 
-def init(o: Any, url: Sequence[str], comp: Any, http_method: str, request: Any) -> Any:
+def init(o: object, url: Sequence[str], comp: Component | None, http_method: str, request: Request | None) -> object:
     """Run the initialiser of `o` that accepts `url`; raise `NotFound` when none does."""
     url = tuple(url)
     for klass in type(o).__mro__:

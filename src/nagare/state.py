@@ -8,7 +8,7 @@ a cache.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -27,14 +27,14 @@ def stateful(o: T) -> T:
     return o
 
 
-def _mark(o: Any, value: bool) -> None:
+def _mark(o: object, value: bool) -> None:
     try:
         setattr(o, MARK, value)
     except (AttributeError, TypeError):
         raise TypeError(f"{type(o).__name__} objects cannot be marked (no attributes)") from None
 
 
-def is_stateless(o: Any) -> bool:
+def is_stateless(o: object) -> bool:
     """True for objects marked `stateless` (directly or through their class)."""
     try:
         flag = vars(o).get(MARK)
