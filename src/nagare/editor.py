@@ -34,12 +34,12 @@ from nagare.validator import Validator
 __all__ = ["Property", "Editor"]
 
 
-def no_validation(value: Any) -> Any:
+def no_validation(value: object) -> object:
     """The default validation function: every input is valid, as it is."""
     return value
 
 
-class Property(var.Var):
+class Property(var.Var[object]):
     """A `Var` that validates what it is set to.
 
     - `p(text)` / `p.set(text)`: keep `text` as `p.input` and validate it;
@@ -48,13 +48,15 @@ class Property(var.Var):
       validation, None when the input is valid.
     """
 
-    def __init__(self, value: Any = None) -> None:
+    def __init__(self, value: object = None) -> None:
         super().__init__(value)
         self.input = value
-        self.error: Any = None
-        self.validator: Callable[[Any], Any] = no_validation
+        self.error: object = None  # a message: a string, or a lazy translation
+        # `Any`: a validation function expects what its input submits (`int`, `str.strip`, a
+        # function of a string), and `Callable[[object], object]` would refuse them all.
+        self.validator: Callable[[Any], object] = no_validation
 
-    def validate(self, f: Callable[[Any], Any]) -> "Property":
+    def validate(self, f: Callable[[Any], object]) -> "Property":
         """Use `f` to validate the inputs: `f(input)` returns the value or raises `ValueError`.
 
         `f` may also return a `validator.Validator` (the end of a validation chain): its value
@@ -63,7 +65,7 @@ class Property(var.Var):
         self.validator = f
         return self
 
-    def set(self, input: Any) -> Any:
+    def set(self, input: object) -> object:
         """Keep `input` and validate it; return it."""
         self.input = input
         try:
@@ -77,11 +79,11 @@ class Property(var.Var):
             self.error = None
         return input
 
-    def get(self) -> Any:
+    def get(self) -> object:
         """The input (what the user typed, or the initial value)."""
         return self.input
 
-    def __call__(self, input: Any = var._MISSING) -> Any:
+    def __call__(self, input: object = var._MISSING) -> object:
         if input is var._MISSING:
             return self.get()
         return self.set(input)
@@ -101,7 +103,7 @@ class Editor:
     `self.age = Property(target.age)`. Subclasses may add other properties as attributes.
     """
 
-    def __init__(self, target: Any, properties_to_create: Iterable[str] = ()) -> None:
+    def __init__(self, target: object, properties_to_create: Iterable[str] = ()) -> None:
         self.target = target
         for name in properties_to_create:
             if name.startswith("_") or hasattr(type(self), name) or name == "target":

@@ -30,7 +30,7 @@ A message that cannot be formatted is used as is.
 from __future__ import annotations
 
 import re
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 __all__ = ["Validator", "IntValidator", "StringValidator", "EmailValidator"]
 
@@ -38,7 +38,7 @@ __all__ = ["Validator", "IntValidator", "StringValidator", "EmailValidator"]
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 
 
-def _format(msg: Any, **params: Any) -> Any:
+def _format(msg: object, **params: object) -> object:
     """`msg` with the values of the check put in; `msg` unchanged when it has no placeholders."""
     if not isinstance(msg, str):
         return msg  # e.g. a lazy translation object: hand it over untouched
@@ -60,9 +60,11 @@ class Validator:
     not strings are kept as they are.
     """
 
+    value: object
+
     def __init__(
         self,
-        value: Any,
+        value: object,
         strip: bool = True,
         rstrip: bool = False,
         lstrip: bool = False,
@@ -78,14 +80,14 @@ class Validator:
                     value = value.lstrip(chars)
         self.value = value
 
-    def __call__(self) -> Any:
+    def __call__(self) -> object:
         """The converted value, at the end of a chain."""
         return self.value
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r})"
 
-    def _fail(self, msg: Any, **params: Any) -> NoReturn:
+    def _fail(self, msg: object, **params: object) -> NoReturn:
         raise ValueError(_format(msg, value=self.value, **params))
 
 
@@ -96,20 +98,26 @@ class IntValidator(Validator):
     `1.5`, ...). `to_int()`, `int(v)` and `v()` return the integer.
     """
 
+    value: int
+
+    if TYPE_CHECKING:  # the base's `v()`: it returns `self.value`
+
+        def __call__(self) -> int: ...
+
     def __init__(
         self,
-        value: Any,
+        value: object,
         strip: bool = True,
         rstrip: bool = False,
         lstrip: bool = False,
         chars: str | None = None,
-        msg: Any = "Must be an integer",
+        msg: object = "Must be an integer",
         base: int = 10,
     ) -> None:
         super().__init__(value, strip, rstrip, lstrip, chars)
         self.value = self._convert(self.value, base, msg)
 
-    def _convert(self, value: Any, base: int, msg: Any) -> int:
+    def _convert(self, value: object, base: int, msg: object) -> int:
         if isinstance(value, bool):
             self._fail(msg)
         if isinstance(value, int):
@@ -133,31 +141,31 @@ class IntValidator(Validator):
     def __index__(self) -> int:
         return self.value
 
-    def lesser_than(self, max: int, msg: Any = "Must be lesser than {max}") -> "IntValidator":
+    def lesser_than(self, max: int, msg: object = "Must be lesser than {max}") -> "IntValidator":
         """Check that the value is < `max`."""
         if not self.value < max:
             self._fail(msg, max=max)
         return self
 
-    def lesser_or_equal_than(self, max: int, msg: Any = "Must be lesser or equal than {max}") -> "IntValidator":
+    def lesser_or_equal_than(self, max: int, msg: object = "Must be lesser or equal than {max}") -> "IntValidator":
         """Check that the value is <= `max`."""
         if not self.value <= max:
             self._fail(msg, max=max)
         return self
 
-    def greater_than(self, min: int, msg: Any = "Must be greater than {min}") -> "IntValidator":
+    def greater_than(self, min: int, msg: object = "Must be greater than {min}") -> "IntValidator":
         """Check that the value is > `min`."""
         if not self.value > min:
             self._fail(msg, min=min)
         return self
 
-    def greater_or_equal_than(self, min: int, msg: Any = "Must be greater or equal than {min}") -> "IntValidator":
+    def greater_or_equal_than(self, min: int, msg: object = "Must be greater or equal than {min}") -> "IntValidator":
         """Check that the value is >= `min`."""
         if not self.value >= min:
             self._fail(msg, min=min)
         return self
 
-    def equal_to(self, equal: int, msg: Any = "Must be equal to {equal}") -> "IntValidator":
+    def equal_to(self, equal: int, msg: object = "Must be equal to {equal}") -> "IntValidator":
         """Check that the value is == `equal`."""
         if self.value != equal:
             self._fail(msg, equal=equal)
@@ -170,9 +178,15 @@ class StringValidator(Validator):
     `to_string()`, `str(v)` and `v()` return the (stripped) string; `to_int()` converts it.
     """
 
+    value: str
+
+    if TYPE_CHECKING:  # the base's `v()`: it returns `self.value`
+
+        def __call__(self) -> str: ...
+
     def __init__(
         self,
-        value: Any,
+        value: object,
         strip: bool = True,
         rstrip: bool = False,
         lstrip: bool = False,
@@ -193,20 +207,20 @@ class StringValidator(Validator):
     def __str__(self) -> str:
         return self.value
 
-    def to_int(self, msg: Any = "Must be an integer", base: int = 10) -> int:
+    def to_int(self, msg: object = "Must be an integer", base: int = 10) -> int:
         """The string converted to an integer; `ValueError(msg)` when it is not one.
 
         To check the integer further, use `IntValidator(value)`, which strips and converts too.
         """
         return IntValidator(self.value, strip=False, msg=msg, base=base).to_int()
 
-    def not_empty(self, msg: Any = "Can't be empty") -> "StringValidator":
+    def not_empty(self, msg: object = "Can't be empty") -> "StringValidator":
         """Check that the string is not empty (after stripping)."""
         if not self.value:
             self._fail(msg)
         return self
 
-    def match(self, regexp: str | re.Pattern[str], msg: Any = "Incorrect format") -> "StringValidator":
+    def match(self, regexp: str | re.Pattern[str], msg: object = "Incorrect format") -> "StringValidator":
         """Check the string against `regexp` with `re.match` semantics, as in Nagare 0.5.
 
         The match is anchored at the start only: end the expression with `$` (or `\\Z`) to
@@ -216,40 +230,40 @@ class StringValidator(Validator):
             self._fail(msg)
         return self
 
-    def is_email(self, msg: Any = "Invalid email address") -> "StringValidator":
+    def is_email(self, msg: object = "Invalid email address") -> "StringValidator":
         """Check that the string looks like an email address (`name@domain.tld`)."""
         if _EMAIL.fullmatch(self.value) is None:
             self._fail(msg)
         return self
 
-    def shorter_than(self, max: int, msg: Any = "Length must be shorter than {max} characters") -> "StringValidator":
+    def shorter_than(self, max: int, msg: object = "Length must be shorter than {max} characters") -> "StringValidator":
         """Check that the length is < `max`."""
         if not len(self.value) < max:
             self._fail(msg, max=max)
         return self
 
     def shorter_or_equal_than(
-        self, max: int, msg: Any = "Length must be shorter or equal than {max} characters"
+        self, max: int, msg: object = "Length must be shorter or equal than {max} characters"
     ) -> "StringValidator":
         """Check that the length is <= `max`."""
         if not len(self.value) <= max:
             self._fail(msg, max=max)
         return self
 
-    def length_equal(self, length: int, msg: Any = "Length must be {length} characters") -> "StringValidator":
+    def length_equal(self, length: int, msg: object = "Length must be {length} characters") -> "StringValidator":
         """Check that the length is exactly `length`."""
         if len(self.value) != length:
             self._fail(msg, length=length, len=length)
         return self
 
-    def longer_than(self, min: int, msg: Any = "Length must be longer than {min} characters") -> "StringValidator":
+    def longer_than(self, min: int, msg: object = "Length must be longer than {min} characters") -> "StringValidator":
         """Check that the length is > `min`."""
         if not len(self.value) > min:
             self._fail(msg, min=min)
         return self
 
     def longer_or_equal_than(
-        self, min: int, msg: Any = "Length must be longer or equal than {min} characters"
+        self, min: int, msg: object = "Length must be longer or equal than {min} characters"
     ) -> "StringValidator":
         """Check that the length is >= `min`."""
         if not len(self.value) >= min:
@@ -262,12 +276,12 @@ class EmailValidator(StringValidator):
 
     def __init__(
         self,
-        value: Any,
+        value: object,
         strip: bool = True,
         rstrip: bool = False,
         lstrip: bool = False,
         chars: str | None = None,
-        msg: Any = "Invalid email address",
+        msg: object = "Invalid email address",
     ) -> None:
         super().__init__(value, strip, rstrip, lstrip, chars)
         self.is_email(msg)

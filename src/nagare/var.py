@@ -2,29 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from nagare import presentation
 
+if TYPE_CHECKING:
+    from nagare.component import Component
+
+T = TypeVar("T")
+
+# `Any`, not `object`: the default of parameters of any type (`value: T = _MISSING`).
 _MISSING: Any = object()
 
 
-class Var:
-    """`v()` returns the value, `v(x)` sets it: `h.input(value=v()).action(v)` edits it."""
+class Var(Generic[T]):
+    """`v()` returns the value, `v(x)` sets it: `h.input(value=v()).action(v)` edits it.
 
-    def __init__(self, value: Any = None) -> None:
-        self.value = value
+    `Var('')` is a `Var[str]`; `Var()` holds None: `Var[int | None]()` for one that will hold
+    integers.
+    """
 
-    def __call__(self, value: Any = _MISSING) -> Any:
+    @overload
+    def __init__(self: Var[None]) -> None: ...
+
+    @overload
+    def __init__(self, value: T) -> None: ...
+
+    def __init__(self, value: T | None = None) -> None:
+        self.value: T = value  # type: ignore[assignment]  # None only through the first overload, where T is None
+
+    @overload
+    def __call__(self) -> T: ...
+
+    @overload
+    def __call__(self, value: T) -> T: ...
+
+    def __call__(self, value: T = _MISSING) -> T:
         if value is _MISSING:
             return self.value
         self.value = value
         return value
 
-    def get(self) -> Any:
+    def get(self) -> T:
         return self.value
 
-    def set(self, value: Any) -> Any:
+    def set(self, value: T) -> T:
         self.value = value
         return value
 
@@ -36,12 +58,13 @@ class Var:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Var):
-            return self.value == other.value
+            other_value: object = other.value  # not Any: `other` is a Var[Any] to the type checker
+            return self.value == other_value
         return self.value == other
 
     __hash__ = None  # type: ignore[assignment]  # mutable holder
 
 
 @presentation.render_for(Var)
-def _render_var(self: Var, h: Any, comp: Any, model: object) -> Any:
+def _render_var(self: Var[object], h: object, comp: Component | None, model: object) -> str:
     return "" if self.value is None else str(self.value)
