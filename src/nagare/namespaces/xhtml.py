@@ -24,8 +24,8 @@ This module serialises as XHTML 1.0 Strict written so that browsers can parse it
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, TypedDict, cast
 from urllib.parse import urlencode
 
 import webob
@@ -34,6 +34,17 @@ from lxml import etree
 from nagare import ajax
 from nagare.callbacks import LINK, POST_ACTION, PRE_ACTION, SUBMIT, VALUE, Callbacks
 from nagare.namespaces import xml
+
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Self, Unpack
+
+    from nagare.component import Component
+    from nagare.types import Action, Child, RendererOptions
+
+    #: What the action of an image returns: the bytes of the image (a string is UTF-8 encoded), or
+    #: a whole response.
+    ImageData = bytes | bytearray | memoryview | str | webob.Response
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 
@@ -60,7 +71,7 @@ BOOLEAN_ATTRIBUTES = frozenset(
 
 _SUBMIT_TYPES = frozenset(("submit", "image", "button", "reset"))
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-_UNSET: Any = object()
+_UNSET = object()
 
 
 def absolute_url(url: str, base: str) -> str:
@@ -70,7 +81,7 @@ def absolute_url(url: str, base: str) -> str:
     return base + url if base.endswith("/") else base + "/" + url
 
 
-def _matches(value: str, wanted: Any) -> bool:
+def _matches(value: str, wanted: object) -> bool:
     """Does the string `value` match `wanted` (a value, or a list/tuple/set of values)?"""
     if wanted is None or isinstance(wanted, bool):
         return bool(wanted)
@@ -85,10 +96,10 @@ def _matches(value: str, wanted: Any) -> bool:
 class AsList:
     """Call `action` with the submitted value(s) always as a list (a multiple select)."""
 
-    def __init__(self, action: Callable[..., Any]) -> None:
+    def __init__(self, action: Action) -> None:
         self.action = action
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: object) -> object:
         *first, value = args
         if not isinstance(value, list):
             value = [value]
@@ -98,21 +109,22 @@ class AsList:
 class ImageResponse:
     """Answer the bytes `action()` returns as an image (`h.img.action(action)`)."""
 
-    def __init__(self, action: Callable[..., Any], content_type: str | None = None) -> None:
+    def __init__(self, action: Callable[..., ImageData], content_type: str | None = None) -> None:
         self.action = action
         self.content_type = content_type
 
-    def __call__(self, *args: Any) -> webob.Response:
+    def __call__(self, *args: object) -> webob.Response:
         data = self.action(*args)
         if isinstance(data, webob.Response):
             return data
         if isinstance(data, str):
             data = data.encode("utf-8")
         content_type = self.content_type or guess_image_type(data)
-        return webob.Response(body=bytes(data), content_type=content_type, charset=None)
+        # charset=None: no charset in the Content-Type (WebOb's stubs allow only a string)
+        return webob.Response(body=bytes(data), content_type=content_type, charset=None)  # type: ignore[arg-type]
 
 
-def guess_image_type(data: bytes) -> str:
+def guess_image_type(data: bytes | bytearray | memoryview) -> str:
     """The MIME type of the image `data`, from its first bytes."""
     head = bytes(data[:512])
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -138,11 +150,11 @@ def guess_image_type(data: bytes) -> str:
 class RadioAction:
     """The one action of a group of radio buttons: called with the value of the chosen one."""
 
-    def __init__(self, action: Callable[..., Any] | None = None, with_request: bool = False) -> None:
+    def __init__(self, action: Action | None = None, with_request: bool = False) -> None:
         self.action = action
         self.with_request = with_request
 
-    def __call__(self, request: Any, response: Any, value: Any) -> Any:
+    def __call__(self, request: webob.Request | None, response: webob.Response | None, value: object) -> object:
         if self.action is None:
             return None
         if self.with_request:
@@ -157,19 +169,19 @@ class RadioGroup:
     the value of the radio button checked.
     """
 
-    def __init__(self, renderer: "Renderer", action: Callable[..., Any] | None = None, with_request: bool = False):
+    def __init__(self, renderer: "Renderer", action: Action | None = None, with_request: bool = False) -> None:
         self.renderer = renderer
         self._action = RadioAction(action, with_request)
         # Registered with the request so that RadioAction chooses what to pass at call time.
         self.name = renderer.callbacks.register(VALUE, self._action, True)
 
-    def action(self, action: Callable[..., Any], with_request: bool = False) -> "RadioGroup":
+    def action(self, action: Action, with_request: bool = False) -> "RadioGroup":
         """Set the action of the group; return the group."""
         self._action.action = action
         self._action.with_request = with_request
         return self
 
-    def radio(self, value: Any, **attributes: Any) -> Any:
+    def radio(self, value: object, **attributes: object) -> Input:
         """A radio button of the group with the value `value`."""
         return self.renderer.input(type="radio", name=self.name, value=value, **attributes)
 
@@ -182,20 +194,25 @@ class HTMLTag(xml.Tag):
 
     __slots__ = ()
 
+    if TYPE_CHECKING:  # tags with actions belong to an XHTML renderer; the head's have none
+        _renderer: Renderer
+
+        def _owner(self) -> Renderer: ...
+
     def _boolean(self, name: str, value: bool) -> str | None:
         if name in BOOLEAN_ATTRIBUTES:
             return name if value else None
         return "true" if value else "false"
 
-    def action(self, action: Callable[..., Any], with_request: bool = False) -> "HTMLTag":
+    def action(self, action: Action, with_request: bool = False) -> "HTMLTag":
         raise TypeError(
-            f"<{self.tag}> has no action: links, images, form inputs, buttons, selects and textareas have"
+            f"<{self.tag!s}> has no action: links, images, form inputs, buttons, selects and textareas have"
         )
 
-    def selected(self, value: Any) -> "HTMLTag":
-        raise TypeError(f"<{self.tag}> cannot be selected: options, selects, radio buttons and checkboxes can")
+    def selected(self, value: object) -> "HTMLTag":
+        raise TypeError(f"<{self.tag!s}> cannot be selected: options, selects, radio buttons and checkboxes can")
 
-    def error(self, msg: Any) -> Any:
+    def error(self, msg: Child) -> "HTMLTag":
         """This element, or when `msg` is not None, a wrapper showing the error message `msg`."""
         if msg is None:
             return self
@@ -209,7 +226,7 @@ class A(HTMLTag):
 
     __slots__ = ()
 
-    def action(self, action: Callable[..., Any], with_request: bool = False) -> "A":
+    def action(self, action: Action, with_request: bool = False) -> "A":
         renderer = self._owner()
         name, is_async = renderer._register_action(LINK, action, with_request)
         self.set("href", renderer.action_url(name))
@@ -222,7 +239,7 @@ class Area(A):
     __slots__ = ()
 
 
-def _static_src(tag: Any, attributes: dict[str, Any]) -> None:
+def _static_src(tag: HTMLTag, attributes: Mapping[str, object]) -> None:
     """A relative `src` given to an image (or an image input) names a static file of the application."""
     if "src" in attributes:
         src = tag.get("src")
@@ -235,13 +252,13 @@ class Img(HTMLTag):
 
     __slots__ = ()
 
-    def __call__(self, *children: Any, **attributes: Any) -> "Img":
+    def __call__(self, *children: Child, **attributes: object) -> "Img":
         xml.Tag.__call__(self, *children, **attributes)
         _static_src(self, attributes)
         return self
 
-    def action(
-        self, action: Callable[..., Any], with_request: bool = False, content_type: str | None = None
+    def action(  # type: ignore[override]  # narrower than HTMLTag's: the action returns the image
+        self, action: Callable[..., ImageData], with_request: bool = False, content_type: str | None = None
     ) -> "Img":
         renderer = self._owner()
         name = renderer.register(LINK, ImageResponse(action, content_type), with_request)
@@ -264,20 +281,20 @@ class Form(HTMLTag):
         for name, value in renderer.session_params.items():
             etree.SubElement(self, "input", type="hidden", name=str(name), value=str(value))
 
-    def _hidden_action(self, priority: int, action: Callable[..., Any], with_request: bool) -> "Form":
+    def _hidden_action(self, priority: int, action: Action, with_request: bool) -> "Form":
         name = self._owner().register(priority, action, with_request)
         etree.SubElement(self, "input", type="hidden", name=name, value="")
         return self
 
-    def pre_action(self, action: Callable[..., Any], with_request: bool = False) -> "Form":
+    def pre_action(self, action: Action, with_request: bool = False) -> "Form":
         """Call `action()` first when the form is submitted, before any value action."""
         return self._hidden_action(PRE_ACTION, action, with_request)
 
-    def post_action(self, action: Callable[..., Any], with_request: bool = False) -> "Form":
+    def post_action(self, action: Action, with_request: bool = False) -> "Form":
         """Call `action()` last when the form is submitted, after the submit action."""
         return self._hidden_action(POST_ACTION, action, with_request)
 
-    def action(self, action: Callable[..., Any], with_request: bool = False) -> "Form":
+    def action(self, action: Action, with_request: bool = False) -> "Form":
         raise TypeError("a form has no action: use .pre_action(), .post_action() or a submit button's .action()")
 
 
@@ -286,12 +303,12 @@ class Input(HTMLTag):
 
     __slots__ = ()
 
-    def __call__(self, *children: Any, **attributes: Any) -> "Input":
+    def __call__(self, *children: Child, **attributes: object) -> "Input":
         xml.Tag.__call__(self, *children, **attributes)
         _static_src(self, attributes)
         return self
 
-    def action(self, action: Callable[..., Any], with_request: bool = False) -> "Input":
+    def action(self, action: Action | RadioGroup, with_request: bool = False) -> "Input":
         renderer = self._owner()
         kind = (self.get("type") or "text").lower()
         if kind in _SUBMIT_TYPES:
@@ -305,7 +322,7 @@ class Input(HTMLTag):
         self.set("name", name)
         return self
 
-    def selected(self, value: Any) -> "Input":
+    def selected(self, value: object) -> "Input":
         """Check a radio button/checkbox when `value` is true, or matches (or contains) its value."""
         own = self.get("value")
         if own is None and not isinstance(value, (list, tuple, set, frozenset)):
@@ -324,7 +341,7 @@ class Button(HTMLTag):
 
     __slots__ = ()
 
-    def action(self, action: Callable[..., Any], with_request: bool = False) -> "Button":
+    def action(self, action: Action, with_request: bool = False) -> "Button":
         renderer = self._owner()
         name, is_async = renderer._register_action(SUBMIT, action, with_request)
         self.set("name", name)
@@ -338,7 +355,7 @@ class TextArea(HTMLTag):
 
     __slots__ = ()
 
-    def action(self, action: Callable[..., Any], with_request: bool = False) -> "TextArea":
+    def action(self, action: Action, with_request: bool = False) -> "TextArea":
         self.set("name", self._owner()._register_value(action, with_request))
         return self
 
@@ -346,7 +363,7 @@ class TextArea(HTMLTag):
 class Option(HTMLTag):
     __slots__ = ()
 
-    def selected(self, value: Any) -> "Option":
+    def selected(self, value: object) -> "Option":
         """Select the option when its value (or text) equals `value` (or is in `value`, a list)."""
         own = self.get("value")
         if _matches(own if own is not None else (self.text or ""), value):
@@ -360,14 +377,15 @@ class Select(HTMLTag):
     """A select: its action is called with the value chosen (always a list when `multiple`)."""
 
     __slots__ = ("_selection",)
+    _selection: object
 
-    def action(self, action: Callable[..., Any], with_request: bool = False) -> "Select":
+    def action(self, action: Action, with_request: bool = False) -> "Select":
         if self.get("multiple") is not None:
             action = AsList(action)
         self.set("name", self._owner()._register_value(action, with_request))
         return self
 
-    def selected(self, value: Any) -> "Select":
+    def selected(self, value: object) -> "Select":
         """Select the options whose value equals `value` or is in `value` (also those added later
         inside `with`)."""
         self._selection = value
@@ -379,13 +397,15 @@ class Select(HTMLTag):
         for option in self.iter("option"):
             option.selected(value)
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         xml.Tag.__exit__(self, exc_type, exc, tb)
         if getattr(self, "_selection", _UNSET) is not _UNSET:
             self._select()
 
 
-TAG_CLASSES: dict[str, type] = {
+TAG_CLASSES: dict[str, type[HTMLTag]] = {
     "a": A,
     "area": Area,
     "img": Img,
@@ -408,7 +428,7 @@ class _TagFactory:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __get__(self, renderer: Any, cls: Any = None) -> Any:
+    def __get__(self, renderer: xml.Renderer | None, cls: type | None = None) -> xml.Tag | Self:
         if renderer is None:
             return self
         element = renderer._makeelement(self.name)
@@ -420,13 +440,13 @@ class _TagFactory:
 class _FormFactory(_TagFactory):
     __slots__ = ()
 
-    def __get__(self, renderer: Any, cls: Any = None) -> Any:
+    def __get__(self, renderer: xml.Renderer | None, cls: type | None = None) -> xml.Tag | Self:
         if renderer is None:
             return self
         return renderer.makeelement("form")
 
 
-def add_tag_factories(cls: type, names: Any) -> None:
+def add_tag_factories(cls: type, names: Iterable[str]) -> None:
     """Give `cls` a fast factory attribute per tag name (names it already defines are skipped)."""
     for name in names:
         attribute = name + "_" if name == "del" else name
@@ -436,6 +456,15 @@ def add_tag_factories(cls: type, names: Any) -> None:
 
 
 # --- the head --------------------------------------------------------------------------------
+
+
+class HeadAssets(TypedDict):
+    """The CSS and JavaScript of a head, in the JSON answer of an XHR request (see `ajax`)."""
+
+    css: list[list[str]]  #: [name, text] pairs
+    css_url: list[str]
+    js: list[list[str]]  #: [name, text] pairs
+    js_url: list[str]
 
 
 class HeadRenderer(xml.Renderer):
@@ -449,43 +478,43 @@ class HeadRenderer(xml.Renderer):
     _parser = _xml_parser
     _makeelement = _xml_parser.makeelement
 
-    def __init__(self, parent: Any = None, **kw: Any) -> None:
+    def __init__(self, parent: HeadRenderer | None = None, **kw: Unpack[RendererOptions]) -> None:
         super().__init__(parent, **kw)
-        self._css: dict[str, tuple[str, dict[str, Any]]] = {}
-        self._css_url: dict[str, dict[str, Any]] = {}
-        self._js: dict[str, tuple[str, dict[str, Any]]] = {}
-        self._js_url: dict[str, dict[str, Any]] = {}
+        self._css: dict[str, tuple[str, dict[str, object]]] = {}
+        self._css_url: dict[str, dict[str, object]] = {}
+        self._js: dict[str, tuple[str, dict[str, object]]] = {}
+        self._js_url: dict[str, dict[str, object]] = {}
 
-    def __call__(self, *children: Any, **attributes: Any) -> Any:
+    def __call__(self, *children: Child, **attributes: object) -> xml.Tag:
         return self.makeelement("head")(*children, **attributes)
 
-    def css(self, name: str, text: str, **attributes: Any) -> str:
+    def css(self, name: str, text: str, **attributes: object) -> str:
         """Add the style sheet `text`, once per `name`."""
         if name not in self._css:
             self._css[name] = (text, attributes)
         return ""
 
-    def css_url(self, url: str, **attributes: Any) -> str:
+    def css_url(self, url: str, **attributes: object) -> str:
         """Add a link to the style sheet `url` (relative: a static file), once per url."""
         url = absolute_url(url, self.static_url)
         if url not in self._css_url:
             self._css_url[url] = attributes
         return ""
 
-    def javascript(self, name: str, text: str, **attributes: Any) -> str:
+    def javascript(self, name: str, text: str, **attributes: object) -> str:
         """Add the script `text`, once per `name`."""
         if name not in self._js:
             self._js[name] = (text, attributes)
         return ""
 
-    def javascript_url(self, url: str, **attributes: Any) -> str:
+    def javascript_url(self, url: str, **attributes: object) -> str:
         """Add the script `url` (relative: a static file), once per url."""
         url = absolute_url(url, self.static_url)
         if url not in self._js_url:
             self._js_url[url] = attributes
         return ""
 
-    def assets(self) -> dict[str, list[Any]]:
+    def assets(self) -> HeadAssets:
         """The CSS and JavaScript added, in the JSON form of an XHR answer (see `ajax`)."""
         return {
             "css": [[name, text] for name, (text, _) in self._css.items()],
@@ -517,14 +546,30 @@ class Renderer(xml.Renderer):
     _html_parser = _html_parser
     _makeelement = _xml_parser.makeelement
 
-    def __init__(self, parent: "Renderer | None" = None, **kw: Any) -> None:
+    if TYPE_CHECKING:
+        callbacks: Callbacks  # a Callbacks() when none is given
+
+        # The tags made by `add_tag_factories()`, with the classes of `TAG_CLASSES`.
+        a: A
+        area: Area
+        img: Img
+        form: Form
+        input: Input
+        button: Button
+        textarea: TextArea
+        select: Select
+        option: Option
+
+        def __getattr__(self, name: str) -> HTMLTag: ...
+
+    def __init__(self, parent: "Renderer | None" = None, **kw: Unpack[RendererOptions]) -> None:
         """The arguments of `xml.Renderer`."""
         super().__init__(parent, **kw)
         if parent is None:
             if self.callbacks is None:
                 self.callbacks = Callbacks()
             self._head = self.head_renderer_class(static_url=self.static_url)
-            self._radio_groups: dict[Any, tuple[str, Any]] = {}
+            self._radio_groups: dict[tuple[object, ...], tuple[str, object]] = {}
             self._async = False
         else:
             self._head = parent._head
@@ -545,12 +590,12 @@ class Renderer(xml.Renderer):
         """True when the actions of links and submit buttons are asynchronous updates."""
         return self._async
 
-    def makeelement(self, tag: str) -> Any:
+    def makeelement(self, tag: str) -> HTMLTag:
         element = self._makeelement(tag)
         element._renderer = self
         self._tags.append(element)
         if tag == "form":
-            element._setup(self)
+            cast(Form, element)._setup(self)  # a Form (TAG_CLASSES); the cast runs once per form
         return element
 
     # --- child renderers --------------------------------------------------------------------
@@ -567,14 +612,14 @@ class Renderer(xml.Renderer):
         renderer._async = False
         return renderer
 
-    def start_rendering(self, comp: Any, model: Any) -> None:
+    def start_rendering(self, comp: Component, model: object) -> None:
         self.component = comp
         self.model = model
         if self._async:
             self.async_component = comp
             self.async_model = model
 
-    def end_rendering(self, output: Any) -> Any:
+    def end_rendering(self, output: Child) -> Child:
         """The output of the view; wrapped in `<div id="{comp.dom_id}">` when asynchronous."""
         if self._async and self.component is not None:
             return self.makeelement("div")(output, id=self.component.dom_id)
@@ -582,8 +627,12 @@ class Renderer(xml.Renderer):
 
     # --- actions ----------------------------------------------------------------------------
 
-    def register(self, priority: int, action: Callable[..., Any], with_request: bool = False) -> str:
-        """Register `action` into the callbacks; return the name of the parameter that triggers it."""
+    def register(self, priority: int, action: object, with_request: bool = False) -> str:
+        """Register `action` into the callbacks; return the name of the parameter that triggers it.
+
+        What is not callable raises `TypeError`: checked here at run time, and by the type of the
+        tags' `.action()` statically (`Input.action` also takes a `RadioGroup`, hence `object`).
+        """
         if not callable(action):
             raise TypeError(f"an action must be callable, not {action!r}")
         return self.callbacks.register(priority, action, with_request)
@@ -593,7 +642,7 @@ class Renderer(xml.Renderer):
         query = self._session_query
         return "?" + name + "&" + query if query else "?" + name
 
-    def _register_action(self, priority: int, action: Any, with_request: bool) -> tuple[str, bool]:
+    def _register_action(self, priority: int, action: object, with_request: bool) -> tuple[str, bool]:
         """Register the action of a link or submit button; (name, asynchronous?)."""
         if isinstance(action, ajax.Update):
             update = action
@@ -606,18 +655,18 @@ class Renderer(xml.Renderer):
             return self.register(priority, action, with_request), False
         return self.callbacks.register(priority, update.bind(self), with_request), True
 
-    def _register_value(self, action: Any, with_request: bool) -> str:
+    def _register_value(self, action: object, with_request: bool) -> str:
         if isinstance(action, ajax.Update):
             with_request = with_request or action.with_request
             action = action.bind(self)
         return self.register(VALUE, action, with_request)
 
-    def _radio_name(self, action: Any, with_request: bool) -> str:
+    def _radio_name(self, action: object, with_request: bool) -> str:
         """The name shared by the radio buttons with the same action."""
         if isinstance(action, RadioGroup):
             return action.name
         try:
-            key: Any = (hash(action), action, with_request)
+            key: tuple[object, ...] = (hash(action), action, with_request)
             hash(key)
         except TypeError:  # unhashable (a Var): the same object
             key = ("id", id(action), with_request)
@@ -627,7 +676,7 @@ class Renderer(xml.Renderer):
             self._radio_groups[key] = entry
         return entry[0]
 
-    def radio_group(self, action: Callable[..., Any] | None = None, with_request: bool = False) -> RadioGroup:
+    def radio_group(self, action: Action | None = None, with_request: bool = False) -> RadioGroup:
         """A group of radio buttons sharing one name (see `RadioGroup`)."""
         return RadioGroup(self, action, with_request)
 
@@ -635,7 +684,7 @@ class Renderer(xml.Renderer):
 
     def parse_htmlstring(
         self, text: str | bytes, fragment: bool = False, no_leading_text: bool = False, xhtml: bool = False
-    ) -> Any:
+    ) -> xml.Tag | list[str | xml._Element]:
         """The tree of the HTML `text`; with `fragment`, the list of its top-level nodes."""
         if xhtml:
             return self.parse_xmlstring(text, fragment, no_leading_text)
@@ -648,24 +697,24 @@ class Renderer(xml.Renderer):
         return self._adopt(etree.fromstring(text, self._html_parser))
 
     def parse_html(
-        self, source: Any, fragment: bool = False, no_leading_text: bool = False, xhtml: bool = False
-    ) -> Any:
+        self, source: xml.Source, fragment: bool = False, no_leading_text: bool = False, xhtml: bool = False
+    ) -> xml.Tag | list[str | xml._Element]:
         """Parse HTML markup (a string containing '<'), or the file `source` (a path or a file)."""
         is_markup = (isinstance(source, str) and "<" in source) or (isinstance(source, bytes) and b"<" in source)
-        text = source if is_markup else xml._read(source)
+        text = cast("str | bytes", source) if is_markup else xml._read(source)
         return self.parse_htmlstring(text, fragment, no_leading_text, xhtml)
 
     # --- the page ---------------------------------------------------------------------------
 
-    def head_assets(self) -> dict[str, list[Any]]:
+    def head_assets(self) -> HeadAssets:
         """The CSS and JavaScript of the head, for the JSON answer of an XHR request."""
         return self._head.assets()
 
-    def _head_elements(self) -> list[Any]:
+    def _head_elements(self) -> list[str | xml._Element]:
         head = self._head
         static_url = self.static_url
         make = self.makeelement
-        elements: list[Any] = []
+        elements: list[str | xml._Element] = []
         for item in head._root:
             if isinstance(item, xml._Element):
                 for attribute in ("href", "src"):
@@ -689,10 +738,10 @@ class Renderer(xml.Renderer):
             elements.append(script)
         return elements
 
-    def _prepare_head(self, head: Any) -> None:
+    def _prepare_head(self, head: xml._Element) -> None:
         """Last touches to the `<head>` of a page (a charset declaration in HTML5)."""
 
-    def page(self, output: Any, always_html: bool = True) -> bytes:
+    def page(self, output: Child, always_html: bool = True) -> bytes:
         """The page of `output` as bytes, the head assets (and nagare.js) merged into its `<head>`.
 
         `output` is an `<html>` element (its head is completed) or what goes into `<body>`.
@@ -702,6 +751,7 @@ class Renderer(xml.Renderer):
         if html is None and not always_html:
             return self.fragment(output).encode("utf-8")
         elements = self._head_elements()
+        head: xml._Element | None
         if html is None:
             head = self._head(*elements)
             html = self.makeelement("html")(head, self.makeelement("body")(output))
@@ -714,14 +764,14 @@ class Renderer(xml.Renderer):
         self._prepare_head(head)
         return self._serialize_page(html)
 
-    def _serialize_page(self, html: Any) -> bytes:
+    def _serialize_page(self, html: xml._Element) -> bytes:
         if html.get("xmlns") is None:
             html.set("xmlns", XHTML_NS)
         return (self.doctype + "\n" + self._serialize(html)).encode("utf-8")
 
-    def _serialize(self, element: Any) -> str:
+    def _serialize(self, element: xml._Element) -> str:
         """XML serialisation that browsers also parse as text/html: no `<div/>`, raw scripts."""
-        raw: list[tuple[Any, str, str]] = []
+        raw: list[tuple[xml._Element, str, str]] = []
         for node in element.iter(etree.Element):
             tag = node.tag
             text = node.text
@@ -748,7 +798,7 @@ class Renderer(xml.Renderer):
         return serialized
 
 
-def _html_element(output: Any) -> Any:
+def _html_element(output: Child) -> xml._Element | None:
     if isinstance(output, (list, tuple)) and len(output) == 1:
         output = output[0]
     if isinstance(output, xml._Element) and output.tag == "html":
@@ -762,7 +812,7 @@ add_tag_factories(Renderer, TAGS)
 class AsyncRenderer(Renderer):
     """A root renderer that is asynchronous (the same as `Renderer(...).AsyncRenderer()`)."""
 
-    def __init__(self, parent: Renderer | None = None, **kw: Any) -> None:
+    def __init__(self, parent: Renderer | None = None, **kw: Unpack[RendererOptions]) -> None:
         super().__init__(parent, **kw)
         if parent is None:
             self._async = True

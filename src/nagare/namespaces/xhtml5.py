@@ -7,11 +7,16 @@ HTML5 elements and an HTML serialisation: `<!DOCTYPE html>`, void elements witho
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from nagare.namespaces import xhtml
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from nagare.types import RendererOptions
 
 #: The HTML5 elements, in addition to those of `xhtml.TAGS`.
 TAGS = (
@@ -34,15 +39,15 @@ class Renderer(xhtml.Renderer):
     _script_type = None
     _style_type = None
 
-    def _prepare_head(self, head: Any) -> None:
+    def _prepare_head(self, head: etree._Element) -> None:
         # The charset first, so that a page saved to a file is still read as utf-8.
         if head.find("meta[@charset]") is None:
             head.insert(0, self.makeelement("meta")(charset="utf-8"))
 
-    def _serialize_page(self, html: Any) -> bytes:
+    def _serialize_page(self, html: etree._Element) -> bytes:
         return b"<!DOCTYPE html>\n" + etree.tostring(html, method="html", encoding="utf-8")
 
-    def _serialize(self, element: Any) -> str:
+    def _serialize(self, element: etree._Element) -> str:
         return etree.tostring(element, method="html", encoding="unicode")
 
 
@@ -52,7 +57,7 @@ xhtml.add_tag_factories(Renderer, TAGS)
 class AsyncRenderer(Renderer):
     """A root renderer that is asynchronous (the same as `Renderer(...).AsyncRenderer()`)."""
 
-    def __init__(self, parent: Renderer | None = None, **kw: Any) -> None:
+    def __init__(self, parent: Renderer | None = None, **kw: Unpack[RendererOptions]) -> None:
         super().__init__(parent, **kw)
         if parent is None:
             self._async = True

@@ -23,13 +23,26 @@ from __future__ import annotations
 
 import html as _html
 import re
-from collections.abc import Callable, Iterable
-from types import GeneratorType
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from types import GeneratorType, TracebackType
+from typing import TYPE_CHECKING, TypeVar
 
 from lxml import etree
 
 from nagare import presentation
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from _typeshed import StrOrBytesPath, SupportsRead
+    from webob import Request, Response
+
+    from nagare.callbacks import Callbacks
+    from nagare.component import Component
+    from nagare.types import Child
+
+    #: What `parse_xml()` reads: a path or a file object.
+    Source = StrOrBytesPath | SupportsRead[str] | SupportsRead[bytes]
 
 _Element = etree._Element
 _SEQUENCES = (list, tuple, GeneratorType)
@@ -39,10 +52,13 @@ _XML_NS = "{http://www.w3.org/XML/1998/namespace}"
 # Characters that XML (so lxml) refuses: control characters, surrogates, U+FFFE/U+FFFF.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
-_component_class: Any = None
+_TagT = TypeVar("_TagT", bound="Tag")
+_ElementT = TypeVar("_ElementT", bound=_Element)
+
+_component_class: type[Component] | None = None
 
 
-def _component() -> type:
+def _component() -> type[Component]:
     # `nagare.component` imports nothing from here; imported lazily to keep the renderer's
     # dependencies to `presentation` (see docs/architecture.md).
     global _component_class
@@ -53,7 +69,7 @@ def _component() -> type:
     return _component_class
 
 
-def render_object(o: Any, renderer: Any) -> Any:
+def render_object(o: object, renderer: Renderer | None) -> Child:
     """What `o` renders to: a component renders itself, other objects through their view."""
     if isinstance(o, _component()):
         if renderer is None:
@@ -68,7 +84,7 @@ def render_object(o: Any, renderer: Any) -> Any:
     return presentation.render(o, renderer, None, None)
 
 
-def _add_text(parent: Any, text: str) -> None:
+def _add_text(parent: _Element, text: str) -> None:
     try:
         if len(parent):
             last = parent[-1]
@@ -84,7 +100,7 @@ def _add_text(parent: Any, text: str) -> None:
         _add_text(parent, cleaned)
 
 
-def _add(parent: Any, children: Iterable[Any], renderer: Any) -> None:
+def _add(parent: _Element, children: Iterable[Child], renderer: Renderer | None) -> None:
     """Append `children` to the element `parent` (`renderer` renders components; None: the tag's)."""
     for child in children:
         if isinstance(child, str):
@@ -104,7 +120,7 @@ def _add(parent: Any, children: Iterable[Any], renderer: Any) -> None:
             _add(parent, (render_object(child, renderer),), renderer)
 
 
-def _add_to_list(items: list[Any], children: Iterable[Any], renderer: Any) -> None:
+def _add_to_list(items: list[str | _Element], children: Iterable[Child], renderer: Renderer | None) -> None:
     """Append `children`, flattened and rendered, to the list `items` (a renderer's root)."""
     for child in children:
         if isinstance(child, str):
@@ -122,7 +138,7 @@ def _add_to_list(items: list[Any], children: Iterable[Any], renderer: Any) -> No
             _add_to_list(items, (render_object(child, renderer),), renderer)
 
 
-def _set_special(element: Any, name: str, value: str) -> None:
+def _set_special(element: _Element, name: str, value: str) -> None:
     if name.startswith("xml:"):
         name = _XML_NS + name[4:]
     try:
@@ -134,7 +150,7 @@ def _set_special(element: Any, name: str, value: str) -> None:
         element.set(name, cleaned)
 
 
-def _set_attributes(element: Any, attributes: dict[str, Any]) -> None:
+def _set_attributes(element: Tag, attributes: Mapping[str, object]) -> None:
     set_ = element.set
     for name, value in attributes.items():
         if name[-1:] == "_":
@@ -161,8 +177,9 @@ class Tag(etree.ElementBase):
     """An element created by a renderer: callable to add children and attributes, a `with` context."""
 
     __slots__ = ("_renderer",)
+    _renderer: Renderer
 
-    def __call__(self, *children: Any, **attributes: Any) -> "Tag":
+    def __call__(self, *children: Child, **attributes: object) -> Self:
         if attributes:
             _set_attributes(self, attributes)
         if children:
@@ -174,44 +191,48 @@ class Tag(etree.ElementBase):
         return "true" if value else "false"
 
     @property
-    def renderer(self) -> Any:
+    def renderer(self) -> Renderer | None:
         """The renderer that created this tag (None for a tag created otherwise)."""
         return getattr(self, "_renderer", None)
 
-    def add_child(self, child: Any) -> "Tag":
+    def add_child(self, child: Child) -> Self:
         """Append `child` (anything a tag accepts as a child); return this tag."""
         _add(self, (child,), None)
         return self
 
-    def set_attributes(self, **attributes: Any) -> "Tag":
+    def set_attributes(self, **attributes: object) -> Self:
         """Set attributes with the same conversions as `tag(**attributes)`; return this tag."""
         _set_attributes(self, attributes)
         return self
 
-    def _owner(self) -> Any:
-        renderer = getattr(self, "_renderer", None)
+    def _owner(self) -> Renderer:
+        renderer: Renderer | None = getattr(self, "_renderer", None)
         if renderer is None:
-            raise TypeError(f"<{self.tag}> was not created by a renderer")
+            raise TypeError(f"<{self.tag!s}> was not created by a renderer")
         return renderer
 
-    def __enter__(self) -> "Tag":
+    def __enter__(self) -> Self:
         renderer = self._owner()
         renderer << self
         renderer._stack.append(self)
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._renderer._stack.pop()
 
 
-def make_parsers(tag_class: type, classes: dict[str, type]) -> tuple[Any, Any, Any]:
+def make_parsers(
+    tag_class: type[_TagT], classes: Mapping[str, type[_TagT]]
+) -> tuple[etree.XMLParser[_TagT], etree.HTMLParser[_TagT], etree.ElementNamespaceClassLookup]:
     """(XML parser, HTML parser, lookup) creating `classes[tag]` elements, `tag_class` otherwise."""
     lookup = etree.ElementNamespaceClassLookup(etree.ElementDefaultClassLookup(element=tag_class))
     namespace = lookup.get_namespace(None)
     namespace.update(classes)
-    xml_parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    xml_parser: etree.XMLParser[_TagT] = etree.XMLParser(resolve_entities=False, no_network=True)
     xml_parser.set_element_class_lookup(lookup)
-    html_parser = etree.HTMLParser(no_network=True)
+    html_parser: etree.HTMLParser[_TagT] = etree.HTMLParser(no_network=True)
     html_parser.set_element_class_lookup(lookup)
     return xml_parser, html_parser, lookup
 
@@ -224,20 +245,20 @@ class Renderer:
 
     content_type = "text/xml; charset=utf-8"
 
-    _parser = _xml_parser
-    _makeelement: Callable[..., Any] = _xml_parser.makeelement
+    _parser: etree.XMLParser[Tag] = _xml_parser
+    _makeelement: Callable[[str], Tag] = _xml_parser.makeelement
 
     def __init__(
         self,
         parent: "Renderer | None" = None,
         *,
-        callbacks: Any = None,
+        callbacks: Callbacks | None = None,
         session_params: dict[str, str] | None = None,
         static_url: str = "",
         nagare_static_url: str = "/static/nagare/",
         url: str = "",
-        request: Any = None,
-        response: Any = None,
+        request: Request | None = None,
+        response: Response | None = None,
     ) -> None:
         self.parent = parent
         if parent is None:
@@ -248,11 +269,11 @@ class Renderer:
             self.url = url
             self.request = request
             self.response = response
-            self._tags: list[Any] = []
-            self.component: Any = None
-            self.model: Any = None
-            self.async_component: Any = None
-            self.async_model: Any = None
+            self._tags: list[_Element] = []
+            self.component: Component | None = None
+            self.model: object = None
+            self.async_component: Component | None = None
+            self.async_model: object = None
         else:
             # A child shares everything with its parent; an argument given explicitly overrides.
             self.callbacks = parent.callbacks if callbacks is None else callbacks
@@ -269,35 +290,35 @@ class Renderer:
             self.model = parent.model
             self.async_component = parent.async_component
             self.async_model = parent.async_model
-        self._root: list[Any] = []
-        self._stack: list[Any] = []
+        self._root: list[str | _Element] = []
+        self._stack: list[Tag] = []
 
     # --- tags -------------------------------------------------------------------------------
 
-    def makeelement(self, tag: str) -> Any:
+    def makeelement(self, tag: str) -> Tag:
         """A new tag named `tag`, owned (and kept alive) by this renderer."""
         element = self._makeelement(tag)
         element._renderer = self
         self._tags.append(element)
         return element
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Tag:
         if name[:1] == "_":
             raise AttributeError(name)
         return self.makeelement(name[:-1] if name[-1] == "_" else name)
 
-    def comment(self, text: str = "") -> Any:
+    def comment(self, text: str = "") -> etree._Comment:
         """An XML/HTML comment, to be added as a child."""
         return etree.Comment(text)
 
-    def processing_instruction(self, target: str, text: str | None = None) -> Any:
+    def processing_instruction(self, target: str, text: str | None = None) -> etree._ProcessingInstruction:
         return etree.ProcessingInstruction(target, text)
 
-    def __lshift__(self, child: Any) -> "Renderer":
+    def __lshift__(self, child: Child) -> Self:
         """Add `child` to the innermost `with` tag, or to the root; return the renderer."""
         stack = self._stack
         if stack:
-            parent = stack[-1]
+            parent: _Element = stack[-1]
             if isinstance(child, _Element):  # the common cases first, without a tuple
                 parent.append(child)
             elif isinstance(child, str):
@@ -310,7 +331,7 @@ class Renderer:
         return self
 
     @property
-    def root(self) -> Any:
+    def root(self) -> str | _Element | list[str | _Element]:
         """What was added at top level: one item, a list of several, '' when nothing was."""
         root = self._root
         if len(root) == 1:
@@ -319,20 +340,20 @@ class Renderer:
 
     # --- components -------------------------------------------------------------------------
 
-    def new(self) -> "Renderer":
+    def new(self) -> Self:
         """A child renderer of the same class, sharing everything but the root."""
         return self.__class__(self)
 
-    def start_rendering(self, comp: Any, model: Any) -> None:
+    def start_rendering(self, comp: Component, model: object) -> None:
         self.component = comp
         self.model = model
 
-    def end_rendering(self, output: Any) -> Any:
+    def end_rendering(self, output: Child) -> Child:
         return output
 
     # --- parsing (trusted markup only: nothing is escaped) ------------------------------------
 
-    def _adopt(self, tree: Any) -> Any:
+    def _adopt(self, tree: _ElementT) -> _ElementT:
         tags = self._tags
         for element in tree.iter():
             if isinstance(element, Tag):
@@ -340,15 +361,17 @@ class Renderer:
                 tags.append(element)
         return tree
 
-    def _fragment_of(self, wrapper: Any, no_leading_text: bool) -> list[Any]:
-        result: list[Any] = []
+    def _fragment_of(self, wrapper: _Element, no_leading_text: bool) -> list[str | _Element]:
+        result: list[str | _Element] = []
         if wrapper.text and not no_leading_text:
             result.append(wrapper.text)
         for child in wrapper:
             result.append(self._adopt(child))
         return result
 
-    def parse_xmlstring(self, text: str | bytes, fragment: bool = False, no_leading_text: bool = False) -> Any:
+    def parse_xmlstring(
+        self, text: str | bytes, fragment: bool = False, no_leading_text: bool = False
+    ) -> Tag | list[str | _Element]:
         """The tree of the XML `text`; with `fragment`, the list of its top-level nodes."""
         if fragment:
             if isinstance(text, bytes):
@@ -359,7 +382,9 @@ class Renderer:
             text = text.encode("utf-8")
         return self._adopt(etree.fromstring(text, self._parser))
 
-    def parse_xml(self, source: Any, fragment: bool = False, no_leading_text: bool = False) -> Any:
+    def parse_xml(
+        self, source: Source, fragment: bool = False, no_leading_text: bool = False
+    ) -> Tag | list[str | _Element]:
         """Parse the XML file `source` (a path or a file object)."""
         if fragment:
             return self.parse_xmlstring(_read(source), True, no_leading_text)
@@ -367,12 +392,12 @@ class Renderer:
 
     # --- serialisation ----------------------------------------------------------------------
 
-    def _serialize(self, element: Any) -> str:
+    def _serialize(self, element: _Element) -> str:
         return etree.tostring(element, encoding="unicode")
 
-    def fragment(self, output: Any) -> str:
+    def fragment(self, output: Child) -> str:
         """`output` (a tag, a string, a list...) serialised as a string, strings escaped."""
-        items: list[Any] = []
+        items: list[str | _Element] = []
         _add_to_list(items, (output,), self)
         escape = _html.escape
         return "".join(
@@ -380,7 +405,7 @@ class Renderer:
         )
 
 
-def _read(source: Any) -> str:
+def _read(source: Source) -> str:
     if hasattr(source, "read"):
         data = source.read()
     else:
