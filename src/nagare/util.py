@@ -29,9 +29,14 @@ stores them with the state.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 from nagare import presentation, var
+
+if TYPE_CHECKING:
+    from nagare.component import Component
+    from nagare.namespaces.xhtml import Renderer
+    from nagare.types import Child
 
 __all__ = ["Confirm", "Ask"]
 
@@ -39,16 +44,16 @@ __all__ = ["Confirm", "Ask"]
 class Confirm:
     """Show `msg` and an Ok link that answers True (and a Cancel link answering False, if given)."""
 
-    def __init__(self, msg: Any, ok: str = "Ok", cancel: str | None = None) -> None:
+    def __init__(self, msg: Child, ok: str = "Ok", cancel: str | None = None) -> None:
         self.msg = msg
         self.ok_label = ok
         self.cancel_label = cancel
 
-    def ok(self, comp: Any) -> Any:
+    def ok(self, comp: Component) -> object:
         """Answer True."""
         return comp.answer(True)
 
-    def cancel(self, comp: Any) -> Any:
+    def cancel(self, comp: Component) -> object:
         """Answer False."""
         return comp.answer(False)
 
@@ -57,7 +62,7 @@ class Confirm:
 
 
 @presentation.render_for(Confirm)
-def _render_confirm(self: Confirm, h: Any, comp: Any, model: object) -> Any:
+def _render_confirm(self: Confirm, h: Renderer, comp: Component, model: object) -> Child:
     with h.div:
         h << h.p(self.msg)
         h << h.a(self.ok_label).action(partial(self.ok, comp))
@@ -73,17 +78,17 @@ class Ask:
     Ok answers the string typed (as typed, `default` if nothing was), Cancel answers None.
     """
 
-    def __init__(self, msg: Any, default: str = "", ok: str = "Ok", cancel: str = "Cancel") -> None:
+    def __init__(self, msg: Child, default: str = "", ok: str = "Ok", cancel: str = "Cancel") -> None:
         self.msg = msg
         self.input = var.Var(default)
         self.ok_label = ok
         self.cancel_label = cancel
 
-    def ok(self, comp: Any) -> Any:
+    def ok(self, comp: Component) -> object:
         """Answer the string typed."""
         return comp.answer(self.input())
 
-    def cancel(self, comp: Any) -> Any:
+    def cancel(self, comp: Component) -> object:
         """Answer None."""
         return comp.answer(None)
 
@@ -92,7 +97,7 @@ class Ask:
 
 
 @presentation.render_for(Ask)
-def _render_ask(self: Ask, h: Any, comp: Any, model: object) -> Any:
+def _render_ask(self: Ask, h: Renderer, comp: Component, model: object) -> Child:
     # The input's value action (priority 1) runs before the submit actions (priority 4), so `ok`
     # answers the string of the same request.
     with h.form:

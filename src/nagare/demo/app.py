@@ -10,9 +10,15 @@
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nagare import component, editor, presentation, validator, var
+
+if TYPE_CHECKING:
+    from webob import Request
+
+    from nagare.namespaces import xhtml5
+    from nagare.types import Child
 
 
 class Counter:
@@ -27,7 +33,7 @@ class Counter:
 
 
 @presentation.render_for(Counter)
-def render_counter(self: Counter, h: Any, comp: component.Component, *args: Any) -> Any:
+def render_counter(self: Counter, h: xhtml5.Renderer, comp: component.Component, *args: object) -> Child:
     with h.div(class_="counter"):
         h << h.a("--", id="decrease").action(self.decrease)
         h << h.span(self.value, class_="value")
@@ -37,7 +43,7 @@ def render_counter(self: Counter, h: Any, comp: component.Component, *args: Any)
 
 
 @presentation.render_for(Counter, model="big")
-def render_big_counter(self: Counter, h: Any, comp: component.Component, *args: Any) -> Any:
+def render_big_counter(self: Counter, h: xhtml5.Renderer, comp: component.Component, *args: object) -> Child:
     with h.div(class_="counter big"):
         h << h.span(self.value, class_="value")
         h << h.p(h.a("Back to the small counter", id="small").action(lambda: comp.becomes(self)))
@@ -52,7 +58,7 @@ class AsyncCounter:
 
 
 @presentation.render_for(AsyncCounter)
-def render_async_counter(self: AsyncCounter, h: Any, comp: component.Component, *args: Any) -> Any:
+def render_async_counter(self: AsyncCounter, h: xhtml5.Renderer, comp: component.Component, *args: object) -> Child:
     with h.div(class_="async"):
         h << h.p("This counter is updated without reloading the page.")
         h << self.counter.render(h.AsyncRenderer())
@@ -104,7 +110,7 @@ class Calculator:
 
 
 @presentation.render_for(Calculator)
-def render_calculator(self: Calculator, h: Any, comp: component.Component, *args: Any) -> Any:
+def render_calculator(self: Calculator, h: xhtml5.Renderer, comp: component.Component, *args: object) -> Child:
     with h.div(class_="calculator"):
         h << h.div(self.top, class_="display", id="display")
         h << h.p("Stack: ", " ".join(str(v) for v in self.stack) or "(empty)", class_="stack")
@@ -127,6 +133,11 @@ def render_calculator(self: Calculator, h: Any, comp: component.Component, *args
 class Registration(editor.Editor):
     """A form with validation errors and a file upload."""
 
+    # made by `Editor.__init__`
+    name: editor.Property
+    age: editor.Property
+    email: editor.Property
+
     def __init__(self) -> None:
         self.person = Person()
         super().__init__(self.person, ("name", "age", "email"))
@@ -136,6 +147,7 @@ class Registration(editor.Editor):
         self.upload: tuple[str, int] | None = None
         self.saved = False
 
+    # `Any`: an upload (a cgi.FieldStorage), or '' when no file was chosen: getattr() tells them apart
     def set_file(self, field: Any) -> None:
         filename = getattr(field, "filename", None)
         if filename:
@@ -154,7 +166,7 @@ class Person:
 
 
 @presentation.render_for(Registration)
-def render_registration(self: Registration, h: Any, comp: component.Component, *args: Any) -> Any:
+def render_registration(self: Registration, h: xhtml5.Renderer, comp: component.Component, *args: object) -> Child:
     if self.saved:
         h << h.p(f"Saved: {self.person.name}, {self.person.age} years, {self.person.email}", id="saved")
     with h.form(id="registration"):
@@ -195,7 +207,7 @@ class Demo:
 
 
 @presentation.render_for(Demo)
-def render_demo(self: Demo, h: Any, comp: component.Component, *args: Any) -> Any:
+def render_demo(self: Demo, h: xhtml5.Renderer, comp: component.Component, *args: object) -> Child:
     h.head << h.head.title("Nagare demo")
     h.head.css_url("demo.css")
     with h.div(class_="header"):
@@ -211,12 +223,16 @@ def render_demo(self: Demo, h: Any, comp: component.Component, *args: Any) -> An
 
 
 @presentation.init_for(Demo, "len(url) == 1 and url[0] in self.TABS")
-def init_tab(self: Demo, url: tuple[str, ...], comp: Any, http_method: str, request: Any) -> None:
+def init_tab(
+    self: Demo, url: tuple[str, ...], comp: component.Component, http_method: str, request: Request | None
+) -> None:
     self.select(url[0])
 
 
 @presentation.init_for(Demo, "len(url) == 2 and url[0] == 'counter' and url[1].lstrip('-').isdigit()")
-def init_counter(self: Demo, url: tuple[str, ...], comp: Any, http_method: str, request: Any) -> None:
+def init_counter(
+    self: Demo, url: tuple[str, ...], comp: component.Component, http_method: str, request: Request | None
+) -> None:
     self.select("counter")
     self.examples["counter"]().value = int(url[1])
 
