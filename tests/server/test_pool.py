@@ -472,3 +472,33 @@ def test_the_status_answers_during_a_graceful_stop_and_the_master_sleeps(server)
         assert [p["pid"] for p in seen[-1]["processes"]] == busy  # the idle ones left, the busy one finishes
         assert pending.result().status == 200
     assert s.process.wait(10) == 0
+
+
+def test_an_idle_kept_alive_connection_does_not_wait_behind_its_busy_worker(server) -> None:
+    # Two workers, A and B. A holds two idle kept-alive connections, `kept` and `slow`: the
+    # front server then sends a slow request on `slow`, and a quick one on `kept`. Without the
+    # hand-off, `kept` sits in A's epoll until A has served the slow one; with it, A gives
+    # `kept` to the hand-off socket before it serves `slow`, and B answers it at once.
+    s = server(publisher={"minSpare": 1, "maxSpare": 2, "maxChildren": 2})
+    with ThreadPoolExecutor(2) as pool:
+        # A worker busy while the two connections are made: the other one, A, accepts them both
+        # (and, no other worker being idle, keeps them both)
+        busy = pool.submit(s.request, "/pool/sleep", query="s=1.5", timeout=30)
+        s.wait_until(lambda: s.workers("Running"), what="a busy worker")
+        kept, slow = s.client(keep_conn=True, timeout=30), s.client(keep_conn=True, timeout=30)
+        try:
+            a = {int(c.request("/pool/").text.split()[0]) for c in (kept, slow)}
+            assert len(a) == 1 and a != set(s.workers("Running")), "both kept by the idle worker"
+            assert busy.result().status == 200
+            s.wait_until(lambda: len(s.workers("Idle")) == 2, what="both workers idle")
+            pending = pool.submit(slow.request, "/pool/sleep", query="s=4")
+            s.wait_until(lambda: s.workers("Running") == list(a), what="A busy on the slow request")
+            started = time.monotonic()
+            answer = kept.request("/pool/")
+            elapsed = time.monotonic() - started
+            assert elapsed < 2, f"the idle kept-alive connection waited {elapsed:.1f}s for its busy worker"
+            assert int(answer.text.split()[0]) not in a
+            assert pending.result().status == 200
+        finally:
+            kept.close()
+            slow.close()
