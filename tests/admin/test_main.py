@@ -192,9 +192,9 @@ def test_a_closed_pipe_is_no_traceback():
     import subprocess
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "nagare", "info"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    process.stdout.readline()
-    process.stdout.close()  # the reader leaves, as `| head -1` does
-    stderr = process.stderr.read().decode()
-    process.wait(timeout=30)
+    with subprocess.Popen([sys.executable, "-m", "nagare", "info"], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        process.stdout.readline()
+        process.stdout.close()  # the reader leaves, as `| head -1` does
+        stderr = process.stderr.read().decode()
+        process.wait(timeout=30)
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
