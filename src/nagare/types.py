@@ -74,8 +74,8 @@ Init: TypeAlias = Callable[..., object]
 class Renderer(Protocol):
     """What a component needs of the renderer it is rendered with (see `Component.render`).
 
-    The renderers of `nagare.namespaces` are ones; a view gets the concrete renderer
-    (`xhtml5.Renderer`, ...), with its tags.
+    The renderers of `nagare.namespaces` have these methods; a view is typed with the concrete
+    renderer it gets (`xhtml5.Renderer`, ...), for its tags.
     """
 
     def new(self) -> Self:
