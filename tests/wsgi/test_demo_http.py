@@ -37,6 +37,8 @@ def test_slash_is_added_and_root_lists_the_applications(server):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     conn.request("GET", "/demo")
     response = conn.getresponse()
+    response.read()
+    conn.close()
     assert response.status == 301 and response.getheader("Location").endswith("/demo/")
     page = Browser().get(server.url + "/")  # two applications here: the list of both
     assert page.status == 200 and {a.get("href") for a in page.tree.cssselect("a")} == {"/demo/", "/prg/"}
@@ -133,6 +135,7 @@ def test_expired_or_unknown_session_redirects_to_a_fresh_one(server):
     conn.request("GET", "/demo/?_s=garbage&_c=x")
     response2 = conn.getresponse()
     response2.read()
+    conn.close()
     assert response2.status == 301
 
 
@@ -233,6 +236,7 @@ def test_static_files_never_escape_their_folder(server, path):
     conn.request("GET", path)
     response = conn.getresponse()
     body = response.read()
+    conn.close()
     assert response.status == 404, (path, response.status, body[:200])
     assert b"[application]" not in body and b"root:" not in body
 
