@@ -62,6 +62,52 @@ def test_info(capsys):
     assert " - standalone = nagare.sessions.memory:Sessions (nagare)" in lines
 
 
+@pytest.fixture
+def pool_publisher(monkeypatch):
+    """A publisher type `pool` with rules across its keys; it never serves."""
+    from nagare.config import publisher
+    from nagare.config.rules import Rule, at_most
+    from nagare.config.settings import Setting, Table, integer, string
+
+    class Pool:
+        SETTINGS = Table(
+            "publisher",
+            [
+                Setting("type", string, "pool", ""), Setting("host", string, "", ""), Setting("port", integer(0), 9000, ""),
+                Setting("status_port", integer(0), 9001, ""), Setting("minSpare", integer(0), 1, ""), Setting("maxSpare", integer(1), 5, ""),
+            ],
+            rules=[at_most("minSpare", "maxSpare"), Rule(("port", "status_port"), lambda a, b: a != b, "the status needs a port of its own")],
+        )
+
+    class Entry:
+        name, value = "pool", "tests:Pool"
+
+        def load(self):
+            return Pool
+
+    real = publisher.entry_points
+    monkeypatch.setattr(publisher, "entry_points", lambda group: {**real(group), "pool": Entry()} if group == publisher.PUBLISHERS else real(group))
+
+
+def test_a_broken_rule_is_one_line_and_exit_status_2(capsys, tmp_path, pool_publisher):
+    conf = tmp_path / "publisher.conf"
+    conf.write_text("[publisher]\ntype = pool\nminSpare = 6\n")
+    code, out, err = run(capsys, "serve", "-c", str(conf), "demo")
+    assert (code, out) == (2, "")
+    assert err == f"nagare-admin serve: {conf}: [publisher] minSpare = 6, maxSpare = 5 (default): minSpare must not exceed maxSpare\n"
+
+
+def test_a_rule_broken_by_the_command_line_names_it(capsys, tmp_path, pool_publisher):
+    conf = tmp_path / "publisher.conf"
+    conf.write_text("[publisher]\ntype = pool\nstatus_port = 8000\n")
+    code, out, err = run(capsys, "serve", "-c", str(conf), "--port", "8000", "demo")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"nagare-admin serve: {conf}: [publisher] port = 8000 (command line), status_port = 8000: "
+        "the status needs a port of its own\n"
+    )
+
+
 def test_wrong_option_is_one_line(capsys):
     code, out, err = run(capsys, "info", "--verbose")
     assert code == 2 and out == ""

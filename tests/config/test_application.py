@@ -23,7 +23,7 @@ def test_defaults(tmp_path):
     assert conf.filename == filename
     assert conf.name == "myapp"
     assert conf.root == str(tmp_path)  # $root of a plain file: $here/..
-    assert conf.application == {
+    assert conf.application.as_dict() == {
         "path": "python os:getcwd",
         "name": "myapp",
         "debug": False,
@@ -32,7 +32,7 @@ def test_defaults(tmp_path):
         "wsgi_pipe": "",
         "static": f"{tmp_path}/static",
     }
-    assert conf.databases == [] and conf.logging == {} and conf.sessions == {}
+    assert conf.databases == () and conf.logging == {} and conf.sessions == {}
 
 
 def test_here_root_and_name(tmp_path):
@@ -42,15 +42,15 @@ def test_here_root_and_name(tmp_path):
         "[custom]\nlog = $here/$name.log\n",
     )
     conf = application.read(filename)
-    assert conf.application["path"] == f"file {tmp_path}/conf/../app.py:App"
-    assert conf.application["static"] == f"{tmp_path}/shop-files"
+    assert conf.application.path == f"file {tmp_path}/conf/../app.py:App"
+    assert conf.application.static == f"{tmp_path}/shop-files"
     assert conf.config.items("custom") == {"log": f"{tmp_path}/conf/shop.log"}  # custom sections allowed
 
 
 def test_relative_static_is_relative_to_the_file(tmp_path, monkeypatch):
     filename = write(tmp_path / "conf", "[application]\npath = a:b\nname = x\nstatic = ../public\n")
     monkeypatch.chdir("/")
-    assert application.read(filename).application["static"] == f"{tmp_path}/public"
+    assert application.read(filename).application.static == f"{tmp_path}/public"
 
 
 def test_relative_file_name_is_made_absolute(tmp_path, monkeypatch):
@@ -67,7 +67,7 @@ def test_switches(tmp_path):
         "[application]\npath = a:b\nname = x\ndebug = on\nredirect_after_post = yes\nalways_html = false\n",
     )
     settings = application.read(filename).application
-    assert (settings["debug"], settings["redirect_after_post"], settings["always_html"]) == (True, True, False)
+    assert (settings.debug, settings.redirect_after_post, settings.always_html) == (True, True, False)
 
 
 def test_sessions_logging_and_databases(tmp_path):
@@ -82,8 +82,8 @@ def test_sessions_logging_and_databases(tmp_path):
     conf = application.read(filename)
     assert conf.sessions == {"nb_states": "5"}
     assert conf.logging == {"logger": {"level": "DEBUG"}, "handler": {"class": "logging.StreamHandler"}}
-    assert [d["uri"] for d in conf.databases] == [f"sqlite:///{tmp_path}/x.db", "sqlite://"]
-    assert [d["activated"] for d in conf.databases] == [True, False]
+    assert [d.uri for d in conf.databases] == [f"sqlite:///{tmp_path}/x.db", "sqlite://"]
+    assert [d.activated for d in conf.databases] == [True, False]
 
 
 def test_bad_database_key_names_the_subsection(tmp_path):
@@ -130,8 +130,8 @@ def test_from_reference(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     conf = application.from_reference("python os:getcwd", "quick")
     assert conf.name == "quick"
-    assert conf.application["path"] == "python os:getcwd"
-    assert conf.application["static"] == f"{tmp_path}/static"
+    assert conf.application.path == "python os:getcwd"
+    assert conf.application.static == f"{tmp_path}/static"
 
 
 # --- registered applications --------------------------------------------------------------------
@@ -182,7 +182,7 @@ def test_read_a_registered_application(fakeapp):
     conf = application.read("fakeapp")
     assert conf.name == "fakeapp"
     assert conf.root == str(fakeapp)
-    assert conf.application["static"] == str(fakeapp / "static")
+    assert conf.application.static == str(fakeapp / "static")
 
 
 def test_unregistered_name(fakeapp):

@@ -40,15 +40,15 @@ def test_keys_of_the_file_interpolate_and_dollar_dollar_escapes(tmp_path):
 def test_section_checks_the_file_against_the_table(tmp_path):
     filename = write(tmp_path, "[main]\nsize = 7\n")
     config = loader.read(filename)
-    assert config.section(TABLE) == {"size": 7, "where": ""}
-    assert config.section(TABLE, {"size": "9"}) == {"size": 9, "where": ""}  # CLI beats the file
+    assert config.section(TABLE).as_dict() == {"size": 7, "where": ""}
+    assert config.section(TABLE, {"size": "9"}).as_dict() == {"size": 9, "where": ""}  # CLI beats the file
 
 
 def test_missing_section_gives_the_defaults(tmp_path):
     config = loader.read(write(tmp_path, "# nothing\n"))
     assert config.items("main") == {}
     assert config.subsections("main") == []
-    assert config.section(TABLE) == {"size": 3, "where": ""}
+    assert config.section(TABLE).as_dict() == {"size": 3, "where": ""}
     assert not config.has_section("main")
     assert config.sections() == []
 
@@ -142,4 +142,4 @@ def test_empty_config_has_every_default(tmp_path, monkeypatch):
     config = loader.empty()
     assert config.filename is None
     assert config.here == str(tmp_path)
-    assert config.section(TABLE) == {"size": 3, "where": ""}
+    assert config.section(TABLE).as_dict() == {"size": 3, "where": ""}

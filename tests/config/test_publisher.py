@@ -16,10 +16,10 @@ def write(tmp_path, text):
 def test_defaults_without_a_file():
     conf = publisher.read(None)
     assert conf.filename is None
-    assert conf.publisher["type"] == "standalone"
-    assert conf.publisher["host"] == "127.0.0.1"
-    assert conf.publisher["port"] == 8080
-    assert conf.reloader == {"activated": False, "interval": 1.0, "files": []}
+    assert conf.publisher.type == "standalone"
+    assert conf.publisher.host == "127.0.0.1"
+    assert conf.publisher.port == 8080
+    assert conf.reloader.as_dict() == {"activated": False, "interval": 1.0, "files": ()}
     assert conf.sessions == {}
     assert conf.logging == {}
 
@@ -33,7 +33,7 @@ def test_standalone_publisher_class():
 def test_threaded_is_an_alias_of_standalone(tmp_path):
     conf = publisher.read(write(tmp_path, "[publisher]\ntype = threaded\nport = 9090\n"))
     assert conf.publisher_class is publisher.read(None).publisher_class
-    assert conf.publisher["port"] == 9090
+    assert conf.publisher.port == 9090
 
 
 def test_file_values(tmp_path):
@@ -45,8 +45,8 @@ def test_file_values(tmp_path):
         "[logging]\n[[logger]]\nlevel = DEBUG\n",
     )
     conf = publisher.read(filename)
-    assert conf.publisher["host"] == "0.0.0.0" and conf.publisher["port"] == 8000
-    assert conf.reloader == {"activated": True, "interval": 0.5, "files": [f"{tmp_path}/a.py", f"{tmp_path}/b.py"]}
+    assert conf.publisher.host == "0.0.0.0" and conf.publisher.port == 8000
+    assert conf.reloader.as_dict() == {"activated": True, "interval": 0.5, "files": (f"{tmp_path}/a.py", f"{tmp_path}/b.py")}
     assert conf.sessions == {"type": "standalone", "nb_sessions": "10"}  # raw: checked per application
     assert conf.logging == {"logger": {"level": "DEBUG"}}
 
@@ -54,16 +54,16 @@ def test_file_values(tmp_path):
 def test_command_line_beats_the_file(tmp_path):
     filename = write(tmp_path, "[publisher]\nhost = 0.0.0.0\nport = 8000\n[reloader]\nactivated = off\n")
     conf = publisher.read(filename, {"host": "10.0.0.1", "port": "8123", "reload": True})
-    assert conf.publisher["host"] == "10.0.0.1"
-    assert conf.publisher["port"] == 8123
-    assert conf.reloader["activated"] is True
+    assert conf.publisher.host == "10.0.0.1"
+    assert conf.publisher.port == 8123
+    assert conf.reloader.activated is True
 
 
 def test_unset_command_line_options_leave_the_file_alone(tmp_path):
     filename = write(tmp_path, "[publisher]\nport = 8000\n[reloader]\nactivated = on\n")
     conf = publisher.read(filename, {"host": None, "port": None, "reload": None})
-    assert conf.publisher["port"] == 8000
-    assert conf.reloader["activated"] is True
+    assert conf.publisher.port == 8000
+    assert conf.reloader.activated is True
 
 
 def test_bad_command_line_port():
@@ -166,5 +166,5 @@ def test_keys_of_another_publisher_type_are_ignored_with_a_warning(tmp_path, cap
     filename = write(tmp_path, "[publisher]\nminSpare = 2\n")
     with caplog.at_level(logging.WARNING, logger="nagare.publisher"):
         conf = publisher.read(filename)
-    assert "minSpare" not in conf.publisher
+    assert "minSpare" not in conf.publisher.as_dict()
     assert f"{filename}: [publisher] minSpare is ignored by the standalone publisher" in caplog.text

@@ -187,7 +187,7 @@ def test_table_extend_keeps_the_original():
 
 def test_check_converts_and_fills_defaults():
     result = loader.check("f.cfg", make_table(), {"flag": "yes", "names": "a, b", "need": "x"})
-    assert result == {"flag": True, "count": 2, "names": ["a", "b"], "need": "x"}
+    assert result.as_dict() == {"flag": True, "count": 2, "names": ("a", "b"), "need": "x"}
 
 
 def test_check_unknown_key_names_file_section_and_key():
@@ -215,8 +215,8 @@ def test_check_required_key():
 
 def test_check_overrides_beat_the_values_and_none_is_not_an_override():
     result = loader.check("f.cfg", make_table(), {"count": "1", "need": "x"}, {"count": "4", "flag": None})
-    assert result["count"] == 4
-    assert result["flag"] is False
+    assert result.count == 4
+    assert result.flag is False
 
 
 def test_check_bad_override_is_reported_as_command_line():
@@ -232,4 +232,4 @@ def test_check_override_of_a_key_the_table_lacks_is_a_config_error():
 
 def test_check_ignored_keys_are_left_alone():
     result = loader.check("f.cfg", make_table(), {"need": "x", "maxSpare": "5"}, ignored=["maxSpare"])
-    assert "maxSpare" not in result
+    assert "maxSpare" not in result.as_dict()

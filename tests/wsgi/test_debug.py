@@ -69,12 +69,12 @@ def test_in_debug_mode_the_exception_goes_on_to_the_debugger(caplog):
 
 
 def test_a_multiprocess_publisher_refuses_debug_mode():
-    conf = SimpleNamespace(publisher={"type": "fastcgi"}, publisher_class=SimpleNamespace(multiprocess=True), filename=None)
-    app = SimpleNamespace(sessions=None, config=SimpleNamespace(application={"debug": False}))
+    conf = SimpleNamespace(publisher=SimpleNamespace(type="fastcgi"), publisher_class=SimpleNamespace(multiprocess=True), filename=None)
+    app = SimpleNamespace(sessions=None, config=SimpleNamespace(application=SimpleNamespace(debug=False)))
     check_publisher(conf, [app], debug=False)  # type: ignore[arg-type]
     with pytest.raises(CommandError, match="--debug .* cannot work with the multi-process fastcgi publisher"):
         check_publisher(conf, [app], debug=True)  # type: ignore[arg-type]
-    app.config.application["debug"] = True
+    app.config.application.debug = True
     with pytest.raises(CommandError, match="use the standalone publisher to debug"):
         check_publisher(conf, [app], debug=False)  # type: ignore[arg-type]
 

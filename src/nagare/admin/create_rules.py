@@ -42,7 +42,7 @@ class CreateRules(Command):
         statics = [("nagare", NAGARE_STATIC)]
         for reference in references:
             conf = application.read(reference)
-            folder = conf.application["static"]
+            folder = conf.application.static
             if folder and os.path.isdir(folder):
                 statics.append((conf.name, os.path.abspath(folder).rstrip("/")))
         print(rules(statics, args.server or "apache"), end="")

@@ -18,10 +18,10 @@ import logging
 import time
 import traceback
 from collections.abc import Iterator
-from typing import Any
 
 import hupper
 
+from nagare.config.publisher import ReloaderSettings
 from nagare.errors import ConfigError, NagareError
 
 WORKER = "nagare.admin.main.run"
@@ -49,14 +49,14 @@ def in_worker() -> bool:
     return hupper.is_active()
 
 
-def monitor(settings: dict[str, Any]) -> int:
+def monitor(settings: ReloaderSettings) -> int:
     """Run the command in workers, restarted on changes, until a signal; the last worker's status.
 
     `settings`: the `[reloader]` section (`interval` between two checks and between restarts).
     """
     try:
         hupper.start_reloader(
-            WORKER, reload_interval=settings["interval"], shutdown_interval=SHUTDOWN_GRACE, logger=Logger()
+            WORKER, reload_interval=settings.interval, shutdown_interval=SHUTDOWN_GRACE, logger=Logger()
         )
     except SystemExit as exc:  # hupper ends the monitor with sys.exit(status of the worker)
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1

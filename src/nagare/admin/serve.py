@@ -17,17 +17,17 @@ from nagare.wsgi.loader import LoadedApp, load
 
 def check_publisher(conf: publisher.PublisherConfig, apps: Sequence[LoadedApp], debug: bool) -> None:
     """Refuse, in one line, what cannot work with a multi-process publisher (SPEC deviations)."""
-    kind = conf.publisher["type"]
+    kind = conf.publisher.type
     if not conf.publisher_class.multiprocess:
         return
     for app in apps:
         if app.sessions is not None and not app.sessions.multiprocess_safe:
             raise ConfigError(
-                conf.filename, "sessions", "type", app.sessions.settings["type"],
+                conf.filename, "sessions", "type", app.sessions.settings.type,
                 f"in-memory sessions cannot work with the multi-process {kind} publisher: "
                 "each process would have its own sessions; use type = memcache",
             )
-    if debug or any(app.config.application["debug"] for app in apps):
+    if debug or any(app.config.application.debug for app in apps):
         raise CommandError(f"--debug (or [application] debug = on) cannot work with the multi-process {kind} publisher; use the standalone publisher to debug")
 
 
@@ -47,10 +47,10 @@ def serve(args: argparse.Namespace, load_apps: Callable[[publisher.PublisherConf
         reloader.watch(args.conf, *watched)
         conf = publisher.read(args.conf, {"host": args.host, "port": args.port, "reload": args.reload})
         log.configure_default(logging.DEBUG if args.debug else logging.INFO)
-        log.configure("nagare", conf.logging, conf.filename)
-        if conf.reloader["activated"] and not reloader.in_worker():
+        log.configure("nagare", dict(conf.logging), conf.filename)
+        if conf.reloader.activated and not reloader.in_worker():
             return reloader.monitor(conf.reloader)
-        reloader.watch(*conf.reloader["files"])
+        reloader.watch(*conf.reloader.files)
         apps = load_apps(conf)
     conf.publisher_class(conf.publisher).serve(apps)
     sys.stderr.flush()
@@ -64,15 +64,14 @@ def print_applications() -> None:
 
 
 def load_all(conf: publisher.PublisherConfig, references: Sequence[str], debug: bool) -> list[LoadedApp]:
-    configs = [application.read(ref) for ref in references]
+    overrides = {"debug": True} if debug else None  # -d: every application in debug mode
+    configs = [application.read(ref, overrides) for ref in references]
     reloader.watch(*(app.filename for app in configs))
     names: dict[str, str] = {}
     for app in configs:
         if app.name in names:
             raise ConfigError(app.filename, "application", "name", app.name, f"already served by {names[app.name]}")
         names[app.name] = app.filename
-        if debug:
-            app.application["debug"] = True
     apps = [load(app, conf) for app in configs]
     check_publisher(conf, apps, debug)
     return apps

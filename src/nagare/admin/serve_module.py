@@ -28,9 +28,8 @@ class ServeModule(Command):
         reference = f"{kind} {os.path.abspath(target) if kind == 'file' else target}:{factory}"
 
         def load_apps(conf: publisher.PublisherConfig) -> list[LoadedApp]:
-            app_config = application.from_reference(reference, args.name.strip("/"))
-            if args.debug:
-                app_config.application["debug"] = True
+            overrides = {"debug": True} if args.debug else None
+            app_config = application.from_reference(reference, args.name.strip("/"), overrides)
             apps = [load(app_config, conf)]
             check_publisher(conf, apps, bool(args.debug))
             return apps

@@ -55,12 +55,12 @@ def address_from(conf_file: str | None, url: str | None) -> Address:
     if not conf_file:
         raise CommandError("where is the status? give -c publisher.conf (with [publisher] status = host:port) or --url host:port")
     conf = publisher.read(conf_file)
-    if "status" not in conf.publisher:
+    if "status" not in conf.publisher_class.SETTINGS:
         raise CommandError(
-            f"[publisher] type = {conf.publisher['type']!r} in {conf_file} has no status endpoint: "
+            f"[publisher] type = {conf.publisher.type!r} in {conf_file} has no status endpoint: "
             "it is the FastCGI publisher's (type = fastcgi, status = host:port)"
         )
-    address: Address | None = conf.publisher["status"]  # checked by the publisher's settings
+    address: Address | None = conf.publisher.status  # checked by the publisher's settings
     if address is None:
         raise CommandError(
             f"[publisher] status is empty in {conf_file}: set it to host:port or the path of a Unix socket "

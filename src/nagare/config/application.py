@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
 
 from nagare.config import loader
 from nagare.config.reference import APPLICATIONS, entry_points
+from nagare.config.rules import COMMAND_LINE
 from nagare.config.settings import Setting, Table, boolean, string
+from nagare.config.values import Values
 from nagare.errors import ConfigError, NagareError
+
+
+class ApplicationSettings(Values):
+    path: str
+    name: str
+    debug: bool
+    redirect_after_post: bool
+    always_html: bool
+    wsgi_pipe: str
+    static: str
+
+
+class DatabaseSettings(Values):
+    activated: bool
+    uri: str
+    metadata: str
+    populate: str
+    debug: bool
+
 
 APPLICATION = Table(
     "application",
@@ -23,6 +46,7 @@ APPLICATION = Table(
         Setting("wsgi_pipe", string, "", "reference of a WSGI middleware factory wrapping the application"),
         Setting("static", string, "$root/static", "folder of the static files, served at /static/<name>/ if it exists"),
     ],
+    values_class=ApplicationSettings,
 )
 
 DATABASE = Table(
@@ -34,24 +58,25 @@ DATABASE = Table(
         Setting("populate", string, "", "reference of a function filling a new database"),
         Setting("debug", boolean, False, "log the SQL statements"),
     ],
+    values_class=DatabaseSettings,
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class AppConfig:
     """A checked application configuration."""
 
     filename: str
     name: str
     root: str
-    application: dict[str, Any]
-    databases: list[dict[str, Any]] = field(default_factory=list)
-    logging: dict[str, Any] = field(default_factory=dict)
-    sessions: dict[str, Any] = field(default_factory=dict)
+    application: ApplicationSettings
+    databases: tuple[DatabaseSettings, ...] = ()
+    logging: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    sessions: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))  # raw: merged with the publisher's
     config: loader.ConfigFile | None = None
 
 
-def registered() -> dict[str, Any]:
+def registered() -> dict[str, importlib.metadata.EntryPoint]:
     """The applications registered by the installed distributions."""
     return entry_points(APPLICATIONS)
 
@@ -93,8 +118,11 @@ def find_registered(name: str) -> tuple[str, str]:
     raise NagareError(f"application '{name}' ({entry.value}) has no conf/{name}.cfg beside its package")
 
 
-def read(reference: str) -> AppConfig:
-    """Read an application config given as a registered name or as a file path."""
+def read(reference: str, overrides: Mapping[str, object] | None = None) -> AppConfig:
+    """Read an application config given as a registered name or as a file path.
+
+    `overrides`: `[application]` values of the command line (`-d`: `{"debug": True}`).
+    """
     # A bare name is a registered application even when a folder of that name is here: the
     # project folder of `create-app myapp` sits beside the user running `serve myapp`.
     if os.path.isfile(reference) or os.sep in reference or reference.endswith((".cfg", ".conf", ".ini")):
@@ -112,30 +140,29 @@ def read(reference: str) -> AppConfig:
     if not name or "/" in name:
         raise ConfigError(filename, "application", "name", raw_name, "must be one URL segment")
     config.set_variables(root=root, name=name)
-    application = config.section(APPLICATION)
-    if application["static"] and not os.path.isabs(application["static"]):
+    application = config.section(APPLICATION, overrides)
+    if application.static and not os.path.isabs(application.static):
         # relative to the file, as $here is: not to the folder the command happens to run in
-        application["static"] = os.path.normpath(os.path.join(config.here, application["static"]))
+        application = application.replace(static=os.path.normpath(os.path.join(config.here, application.static)))
     databases = []
     if config.has_section("database"):
-        top = {k: v for k, v in config.items("database").items()}
+        top = config.items("database")
         if top:
             databases.append(loader.check(filename, DATABASE, top))
         for sub in config.subsections("database"):
-            table = Table(f"database][{sub}", DATABASE.values())
+            table = Table(f"database][{sub}", DATABASE.values(), values_class=DatabaseSettings)
             databases.append(loader.check(filename, table, config.items(["database", sub])))
-    logging_conf: dict[str, Any] = dict(config.items("logging"))
+    logging_conf: dict[str, object] = dict(config.items("logging"))
     for sub in config.subsections("logging"):
         logging_conf[sub] = dict(config.items(["logging", sub]))
-    return AppConfig(
-        filename, name, root, application, databases, logging_conf, dict(config.items("sessions")), config
-    )
+    sessions = MappingProxyType(config.items("sessions"))
+    return AppConfig(filename, name, root, application, tuple(databases), logging_conf, sessions, config)
 
 
-def from_reference(reference: str, name: str) -> AppConfig:
-    """An application given on the command line (`serve-module`): every key at its default."""
+def from_reference(reference: str, name: str, overrides: Mapping[str, object] | None = None) -> AppConfig:
+    """An application given on the command line (`serve-module`): every other key at its default."""
     config = loader.empty()
     root = config.here
     config.set_variables(root=root, name=name)
-    application = config.section(APPLICATION, values={"path": reference, "name": name})
-    return AppConfig("command line", name, root, application, config=config)
+    application = config.section(APPLICATION, overrides, values={"path": reference, "name": name})
+    return AppConfig(COMMAND_LINE, name, root, application, config=config)

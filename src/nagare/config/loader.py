@@ -1,21 +1,26 @@
 """Reading a ConfigObj file and checking its sections against settings tables.
 
 Defaults < file < command line. Every problem is a `ConfigError` naming the file, the section,
-the key and the bad value.
+the key and the bad value (a broken rule: every key of the rule, with its value). A checked
+section is a frozen `Values` object (`nagare.config.values`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from string import Template
-from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-import configobj
+import configobj  # type: ignore[import-untyped]  # ConfigObj ships no type information
 
-from nagare.config.settings import Table
+from nagare.config.rules import COMMAND_LINE, check_rules
+from nagare.config.settings import Setting, Table
+from nagare.config.values import Values
 from nagare.errors import ConfigError
+
+V = TypeVar("V", bound=Values)
 
 
 class ConfigFile:
@@ -75,12 +80,12 @@ class ConfigFile:
 
     def section(
         self,
-        table: Table,
-        overrides: Mapping[str, Any] | None = None,
+        table: Table[V],
+        overrides: Mapping[str, object] | None = None,
         ignored: Iterable[str] = (),
-        values: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Check a section against `table`: unknown keys and bad values raise `ConfigError`.
+        values: Mapping[str, object] | None = None,
+    ) -> V:
+        """Check a section against `table`: unknown keys, bad values and broken rules raise `ConfigError`.
 
         `values` replaces the file's own keys (used to merge an application's overrides);
         `ignored` are keys that another plug-in of the same section accepts (left alone).
@@ -91,44 +96,65 @@ class ConfigFile:
 
 def check(
     filename: str | None,
-    table: Table,
-    found: Mapping[str, Any],
-    overrides: Mapping[str, Any] | None = None,
+    table: Table[V],
+    found: Mapping[str, object],
+    overrides: Mapping[str, object] | None = None,
     ignored: Iterable[str] = (),
     variables: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """Convert the values of a section by its table; defaults for the missing keys.
+) -> V:
+    """The values of a section: defaults < `found` (read from `filename`) < command-line `overrides`.
 
-    String defaults may use the file's variables (`static = $root/static`): they are
-    interpolated like the values written in the file.
+    An override of None is no override (an option not given). String defaults may use the
+    file's variables (`static = $root/static`): they are interpolated like the values of the file.
     """
+    return merge(table, [(filename, found)], overrides, ignored, variables)
+
+
+def merge(
+    table: Table[V],
+    sources: Sequence[tuple[str | None, Mapping[str, object]]],
+    overrides: Mapping[str, object] | None = None,
+    ignored: Iterable[str] = (),
+    variables: Mapping[str, str] | None = None,
+) -> V:
+    """`check()` over several files, (file name, its keys) each overriding the ones before.
+
+    An application's `[sessions]` overrides the publisher's: each error names the file that set
+    the value, and a broken rule the file of its keys.
+    """
+    filename = sources[0][0] if sources else None
     result = table.defaults()
     if variables:
         for key, value in result.items():
             if isinstance(value, str) and "$" in value:
                 result[key] = Template(value).safe_substitute(variables)
     ignored = set(ignored)
-    for key, value in found.items():
-        if key in ignored:
-            continue
-        setting = table.get(key)
-        if setting is None:
-            known = ", ".join(sorted(table))
-            raise ConfigError(filename, table.section, key, reason=f"unknown key (known keys: {known})")
-        result[key] = _convert(filename, table.section, setting, value)
+    set_by: dict[str, str | None] = {}
+    for origin, found in sources:
+        for key, value in found.items():
+            if key in ignored:
+                continue
+            setting = table.get(key)
+            if setting is None:
+                known = ", ".join(sorted(table))
+                raise ConfigError(origin, table.section, key, reason=f"unknown key (known keys: {known})")
+            result[key] = _convert(origin, table.section, setting, value)
+            set_by[key] = origin
     for key, value in (overrides or {}).items():
         if value is not None:
             setting = table.get(key)
             if setting is None:  # e.g. --port with a publisher type that has no port
-                raise ConfigError("command line", table.section, key, value, "not a key of this section")
-            result[key] = _convert("command line", table.section, setting, value)
+                raise ConfigError(COMMAND_LINE, table.section, key, value, "not a key of this section")
+            result[key] = _convert(COMMAND_LINE, table.section, setting, value)
+            set_by[key] = COMMAND_LINE
     for setting in table.values():
         if setting.required and result.get(setting.name) in (None, ""):
-            raise ConfigError(filename, table.section, setting.name, reason="is required")
-    return result
+            raise ConfigError(set_by.get(setting.name, filename), table.section, setting.name, reason="is required")
+    check_rules(table, result, set_by, filename)
+    return table.values_class(table, result)
 
 
-def _convert(filename: str | None, section: str, setting: Any, value: Any) -> Any:
+def _convert(filename: str | None, section: str, setting: Setting, value: object) -> object:
     try:
         return setting.convert(value)
     except (ValueError, TypeError) as exc:

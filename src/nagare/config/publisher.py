@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from nagare.config import loader
 from nagare.config.reference import entry_points, load_entry_point
 from nagare.config.settings import Setting, Table, boolean, number, string_list
+from nagare.config.values import Values
 from nagare.errors import ConfigError
+
+if TYPE_CHECKING:  # the publishers import the configuration, not the other way round
+    from nagare.publishers.base import Publisher
 
 PUBLISHERS = "nagare.publishers"
 SESSIONS = "nagare.sessions"
+SECTIONS = ("publisher", "reloader", "sessions", "logging")
+
+
+class ReloaderSettings(Values):
+    activated: bool
+    interval: float
+    files: tuple[str, ...]
+
 
 RELOADER = Table(
     "reloader",
@@ -21,41 +35,45 @@ RELOADER = Table(
         Setting("interval", number(0.05), 1.0, "seconds between two checks of the watched files"),
         Setting("files", string_list, [], "more files to watch"),
     ],
+    values_class=ReloaderSettings,
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class PublisherConfig:
-    """The checked `[publisher]`, `[reloader]` and raw `[sessions]` sections of a publisher file."""
+    """The checked `[publisher]`, `[reloader]` and raw `[sessions]`, `[logging]` sections of a publisher file."""
 
     filename: str | None
-    publisher_class: Any
-    publisher: dict[str, Any]
-    reloader: dict[str, Any]
-    sessions: dict[str, Any] = field(default_factory=dict)  # raw: checked per application
-    logging: dict[str, Any] = field(default_factory=dict)
+    publisher_class: type[Publisher]
+    publisher: Values  # the keys of publisher_class.SETTINGS
+    reloader: ReloaderSettings
+    sessions: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))  # raw: checked per application
+    logging: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def plugin(group: str, name: str, filename: str | None, section: str) -> Any:
-    """The class registered as `name` in the entry-point `group`."""
+    """The class registered as `name` in the entry-point `group` (a plug-in: its type is its group's)."""
     registered = entry_points(group)
     entry = registered.get(name)
     if entry is None:
         known = ", ".join(sorted(registered))
         raise ConfigError(filename, section, "type", name, f"unknown type (known: {known})")
-    return load_entry_point(entry, f"{section} type")
+    cls = load_entry_point(entry, f"{section} type")
+    if not isinstance(getattr(cls, "SETTINGS", None), Table):
+        raise ConfigError(filename, section, "type", name, f"{entry.value} is no {section} type: it has no SETTINGS table")
+    return cls
 
 
-def read(filename: str | None, overrides: dict[str, Any] | None = None) -> PublisherConfig:
+def read(filename: str | None, overrides: Mapping[str, object] | None = None) -> PublisherConfig:
     """Read and check a publisher file (None: every default). CLI `overrides` win over the file."""
     config = loader.read(filename, what="publisher configuration file") if filename else loader.empty()
     for section in config.sections():
-        if section not in ("publisher", "reloader", "sessions", "logging"):
-            raise ConfigError(filename, section, reason="unknown section (known: publisher, reloader, sessions, logging)")
+        if section not in SECTIONS:
+            raise ConfigError(filename, section, reason=f"unknown section (known: {', '.join(SECTIONS)})")
     raw = config.items("publisher")
     type_ = str(raw.get("type", "standalone")).strip()
     publisher_class = plugin(PUBLISHERS, type_, filename, "publisher")
-    table: Table = publisher_class.SETTINGS
+    table: Table[Values] = publisher_class.SETTINGS
     # Keys another registered publisher accepts are left alone (switching `type` back and forth
     # must not force the user to delete the pool settings).
     others = set()
@@ -74,13 +92,12 @@ def read(filename: str | None, overrides: dict[str, Any] | None = None) -> Publi
             "%s: [publisher] %s is ignored by the %s publisher", filename, key, type_
         )
     reloader = config.section(RELOADER, reloader_overrides)
-    return PublisherConfig(
-        filename, publisher_class, publisher, reloader, dict(config.items("sessions")), _nested(config, "logging")
-    )
+    sessions = MappingProxyType(config.items("sessions"))
+    return PublisherConfig(filename, publisher_class, publisher, reloader, sessions, _nested(config, "logging"))
 
 
-def _nested(config: loader.ConfigFile, section: str) -> dict[str, Any]:
-    result: dict[str, Any] = dict(config.items(section))
+def _nested(config: loader.ConfigFile, section: str) -> dict[str, object]:
+    result: dict[str, object] = dict(config.items(section))
     for sub in config.subsections(section):
         result[sub] = dict(config.items([section, sub]))
     return result

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from nagare.config.settings import Setting, Table, string
+from nagare.config.values import Values
 from nagare.wsgi.dispatch import Dispatcher
 from nagare.wsgi.loader import NAGARE_STATIC, LoadedApp
 
@@ -15,13 +16,13 @@ TYPE = Setting("type", string, "standalone", "the publisher (entry point of naga
 class Publisher:
     """Base of the publishers."""
 
-    SETTINGS: ClassVar[Table] = Table("publisher", [TYPE])
+    SETTINGS: ClassVar[Table[Values]] = Table("publisher", [TYPE])
     #: several processes: in-memory sessions and the debugger cannot work
     multiprocess: ClassVar[bool] = False
     #: serves /static/<name>/ itself (in production the front web server does)
     serves_static: ClassVar[bool] = False
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: Values) -> None:
         self.settings = settings
 
     def dispatcher(self, apps: Sequence[LoadedApp]) -> Dispatcher:

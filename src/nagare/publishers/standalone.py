@@ -15,6 +15,7 @@ from typing import Any
 import waitress.server
 
 from nagare.config.settings import Setting, boolean, integer, string
+from nagare.config.values import Values
 from nagare.errors import NagareError
 from nagare.publishers import base
 from nagare.wsgi.access import AccessLog
@@ -24,6 +25,14 @@ from nagare.wsgi.loader import LoadedApp
 log = logging.getLogger("nagare.publisher")
 
 
+class StandaloneSettings(Values):
+    type: str
+    host: str
+    port: int
+    threads: int
+    access_log: bool
+
+
 class Publisher(base.Publisher):
     SETTINGS = base.Publisher.SETTINGS.extend(
         [
@@ -31,20 +40,22 @@ class Publisher(base.Publisher):
             Setting("port", integer(0, 65535), 8080, "TCP port to listen on (0: any free port)"),
             Setting("threads", integer(1, 1000), 8, "threads answering requests"),
             Setting("access_log", boolean, True, "log each request (logger nagare.access)"),
-        ]
+        ],
+        values_class=StandaloneSettings,
     )
+    settings: StandaloneSettings
     serves_static = True
 
     def serve(self, apps: Sequence[LoadedApp]) -> None:
-        host, port = self.settings["host"], self.settings["port"]
+        host, port = self.settings.host, self.settings.port
         app: Any = self.dispatcher(apps)
-        if any(loaded.config.application["debug"] for loaded in apps):
+        if any(loaded.config.application.debug for loaded in apps):
             app = debugger(app)
-        if self.settings["access_log"]:
+        if self.settings.access_log:
             app = AccessLog(app)
         try:
             server: Any = waitress.server.create_server(
-                app, host=host, port=port, threads=self.settings["threads"], ident="nagare"
+                app, host=host, port=port, threads=self.settings.threads, ident="nagare"
             )
         except OSError as exc:
             raise NagareError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

@@ -14,6 +14,7 @@ from nagare.config.application import AppConfig
 from nagare.config.publisher import SESSIONS, PublisherConfig, plugin
 from nagare.config.reference import load as load_reference
 from nagare.config.settings import Table
+from nagare.config.values import Values
 from nagare.errors import ConfigError, NagareError
 from nagare.sessions.base import Sessions
 from nagare.sessions.serializer import Serializer, load_secret
@@ -58,34 +59,37 @@ def classify(obj: Any) -> str:
 
 
 def sessions_manager(app: AppConfig, publisher: PublisherConfig) -> Sessions:
-    """The sessions manager of `app`: the publisher's `[sessions]`, overridden by the app's own."""
+    """The sessions manager of `app`: the publisher's `[sessions]`, overridden by the app's own.
+
+    Each error names the file that set the value: the publisher's or the application's.
+    """
     raw = {**publisher.sessions, **app.sessions}
-    source = app.filename if app.sessions else publisher.filename
+    type_source = app.filename if "type" in app.sessions else publisher.filename
     type_ = str(raw.get("type", "standalone")).strip()
-    sessions_class = plugin(SESSIONS, type_, source, "sessions")
-    table: Table = sessions_class.SETTINGS
+    sessions_class = plugin(SESSIONS, type_, type_source, "sessions")
+    table: Table[Values] = sessions_class.SETTINGS
     for key in raw:
         if key not in table:
             origin = app.filename if key in app.sessions else publisher.filename
             known = ", ".join(sorted(table))
             raise ConfigError(origin, "sessions", key, reason=f"unknown key for type {type_} (known keys: {known})")
-    settings = config_loader.check(source, table, raw)
-    serializer = Serializer(load_secret(settings.get("secret")), app.name)
+    settings = config_loader.merge(table, [(publisher.filename, publisher.sessions), (app.filename, app.sessions)])
+    serializer = Serializer(load_secret(settings.secret), app.name)
     return sessions_class(settings, serializer, app.name)
 
 
 def load(app: AppConfig, publisher: PublisherConfig) -> LoadedApp:
     settings = app.application
     try:
-        obj = load_reference(settings["path"])
+        obj = load_reference(settings.path)
     except NagareError as exc:
-        raise ConfigError(app.filename, "application", "path", settings["path"], _reason(exc)) from None
+        raise ConfigError(app.filename, "application", "path", settings.path, _reason(exc)) from None
     try:
         kind = classify(obj)
     except NagareError as exc:
-        raise ConfigError(app.filename, "application", "path", settings["path"], _reason(exc)) from None
-    logger = log.configure_application(app.name, app.logging, app.filename)
-    static = settings["static"] if settings["static"] and os.path.isdir(settings["static"]) else None
+        raise ConfigError(app.filename, "application", "path", settings.path, _reason(exc)) from None
+    logger = log.configure_application(app.name, dict(app.logging), app.filename)
+    static = settings.static if settings.static and os.path.isdir(settings.static) else None
     sessions = None
     if kind == "wsgi":
         wsgi = obj
@@ -95,17 +99,17 @@ def load(app: AppConfig, publisher: PublisherConfig) -> LoadedApp:
             obj,
             name=app.name,
             sessions=sessions,
-            always_html=settings["always_html"],
-            redirect_after_post=settings["redirect_after_post"],
+            always_html=settings.always_html,
+            redirect_after_post=settings.redirect_after_post,
             logger=logger,
-            debug=settings["debug"],
+            debug=settings.debug,
         )
-    if settings["wsgi_pipe"]:
+    if settings.wsgi_pipe:
         try:
-            pipe = load_reference(settings["wsgi_pipe"])
+            pipe = load_reference(settings.wsgi_pipe)
         except NagareError as exc:
-            raise ConfigError(app.filename, "application", "wsgi_pipe", settings["wsgi_pipe"], _reason(exc)) from None
-        wsgi = apply_pipe(pipe, wsgi, app.filename, settings["wsgi_pipe"])
+            raise ConfigError(app.filename, "application", "wsgi_pipe", settings.wsgi_pipe, _reason(exc)) from None
+        wsgi = apply_pipe(pipe, wsgi, app.filename, settings.wsgi_pipe)
     return LoadedApp(app.name, wsgi, static, "nagare" if kind == "factory" else "wsgi", app, sessions)
 
 
