@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from nagare import log
-from nagare.config import application
+from nagare.config import application, logs
 from nagare.errors import ConfigError
 
 
@@ -23,7 +23,8 @@ def name():
 
 
 def configure(name, conf):
-    return log.configure_application(name, conf, "app.cfg")
+    """Check a [logging] section written as a dict of sub-sections, then apply it."""
+    return log.configure_application(name, logs.check("app.cfg", conf))
 
 
 def test_no_section_leaves_the_logger_alone(name):
@@ -48,7 +49,7 @@ def test_handler_formatter_from_an_application_file(name, tmp_path):
         "[[formatter]]\nformat = <%(levelname)s> %(name)s %(message)s\n"
     )
     conf = application.read(str(cfg))
-    logger = log.configure_application(conf.name, conf.logging, conf.filename)
+    logger = log.configure_application(conf.name, conf.logging)
     logger.debug("too low for the logger")
     logger.info("too low for the handler")
     logger.warning("kept")
@@ -66,7 +67,7 @@ def test_unquoted_args_and_a_format_with_commas(name, tmp_path):
         "[[formatter]]\nformat = %(levelname)s, %(message)s\ndatefmt = %H:%M, %S\n"
     )
     conf = application.read(str(cfg))
-    logger = log.configure_application(conf.name, conf.logging, conf.filename)
+    logger = log.configure_application(conf.name, conf.logging)
     handler = logger.handlers[0]
     assert isinstance(handler, logging.StreamHandler)
     assert handler.formatter._fmt == "%(levelname)s, %(message)s"

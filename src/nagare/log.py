@@ -1,20 +1,11 @@
 """Logging: stderr by default (supervisor-friendly), each application under `nagare.application.<name>`.
 
-An application's `[logging]` section configures its logger the way Nagare 0.5 files did:
-
-    [logging]
-    [[logger]]
-    level = DEBUG
-    [[handler]]
-    class = logging.FileHandler
-    args = "('/var/log/myapp.log',)"
-    [[formatter]]
-    format = %(asctime)s %(levelname)s %(message)s
+An application's `[logging]` section configures its logger the way Nagare 0.5 files did; the
+section is checked with the files (`nagare.config.logs`), applied here.
 """
 
 from __future__ import annotations
 
-import ast
 import atexit
 import logging
 import logging.handlers
@@ -22,13 +13,10 @@ import os
 import queue
 import sys
 import weakref
-from typing import Any
 
+from nagare.config.logs import DEFAULT_FORMAT, HANDLER, HandlerSettings, LoggingConfig
 from nagare.config.reference import load as load_reference
-from nagare.config.settings import string
 from nagare.errors import ConfigError, NagareError
-
-DEFAULT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class BackgroundHandler(logging.handlers.QueueHandler):
@@ -89,88 +77,45 @@ def configure_default(level: int = logging.INFO) -> None:
     logger.propagate = False
 
 
-def _level(filename: str, section: str, value: Any) -> int:
-    level = logging.getLevelName(str(value).strip().upper())
-    if not isinstance(level, int):
-        raise ConfigError(filename, section, "level", value, "expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    return level
-
-
-def _args(filename: str, value: Any) -> tuple[Any, ...]:
-    if isinstance(value, (list, tuple)):
-        value = ", ".join(value)
-    text = str(value).strip()
-    streams = {"sys.stderr": sys.stderr, "sys.stdout": sys.stdout}
-    if text in ("", "()"):
-        return ()
-    if text.strip("(), ") in streams:
-        return (streams[text.strip("(), ")],)
-    try:
-        result = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        raise ConfigError(filename, "logging][handler", "args", value, "expected a Python tuple of literals") from None
-    return result if isinstance(result, tuple) else (result,)
-
-
-def configure_application(name: str, conf: dict[str, Any], filename: str) -> logging.Logger:
+def configure_application(name: str, conf: LoggingConfig) -> logging.Logger:
     """Configure `nagare.application.<name>` from an application's `[logging]` section."""
-    return configure(f"nagare.application.{name}", conf, filename)
+    return configure(f"nagare.application.{name}", conf)
 
 
-def configure(name: str, conf: dict[str, Any], filename: str | None) -> logging.Logger:
-    """Configure the logger `name` from a `[logging]` section (publisher file: `nagare`)."""
+def configure(name: str, conf: LoggingConfig) -> logging.Logger:
+    """Configure the logger `name` from a checked `[logging]` section (publisher file: `nagare`)."""
     logger = logging.getLogger(name)
-    if not conf:
-        return logger
-    known = {"logger", "handler", "formatter"}
-    for key in conf:
-        if key not in known:
-            raise ConfigError(filename, "logging", key, reason="unknown key (known sub-sections: logger, handler, formatter)")
-    logger_conf = conf.get("logger", {})
-    for key in logger_conf:
-        if key not in ("level", "propagate"):
-            raise ConfigError(filename, "logging][logger", key, reason="unknown key (known keys: level, propagate)")
-    if "level" in logger_conf:
-        logger.setLevel(_level(filename, "logging][logger", logger_conf["level"]))
-    if "propagate" in logger_conf:
-        from nagare.config.settings import boolean
-
-        try:
-            logger.propagate = boolean(logger_conf["propagate"])
-        except ValueError as exc:
-            raise ConfigError(filename, "logging][logger", "propagate", logger_conf["propagate"], str(exc)) from None
-    formatter_conf = conf.get("formatter", {})
-    for key in formatter_conf:
-        if key not in ("format", "datefmt"):
-            raise ConfigError(filename, "logging][formatter", key, reason="unknown key (known keys: format, datefmt)")
-    handler_conf = conf.get("handler")
-    if handler_conf is None and formatter_conf:
-        handler_conf = {}  # a format alone applies to the default handler (stderr)
-    if handler_conf is not None:
-        for key in handler_conf:
-            if key not in ("class", "args", "level"):
-                raise ConfigError(filename, "logging][handler", key, reason="unknown key (known keys: class, args, level)")
-        class_name = str(handler_conf.get("class", "logging.StreamHandler"))
-        reference = class_name if ":" in class_name else "python " + ":".join(class_name.rsplit(".", 1))
-        try:
-            handler_class = load_reference(reference)
-            handler = handler_class(*_args(filename, handler_conf.get("args", "()")))
-        except ConfigError:
-            raise
-        except (NagareError, Exception) as exc:
-            raise ConfigError(filename, "logging][handler", "class", class_name, f"cannot create the handler: {exc}") from None
-        if not isinstance(handler, logging.Handler):
-            raise ConfigError(filename, "logging][handler", "class", class_name, "cannot create the handler: not a logging.Handler")
-        if "level" in handler_conf:
-            handler.setLevel(_level(filename, "logging][handler", handler_conf["level"]))
-        # ConfigObj reads an unquoted value with commas as a list: join it back
-        fmt = string(formatter_conf.get("format", DEFAULT_FORMAT))
-        datefmt = string(formatter_conf["datefmt"]) if "datefmt" in formatter_conf else None
-        try:
-            formatter = logging.Formatter(fmt, datefmt)
-        except ValueError as exc:
-            raise ConfigError(filename, "logging][formatter", "format", fmt, str(exc)) from None
-        handler.setFormatter(formatter)
+    if conf.logger.level is not None:
+        logger.setLevel(conf.logger.level)
+    if conf.logger.propagate is not None:
+        logger.propagate = conf.logger.propagate
+    if conf.handler is not None:
+        handler = create_handler(conf.filename, conf.handler)
+        if conf.handler.level is not None:
+            handler.setLevel(conf.handler.level)
+        handler.setFormatter(logging.Formatter(conf.formatter.format, conf.formatter.datefmt))
         logger.handlers = [handler]
-        logger.propagate = bool(logger_conf.get("propagate", False)) if "propagate" not in logger_conf else logger.propagate
+        if conf.logger.propagate is None:  # its own handler: the records are not written twice
+            logger.propagate = False
     return logger
+
+
+def create_handler(filename: str | None, settings: HandlerSettings) -> logging.Handler:
+    """`class(*args)`; a class that cannot be loaded or created is the file's mistake: one line."""
+
+    def refuse(reason: str) -> ConfigError:
+        return ConfigError(filename, HANDLER.section, "class", settings.class_, f"cannot create the handler: {reason}")
+
+    name = settings.class_.strip()
+    reference = name if ":" in name else "python " + ":".join(name.rsplit(".", 1))
+    try:
+        handler_class = load_reference(reference)
+    except NagareError as exc:
+        raise refuse(str(exc)) from None
+    try:
+        handler = handler_class(*settings.args)
+    except Exception as exc:  # a missing folder, wrong arguments, ...: reported, not traced
+        raise refuse(" ".join(f"{type(exc).__name__}: {exc}".split())) from None
+    if not isinstance(handler, logging.Handler):
+        raise refuse("not a logging.Handler")
+    return handler

@@ -1,6 +1,7 @@
 """The application configuration file and finding registered applications."""
 
 import importlib.metadata
+import logging
 import os
 import sys
 
@@ -32,7 +33,8 @@ def test_defaults(tmp_path):
         "wsgi_pipe": "",
         "static": f"{tmp_path}/static",
     }
-    assert conf.databases == () and conf.logging == {} and conf.sessions == {}
+    assert conf.databases == () and conf.sessions == {}
+    assert conf.logging.handler is None and conf.logging.logger.level is None
 
 
 def test_here_root_and_name(tmp_path):
@@ -81,7 +83,8 @@ def test_sessions_logging_and_databases(tmp_path):
     )
     conf = application.read(filename)
     assert conf.sessions == {"nb_states": "5"}
-    assert conf.logging == {"logger": {"level": "DEBUG"}, "handler": {"class": "logging.StreamHandler"}}
+    assert conf.logging.logger.level == logging.DEBUG
+    assert conf.logging.handler is not None and conf.logging.handler.class_ == "logging.StreamHandler"
     assert [d.uri for d in conf.databases] == [f"sqlite:///{tmp_path}/x.db", "sqlite://"]
     assert [d.activated for d in conf.databases] == [True, False]
 

@@ -1,5 +1,7 @@
 """The publisher configuration file (`nagare-admin serve -c FILE`)."""
 
+import logging
+
 import pytest
 
 from nagare.config import publisher
@@ -21,7 +23,7 @@ def test_defaults_without_a_file():
     assert conf.publisher.port == 8080
     assert conf.reloader.as_dict() == {"activated": False, "interval": 1.0, "files": ()}
     assert conf.sessions == {}
-    assert conf.logging == {}
+    assert conf.logging.handler is None and conf.logging.logger.level is None
 
 
 def test_standalone_publisher_class():
@@ -48,7 +50,7 @@ def test_file_values(tmp_path):
     assert conf.publisher.host == "0.0.0.0" and conf.publisher.port == 8000
     assert conf.reloader.as_dict() == {"activated": True, "interval": 0.5, "files": (f"{tmp_path}/a.py", f"{tmp_path}/b.py")}
     assert conf.sessions == {"type": "standalone", "nb_sessions": "10"}  # raw: checked per application
-    assert conf.logging == {"logger": {"level": "DEBUG"}}
+    assert conf.logging.logger.level == logging.DEBUG and conf.logging.handler is None
 
 
 def test_command_line_beats_the_file(tmp_path):

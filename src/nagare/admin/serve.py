@@ -47,7 +47,7 @@ def serve(args: argparse.Namespace, load_apps: Callable[[publisher.PublisherConf
         reloader.watch(args.conf, *watched)
         conf = publisher.read(args.conf, {"host": args.host, "port": args.port, "reload": args.reload})
         log.configure_default(logging.DEBUG if args.debug else logging.INFO)
-        log.configure("nagare", dict(conf.logging), conf.filename)
+        log.configure("nagare", conf.logging)
         if conf.reloader.activated and not reloader.in_worker():
             return reloader.monitor(conf.reloader)
         reloader.watch(*conf.reloader.files)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from nagare.config import loader
+from nagare.config import loader, logs
 from nagare.config.reference import APPLICATIONS, entry_points
 from nagare.config.rules import COMMAND_LINE
 from nagare.config.settings import Setting, Table, boolean, string
@@ -71,7 +71,7 @@ class AppConfig:
     root: str
     application: ApplicationSettings
     databases: tuple[DatabaseSettings, ...] = ()
-    logging: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    logging: logs.LoggingConfig = field(default_factory=logs.LoggingConfig)
     sessions: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))  # raw: merged with the publisher's
     config: loader.ConfigFile | None = None
 
@@ -152,11 +152,8 @@ def read(reference: str, overrides: Mapping[str, object] | None = None) -> AppCo
         for sub in config.subsections("database"):
             table = Table(f"database][{sub}", DATABASE.values(), values_class=DatabaseSettings)
             databases.append(loader.check(filename, table, config.items(["database", sub])))
-    logging_conf: dict[str, object] = dict(config.items("logging"))
-    for sub in config.subsections("logging"):
-        logging_conf[sub] = dict(config.items(["logging", sub]))
     sessions = MappingProxyType(config.items("sessions"))
-    return AppConfig(filename, name, root, application, tuple(databases), logging_conf, sessions, config)
+    return AppConfig(filename, name, root, application, tuple(databases), logs.read(config), sessions, config)
 
 
 def from_reference(reference: str, name: str, overrides: Mapping[str, object] | None = None) -> AppConfig:

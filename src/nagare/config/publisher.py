@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from nagare.config import loader
+from nagare.config import loader, logs
 from nagare.config.reference import entry_points, load_entry_point
 from nagare.config.settings import Setting, Table, boolean, number, string_list
 from nagare.config.values import Values
@@ -41,14 +41,14 @@ RELOADER = Table(
 
 @dataclass(frozen=True)
 class PublisherConfig:
-    """The checked `[publisher]`, `[reloader]` and raw `[sessions]`, `[logging]` sections of a publisher file."""
+    """The checked `[publisher]`, `[reloader]`, `[logging]` and raw `[sessions]` sections of a publisher file."""
 
     filename: str | None
     publisher_class: type[Publisher]
     publisher: Values  # the keys of publisher_class.SETTINGS
     reloader: ReloaderSettings
     sessions: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))  # raw: checked per application
-    logging: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    logging: logs.LoggingConfig = field(default_factory=logs.LoggingConfig)
 
 
 def plugin(group: str, name: str, filename: str | None, section: str) -> Any:
@@ -93,11 +93,4 @@ def read(filename: str | None, overrides: Mapping[str, object] | None = None) ->
         )
     reloader = config.section(RELOADER, reloader_overrides)
     sessions = MappingProxyType(config.items("sessions"))
-    return PublisherConfig(filename, publisher_class, publisher, reloader, sessions, _nested(config, "logging"))
-
-
-def _nested(config: loader.ConfigFile, section: str) -> dict[str, object]:
-    result: dict[str, object] = dict(config.items(section))
-    for sub in config.subsections(section):
-        result[sub] = dict(config.items([section, sub]))
-    return result
+    return PublisherConfig(filename, publisher_class, publisher, reloader, sessions, logs.read(config))

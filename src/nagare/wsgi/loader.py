@@ -88,7 +88,7 @@ def load(app: AppConfig, publisher: PublisherConfig) -> LoadedApp:
         kind = classify(obj)
     except NagareError as exc:
         raise ConfigError(app.filename, "application", "path", settings.path, _reason(exc)) from None
-    logger = log.configure_application(app.name, dict(app.logging), app.filename)
+    logger = log.configure_application(app.name, app.logging)
     static = settings.static if settings.static and os.path.isdir(settings.static) else None
     sessions = None
     if kind == "wsgi":
