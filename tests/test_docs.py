@@ -1,41 +1,51 @@
-"""The documentation tells every configuration key, with its default."""
+"""The documentation tells every configuration key, with its default and help: the key tables of
+docs/configuration.md are written from the settings tables (`python -m nagare.config.markdown`)."""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
-import pytest
-
+from nagare.config import logs, markdown
 from nagare.config.application import APPLICATION, DATABASE
-from nagare.config.publisher import RELOADER
-from nagare.publishers import fastcgi
-from nagare.publishers.standalone import Publisher
-from nagare.sessions import memcache
-from nagare.sessions.memory import Sessions
+from nagare.config.publisher import PUBLISHERS, RELOADER, SESSIONS
+from nagare.config.reference import entry_points
 
-DOC = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
-TABLES = [Publisher.SETTINGS, fastcgi.Publisher.SETTINGS, RELOADER, Sessions.SETTINGS, memcache.Sessions.SETTINGS, APPLICATION, DATABASE]
+PATH = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+DOC = PATH.read_text()
+REGENERATE = "python -m nagare.config.markdown docs/configuration.md"
 
 
-def shown(default):
-    if isinstance(default, bool):
-        return "on" if default else "off"
-    if isinstance(default, float) and default.is_integer() and default != 5.0:
-        return str(int(default))
-    return str(default)
+def documented() -> dict[int, str]:
+    return {id(markdown.resolve(reference)): reference for reference in markdown.references(DOC)}
 
 
-@pytest.mark.parametrize("setting", [(t.section, s) for t in TABLES for s in t.values()], ids=lambda p: f"{p[0]}.{p[1].name}")
-def test_every_key_is_documented_with_its_default(setting):
-    section, key = setting
-    rows = [line for line in DOC.splitlines() if line.startswith(f"| `{key.name}` |")]
-    assert rows, f"[{section}] {key.name} is not in docs/configuration.md"
-    if key.default not in (None, "", []) and key.name not in ("secret",):
-        assert any(f"`{shown(key.default)}`" in row for row in rows), f"[{section}] {key.name}: default {key.default!r} not shown"
+def test_the_key_tables_are_the_settings_tables():
+    expected = markdown.update(DOC)
+    if expected != DOC:
+        diff = "".join(difflib.unified_diff(DOC.splitlines(True), expected.splitlines(True), "docs/configuration.md", "the settings tables"))
+        raise AssertionError(f"the key tables of docs/configuration.md differ from the settings tables; run `{REGENERATE}`:\n{diff}")
+
+
+def test_every_table_is_in_the_doc():
+    tables = {"[reloader]": RELOADER, "[application]": APPLICATION, "[database]": DATABASE}
+    tables.update({f"[{table.section}]": table for table in logs.SUBSECTIONS.values()})
+    for group, section in ((PUBLISHERS, "publisher"), (SESSIONS, "sessions")):
+        for name, entry in entry_points(group).items():
+            table = entry.load().SETTINGS
+            while table is not None:  # and the tables it extends, whose keys it does not list
+                tables.setdefault(f"[{section}] type = {name}" if table.base is not None else f"[{section}] (every type)", table)
+                table = table.base
+    found = documented()
+    missing = [what for what, table in tables.items() if id(table) not in found]
+    assert not missing, f"no key table in docs/configuration.md for {', '.join(missing)}: add a <!-- settings ... --> marker, then run `{REGENERATE}`"
+
+
+def test_every_marker_names_a_distinct_table():
+    references = markdown.references(DOC)
+    assert len(references) == len(documented()), "two markers of docs/configuration.md name the same table"
 
 
 def test_every_command_is_documented():
-    from nagare.config.reference import entry_points
-
     for name in entry_points("nagare.commands"):
         assert f"`{name}" in DOC, f"command {name} is not in docs/configuration.md"

@@ -62,6 +62,29 @@ def test_info(capsys):
     assert " - standalone = nagare.sessions.memory:Sessions (nagare)" in lines
 
 
+def test_info_settings_prints_every_table(capsys):
+    code, out, err = run(capsys, "info", "--settings")
+    assert (code, err) == (0, "")
+    headings = [line for line in out.splitlines() if line.startswith("### ")]
+    assert headings == [
+        "### `[publisher] type = fastcgi`",
+        "### `[publisher] type = standalone` (alias threaded)",
+        "### `[reloader]`",
+        "### `[sessions] type = memcache`",
+        "### `[sessions] type = standalone` (alias pickle)",
+        "### `[application]`",
+        "### `[database]`",
+        "### `[logging]` `[[logger]]`",
+        "### `[logging]` `[[handler]]`",
+        "### `[logging]` `[[formatter]]`",
+    ]
+    assert "| `minSpare` | `1` | more workers are forked when fewer are idle |" in out
+    assert "| `path` | (required) |" in out
+    # a type's table is complete: the common keys too
+    standalone = out.split("### `[sessions] type = standalone`")[1].split("###")[0]
+    assert "| `nb_sessions` | `10000` |" in standalone and "| `states_history` | `on` |" in standalone
+
+
 @pytest.fixture
 def pool_publisher(monkeypatch):
     """A publisher type `pool` with rules across its keys; it never serves."""

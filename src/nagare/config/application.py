@@ -38,13 +38,17 @@ class DatabaseSettings(Values):
 APPLICATION = Table(
     "application",
     [
-        Setting("path", string, None, "reference of the root component factory or WSGI application", required=True),
-        Setting("name", string, None, "URL segment the application is served at", required=True),
-        Setting("debug", boolean, False, "show exceptions as interactive pages (standalone publisher)"),
-        Setting("redirect_after_post", boolean, False, "answer a POST with a 303 redirection to the new state"),
-        Setting("always_html", boolean, True, "wrap a rendered fragment in a complete HTML page"),
-        Setting("wsgi_pipe", string, "", "reference of a WSGI middleware factory wrapping the application"),
-        Setting("static", string, "$root/static", "folder of the static files, served at /static/<name>/ if it exists"),
+        Setting("path", string, None, "object reference of the root component factory — or of a plain WSGI application", required=True),
+        Setting("name", string, None, "the URL segment: the application answers at `/<name>/`", required=True),
+        Setting(
+            "debug", boolean, False,
+            "debug mode (as `-d`): an exception in a view or an action shows Werkzeug's debugger page, "
+            "with consoles behind a PIN (see deploying.md); standalone publisher only",
+        ),
+        Setting("redirect_after_post", boolean, False, "a POST that ran actions answers 303 to the new state's URL"),
+        Setting("always_html", boolean, True, "a view returning a fragment is wrapped in a complete HTML page"),
+        Setting("wsgi_pipe", string, "", "object reference of a WSGI middleware factory `pipe(app) -> app`"),
+        Setting("static", string, "$root/static", "folder served at `/static/<name>/` (if it exists); relative: to the file's folder"),
     ],
     values_class=ApplicationSettings,
 )
@@ -54,8 +58,8 @@ DATABASE = Table(
     [
         Setting("activated", boolean, False, "use this database"),
         Setting("uri", string, "", "SQLAlchemy database URI"),
-        Setting("metadata", string, "", "reference of the SQLAlchemy metadata"),
-        Setting("populate", string, "", "reference of a function filling a new database"),
+        Setting("metadata", string, "", "object reference of the SQLAlchemy metadata"),
+        Setting("populate", string, "", "object reference of a function filling a new database"),
         Setting("debug", boolean, False, "log the SQL statements"),
     ],
     values_class=DatabaseSettings,

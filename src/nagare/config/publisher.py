@@ -31,9 +31,9 @@ class ReloaderSettings(Values):
 RELOADER = Table(
     "reloader",
     [
-        Setting("activated", boolean, False, "restart the server when a source or configuration file changes"),
-        Setting("interval", number(0.05), 1.0, "seconds between two checks of the watched files"),
-        Setting("files", string_list, [], "more files to watch"),
+        Setting("activated", boolean, False, "restart the server when a source or configuration file changes (as `--reload`)"),
+        Setting("interval", number(0.05), 1.0, "seconds between two checks of the watched files, and at least between two restarts"),
+        Setting("files", string_list, [], "more files to watch, comma-separated (the modules, the application files and this file are watched anyway)"),
     ],
     values_class=ReloaderSettings,
 )

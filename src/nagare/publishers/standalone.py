@@ -39,7 +39,10 @@ class Publisher(base.Publisher):
             Setting("host", string, "127.0.0.1", "address to listen on"),
             Setting("port", integer(0, 65535), 8080, "TCP port to listen on (0: any free port)"),
             Setting("threads", integer(1, 1000), 8, "threads answering requests"),
-            Setting("access_log", boolean, True, "log each request (logger nagare.access)"),
+            Setting(
+                "access_log", boolean, True,
+                "one line per request on the logger `nagare.access`: client, request line, status, bytes, time",
+            ),
         ],
         values_class=StandaloneSettings,
     )
