@@ -52,10 +52,10 @@ def test_the_configuration_reads_and_its_static_folder_exists(tmp_path, capsys):
     package = tmp_path / "myshop" / "myshop"
     conf = application.read(str(package / "conf" / "myshop.cfg"))
     assert conf.name == "myshop"
-    assert conf.application["path"] == "app myshop"
+    assert conf.application.path == "app myshop"
     # `$root` of a plain file is $here/..: the package folder, like a registered install
-    assert conf.application["static"] == str(package / "static")
-    assert os.path.isdir(conf.application["static"])
+    assert conf.application.static == str(package / "static")
+    assert os.path.isdir(conf.application.static)
 
 
 def test_the_application_module_defines_a_root_factory(tmp_path, capsys):
