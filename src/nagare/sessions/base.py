@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from nagare.config.settings import Setting, Table, boolean, string
+from nagare.config.values import Values
 from nagare.errors import ExpirationError, SessionSecurityError, StateError
 from nagare.sessions.serializer import Serializer, Shared
 
@@ -104,7 +105,7 @@ class Sessions(Generic[LeaseT]):
     `LeaseT` is the type of the backend's lease: what `_lock` yields and the other hooks take.
     """
 
-    SETTINGS: ClassVar[Table] = Table("sessions", COMMON_SETTINGS)
+    SETTINGS: ClassVar[Table[Values]] = Table("sessions", COMMON_SETTINGS)
     multiprocess_safe: ClassVar[bool] = False
 
     def __init__(self, settings: dict[str, Any], serializer: Serializer, name: str = "") -> None:
