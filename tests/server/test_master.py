@@ -12,7 +12,7 @@ import logging
 import signal
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -64,15 +64,20 @@ def sockets() -> Iterator[tuple[socket.socket, tuple[socket.socket, socket.socke
         sock.close()
 
 
+Make = Callable[..., tuple[Master, FakeProcesses]]
+
+
 @pytest.fixture
-def make(sockets):  # type: ignore[no-untyped-def]
+def make(sockets: tuple[socket.socket, tuple[socket.socket, socket.socket]]) -> Iterator[Make]:
+    """make(old_workers=(), graceful_timeout=30.0, **pool settings): a master and its fake."""
     made: list[Master] = []
 
     def make(old_workers: tuple[int, ...] = (), graceful_timeout: float = 30.0, **settings: object) -> tuple[Master, FakeProcesses]:
         pool = PoolSettings(**{"min_spare": 1, "max_spare": 2, "max_children": 4, **settings})  # type: ignore[arg-type]
         processes = FakeProcesses()
+        listener, handoff = sockets
         master = Master(
-            *sockets, never, pool, name="test", graceful_timeout=graceful_timeout, old_workers=old_workers, processes=processes,
+            listener, handoff, never, pool, name="test", graceful_timeout=graceful_timeout, old_workers=old_workers, processes=processes,
         )
         made.append(master)
         return master, processes
