@@ -55,7 +55,7 @@ def test_defaults():
         "lock_max_wait_time": 5.0, "min_compress_len": 0, "reset": False, "debug": False, "nb_states": 20,
         "states_history": True, "security_cookie_name": "_nagare",
     }
-    assert {key: settings[key] for key in expected} == expected
+    assert {key: settings.as_dict()[key] for key in expected} == expected
     assert memcache.Sessions.multiprocess_safe
     sessions = memcache.Sessions(settings, Serializer(SECRET, "app"), "app")  # no connection yet
     assert sessions.prefix == "nagare:app:"

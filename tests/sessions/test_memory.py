@@ -27,13 +27,13 @@ def manager(**values):
 
 def test_defaults():
     settings = loader.check(None, memory.Sessions.SETTINGS, {})
-    assert settings["nb_sessions"] == 10000
-    assert settings["nb_states"] == 20
-    assert settings["states_history"] is True
-    assert settings["security_cookie_name"] == "_nagare"
-    assert settings["security_cookie_httponly"] is True
-    assert settings["security_cookie_secure"] is False
-    assert settings["type"] == "standalone"
+    assert settings.nb_sessions == 10000
+    assert settings.nb_states == 20
+    assert settings.states_history is True
+    assert settings.security_cookie_name == "_nagare"
+    assert settings.security_cookie_httponly is True
+    assert settings.security_cookie_secure is False
+    assert settings.type == "standalone"
     sessions = memory.Sessions(settings, Serializer(SECRET), "app")
     assert (sessions.nb_sessions, sessions.nb_states, sessions.states_history) == (10000, 20, True)
     assert sessions.security_cookie_name == "_nagare"

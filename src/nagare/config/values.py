@@ -80,10 +80,6 @@ class Values:
             raise AttributeError(f"[{self._table.section}] has no key {name!r} (known keys: {known})")
         return self._values[key]
 
-    def __getitem__(self, key: str) -> Any:
-        """`settings["key"]`: kept while code still reads the values as a dict (read-only too)."""
-        return self._values[key]
-
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise FrozenInstanceError(f"[{self._table.section}] settings are read-only: use replace({name}=...)")
 

@@ -108,14 +108,14 @@ class Sessions(Generic[LeaseT]):
     SETTINGS: ClassVar[Table[Values]] = Table("sessions", COMMON_SETTINGS)
     multiprocess_safe: ClassVar[bool] = False
 
-    def __init__(self, settings: dict[str, Any], serializer: Serializer, name: str = "") -> None:
+    def __init__(self, settings: Values, serializer: Serializer, name: str = "") -> None:
         self.settings = settings
         self.name = name
         self.serializer = serializer
-        self.states_history: bool = settings["states_history"]
-        self.security_cookie_name: str = settings["security_cookie_name"]
-        self.security_cookie_httponly: bool = settings["security_cookie_httponly"]
-        self.security_cookie_secure: bool = settings["security_cookie_secure"]
+        self.states_history: bool = settings.states_history
+        self.security_cookie_name: str = settings.security_cookie_name
+        self.security_cookie_httponly: bool = settings.security_cookie_httponly
+        self.security_cookie_secure: bool = settings.security_cookie_secure
         self.log = logging.getLogger(f"nagare.sessions.{name}" if name else "nagare.sessions")
 
     # -- what the application calls --------------------------------------------------------

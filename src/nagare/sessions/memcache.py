@@ -43,6 +43,7 @@ from pymemcache.client.base import Client  # type: ignore[import-untyped]
 from pymemcache.exceptions import MemcacheError, MemcacheIllegalInputError  # type: ignore[import-untyped]
 
 from nagare.config.settings import Setting, boolean, integer, number, string
+from nagare.config.values import Values
 from nagare.errors import ExpirationError, LockError, NagareError, StoreUnavailableError
 from nagare.sessions import base
 from nagare.sessions.serializer import Serializer
@@ -92,17 +93,17 @@ class Sessions(base.Sessions[Lease]):
     )
     multiprocess_safe = True
 
-    def __init__(self, settings: dict[str, Any], serializer: Serializer, name: str = "") -> None:
+    def __init__(self, settings: Values, serializer: Serializer, name: str = "") -> None:
         super().__init__(settings, serializer, name)
-        self.host: str = settings["host"]
-        self.port: int = settings["port"]
-        self.ttl: int = settings["ttl"]
-        self.lock_ttl: float = settings["lock_ttl"]
-        self.lock_poll_time: float = settings["lock_poll_time"]
-        self.lock_max_wait_time: float = settings["lock_max_wait_time"]
-        self.min_compress_len: int = settings["min_compress_len"]
-        self.debug: bool = settings["debug"]
-        self.nb_states: int = settings["nb_states"]
+        self.host: str = settings.host
+        self.port: int = settings.port
+        self.ttl: int = settings.ttl
+        self.lock_ttl: float = settings.lock_ttl
+        self.lock_poll_time: float = settings.lock_poll_time
+        self.lock_max_wait_time: float = settings.lock_max_wait_time
+        self.min_compress_len: int = settings.min_compress_len
+        self.debug: bool = settings.debug
+        self.nb_states: int = settings.nb_states
         app = name if _SAFE_NAME.fullmatch(name) else "h" + sha256(name.encode()).hexdigest()[:16]
         self.prefix = f"nagare:{app}:"
         self._generation_key = self.prefix + "generation"
@@ -112,7 +113,7 @@ class Sessions(base.Sessions[Lease]):
         # processes interleaves their commands and replies. What a request knows of its session
         # is in its lease, not here.
         self._local = threading.local()
-        if settings["reset"]:
+        if settings.reset:
             try:
                 self.invalidate_all()
             except StoreError as exc:

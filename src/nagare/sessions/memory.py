@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from nagare.config.settings import Setting, integer, number
+from nagare.config.values import Values
 from nagare.errors import ExpirationError, LockError
 from nagare.sessions import base
 from nagare.sessions.serializer import Serializer
@@ -48,11 +49,11 @@ class Sessions(base.Sessions[Entry]):
     )
     multiprocess_safe = False
 
-    def __init__(self, settings: dict[str, Any], serializer: Serializer, name: str = "") -> None:
+    def __init__(self, settings: Values, serializer: Serializer, name: str = "") -> None:
         super().__init__(settings, serializer, name)
-        self.nb_sessions: int = settings["nb_sessions"]
-        self.nb_states: int = settings["nb_states"]
-        self.lock_max_wait_time: float = settings["lock_max_wait_time"]
+        self.nb_sessions: int = settings.nb_sessions
+        self.nb_states: int = settings.nb_states
+        self.lock_max_wait_time: float = settings.lock_max_wait_time
         self._sessions: OrderedDict[str, Entry] = OrderedDict()
         self._generation = 0
         self._guard = threading.Lock()

@@ -17,7 +17,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from nagare.config.rules import at_most
 from nagare.config.settings import Setting, boolean, integer, number, octal, string, string_list
+from nagare.config.values import Values
 from nagare.errors import NagareError
 from nagare.publishers import base
 from nagare.server import handover
@@ -51,6 +53,30 @@ def _status_address(value: Any) -> Address | None:
     return Address.parse(text) if text else None
 
 
+class FastCGISettings(Values):
+    """The `[publisher]` section of `type = fastcgi`."""
+
+    type: str
+    host: str
+    port: int
+    socket: str
+    umask: int | None
+    allowed_servers: tuple[str, ...]
+    backlog: int
+    minSpare: int
+    maxSpare: int
+    maxChildren: int
+    maxRequests: int
+    max_memory: int
+    idle_timeout: float
+    request_timeout: float
+    graceful_timeout: float
+    read_timeout: float
+    slow_request_time: float
+    status: Address | None
+    access_log: bool
+
+
 class Publisher(base.Publisher):
     """Serves the applications with a pool of pre-forked workers, from the web server's FastCGI requests."""
 
@@ -74,73 +100,72 @@ class Publisher(base.Publisher):
             Setting("slow_request_time", number(0), 5.0, "requests longer than this are counted as slow in the status; 0: none"),
             Setting("status", _status_address, None, "address of the status endpoint (HTTP: host:port or a Unix socket path); empty: none"),
             Setting("access_log", boolean, False, "log each request (logger nagare.access); the web server usually does"),
-        ]
+        ],
+        # checked with the file, so a reload with inconsistent sizes is refused by its check
+        rules=[at_most("minSpare", "maxSpare"), at_most("maxSpare", "maxChildren")],
+        values_class=FastCGISettings,
     )
+    settings: FastCGISettings
     multiprocess = True
     serves_static = False
 
     def serve(self, apps: Sequence[LoadedApp]) -> None:
         """Serve `apps` until the master stops (or, in a reload's check, return once they loaded)."""
         s = self.settings
-        if not s["minSpare"] <= s["maxSpare"] <= s["maxChildren"]:
-            raise NagareError(
-                f"[publisher] minSpare ({s['minSpare']}) <= maxSpare ({s['maxSpare']}) <= maxChildren ({s['maxChildren']}) does not hold"
-            )
         if os.environ.get(CHECK):  # a reload's check: the configuration and applications loaded
             return
         app: Any = self.dispatcher(apps)
-        if s["access_log"]:
+        if s.access_log:
             app = AccessLog(app)
         inherited = handover.take()
         if inherited is not None:
             listener, handoff, status, old_workers = inherited.listener, inherited.handoff, inherited.status, inherited.workers
-            wanted = s["socket"] or f"{s['host']}:{s['port']}"
+            wanted = s.socket or f"{s.host}:{s.port}"
             if describe(listener) not in (wanted, f"unix:{wanted}"):
                 log.warning("reload: still listening on %s, not on %s: a new address needs a restart", describe(listener), wanted)
         else:
             listener = self.listen()
             handoff = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            status = listen_status(s["status"], s["umask"]) if s["status"] is not None else None
+            status = listen_status(s.status, s.umask) if s.status is not None else None
             old_workers = ()
         for sock in (listener, *handoff):
             sock.setblocking(False)
-        allowed = set(s["allowed_servers"]) | set(string_list(os.environ.get("FCGI_WEB_SERVER_ADDRS", "")))
+        allowed = set(s.allowed_servers) | set(string_list(os.environ.get("FCGI_WEB_SERVER_ADDRS", "")))
         pool = PoolSettings(
-            min_spare=s["minSpare"], max_spare=s["maxSpare"], max_children=s["maxChildren"],
-            idle_timeout=s["idle_timeout"], request_timeout=s["request_timeout"],
-            heartbeat_timeout=max(30.0, s["request_timeout"]),
+            min_spare=s.minSpare, max_spare=s.maxSpare, max_children=s.maxChildren,
+            idle_timeout=s.idle_timeout, request_timeout=s.request_timeout,
+            heartbeat_timeout=max(30.0, s.request_timeout),
         )
 
         def run_worker(index: int, scoreboard: Scoreboard, master: int) -> int:
-            handler = Handler(app, s["read_timeout"], allowed)
+            handler = Handler(app, s.read_timeout, allowed)
             worker = Worker(
                 listener, handoff, scoreboard.writer(index, os.getpid(), time.monotonic()), handler,
-                scoreboard.idle_count, master=master, max_requests=s["maxRequests"], max_memory=s["max_memory"] << 20,
-                slow_after=s["slow_request_time"],
+                scoreboard.idle_count, master=master, max_requests=s.maxRequests, max_memory=s.max_memory << 20,
+                slow_after=s.slow_request_time,
             )
             return worker.run()
 
         names = ", ".join(f"/{a.name}/" for a in apps)
         log.info(
             "serving %s over FastCGI on %s (pid %d, %d workers, up to %d)",
-            names, describe(listener), os.getpid(), max(s["maxSpare"], 1), s["maxChildren"],
+            names, describe(listener), os.getpid(), max(s.maxSpare, 1), s.maxChildren,
         )
         if status is not None:
             log.info("status at %s", describe(status, "http"))
         sys.stderr.flush()
         master = Master(
             listener, handoff, run_worker, pool, name=",".join(a.name for a in apps),
-            graceful_timeout=s["graceful_timeout"], status=status, backlog=s["backlog"], old_workers=old_workers,
+            graceful_timeout=s.graceful_timeout, status=status, backlog=s.backlog, old_workers=old_workers,
         )
         exit_status = master.run()
-        for sock in (listener, *handoff):
+        # the files of the sockets listened on (after a reload, those of the first start)
+        listened = [listener] if status is None else [listener, status]
+        for sock in listened:
+            if sock.family == socket.AF_UNIX:
+                unlink(sock.getsockname())
+        for sock in (*listened, *handoff):
             sock.close()
-        if s["socket"]:
-            unlink(s["socket"])
-        if status is not None:
-            if status.family == socket.AF_UNIX:
-                unlink(s["status"].path)
-            status.close()
         if exit_status:
             raise NagareError("stopped: the workers fail at start (see the errors above)")
         log.info("stopped")
@@ -148,7 +173,7 @@ class Publisher(base.Publisher):
     def listen(self) -> socket.socket:
         """The FastCGI socket of a first start: the Unix socket if set, else host and port."""
         s = self.settings
-        if s["socket"]:
-            return listen_unix(s["socket"], s["umask"], s["backlog"])
+        if s.socket:
+            return listen_unix(s.socket, s.umask, s.backlog)
         # TCP_DEFER_ACCEPT for up to read_timeout: a web server that connects writes at once
-        return listen_tcp(s["host"], s["port"], s["backlog"], s["read_timeout"])
+        return listen_tcp(s.host, s.port, s.backlog, s.read_timeout)
