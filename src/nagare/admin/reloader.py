@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Iterator
 
-import hupper
+import hupper  # type: ignore[import-untyped]  # hupper ships no type information
 
 from nagare.config.publisher import ReloaderSettings
 from nagare.errors import ConfigError, NagareError
@@ -46,7 +46,7 @@ class Logger:
 
 def in_worker() -> bool:
     """This process is a worker of a monitor: serve, do not monitor again."""
-    return hupper.is_active()
+    return bool(hupper.is_active())
 
 
 def monitor(settings: ReloaderSettings) -> int:

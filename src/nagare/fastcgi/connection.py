@@ -263,7 +263,8 @@ class Connection:
             if record_type == ABORT_REQUEST:
                 return Aborted(request_id)
         if request_id == 0:
-            return self._management(record_type, buffer, start, stop)
+            self._management(record_type, buffer, start, stop)  # answered by a record to send
+            return None
         if record_type == BEGIN_REQUEST:
             return self._begin_request(request_id, buffer, start, stop)
         name = TYPE_NAMES.get(record_type)

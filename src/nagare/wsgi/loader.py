@@ -32,7 +32,7 @@ class LoadedApp:
     static: str | None
     kind: str  # "nagare": root component factory with sessions; "wsgi": served as it is
     config: AppConfig
-    sessions: Sessions | None = None
+    sessions: Sessions[Any] | None = None
 
 
 def _reason(exc: Exception) -> str:
@@ -58,7 +58,7 @@ def classify(obj: Any) -> str:
     return "wsgi" if len(required) >= 2 else "factory"
 
 
-def sessions_manager(app: AppConfig, publisher: PublisherConfig) -> Sessions:
+def sessions_manager(app: AppConfig, publisher: PublisherConfig) -> Sessions[Any]:
     """The sessions manager of `app`: the publisher's `[sessions]`, overridden by the app's own.
 
     Each error names the file that set the value: the publisher's or the application's.
@@ -75,7 +75,8 @@ def sessions_manager(app: AppConfig, publisher: PublisherConfig) -> Sessions:
             raise ConfigError(origin, "sessions", key, reason=f"unknown key for type {type_} (known keys: {known})")
     settings = config_loader.merge(table, [(publisher.filename, publisher.sessions), (app.filename, app.sessions)])
     serializer = Serializer(load_secret(settings.secret), app.name)
-    return sessions_class(settings, serializer, app.name)
+    manager: Sessions[Any] = sessions_class(settings, serializer, app.name)
+    return manager
 
 
 def load(app: AppConfig, publisher: PublisherConfig) -> LoadedApp:
