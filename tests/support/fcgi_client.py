@@ -174,7 +174,11 @@ class FastCGIClient:
         family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(address)
+        try:
+            self.sock.connect(address)
+        except OSError:
+            self.sock.close()  # refused while the server starts: no socket left for the GC to warn about
+            raise
         self._pending = b""
 
     def __enter__(self) -> FastCGIClient:
