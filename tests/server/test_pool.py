@@ -228,7 +228,8 @@ def test_hup_with_inconsistent_pool_sizes_keeps_the_running_code(server) -> None
     pub.write_text(pub.read_text() + "minSpare = 9\n")
     s.send(signal.SIGHUP)
     s.wait_until(lambda: "reload refused" in s.log(), 20, "the reload to be refused")
-    assert "minSpare (9) <= maxSpare (5)" in s.log()
+    reason = s.log().split("reload refused", 1)[1].splitlines()[0]
+    assert "minSpare" in reason and "9" in reason and "maxSpare" in reason, reason  # the check's one-line error
     assert s.request("/pool/").status == 200 and s.process.poll() is None
 
 
