@@ -49,9 +49,9 @@ CHECK = "NAGARE_FASTCGI_CHECK"  # set for the process that checks a reload: load
 
 @dataclass
 class WorkerInfo:
-    """What the master knows of one of its workers besides its slot."""
+    """What the master knows of one of its workers; the worker's slot says the rest."""
 
-    slot: int
+    slot: int  # its index in the scoreboard
     last: Slot  # its last whole reading (a slot read in the middle of a write gives none)
     retiring: bool = False
     dumped_at: float | None = None
@@ -68,6 +68,8 @@ class Observation:
 
 
 class Master:
+    """The pool's process manager: `run()` until stopped; its exit status (1: workers fail at start)."""
+
     def __init__(
         self,
         listener: socket.socket,
