@@ -13,6 +13,7 @@ import pytest
 import nagare
 from nagare.admin import command, main
 from nagare.errors import CommandError, ConfigError
+from tests.support.plugins import register_publisher
 
 COMMAND_LINE = re.compile(r"^ - (\S+) : (.+)$")
 
@@ -88,7 +89,6 @@ def test_info_settings_prints_every_table(capsys):
 @pytest.fixture
 def pool_publisher(monkeypatch):
     """A publisher type `pool` with rules across its keys; it never serves."""
-    from nagare.config import publisher
     from nagare.config.rules import Rule, at_most
     from nagare.config.settings import Setting, Table, integer, string
 
@@ -102,14 +102,7 @@ def pool_publisher(monkeypatch):
             rules=[at_most("minSpare", "maxSpare"), Rule(("port", "status_port"), lambda a, b: a != b, "the status needs a port of its own")],
         )
 
-    class Entry:
-        name, value = "pool", "tests:Pool"
-
-        def load(self):
-            return Pool
-
-    real = publisher.entry_points
-    monkeypatch.setattr(publisher, "entry_points", lambda group: {**real(group), "pool": Entry()} if group == publisher.PUBLISHERS else real(group))
+    register_publisher(monkeypatch, "pool", Pool)
 
 
 def test_a_broken_rule_is_one_line_and_exit_status_2(capsys, tmp_path, pool_publisher):

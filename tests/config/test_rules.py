@@ -6,6 +6,7 @@ from nagare.config import loader, publisher, settings
 from nagare.config.rules import COMMAND_LINE, Rule, RuleError, at_most
 from nagare.config.settings import Setting, Table, integer, string
 from nagare.errors import ConfigError
+from tests.support.plugins import register_publisher
 
 # The FastCGI pool's sizes: minSpare <= maxSpare <= maxChildren
 POOL = Table(
@@ -136,14 +137,7 @@ def ruled_publisher(monkeypatch):
             rules=[*POOL.rules, Rule(("port", "status"), lambda port, status: port != status, "the status needs a port of its own")],
         )
 
-    class Entry:
-        name, value = "ruled", "tests:Ruled"
-
-        def load(self):
-            return Ruled
-
-    real = publisher.entry_points
-    monkeypatch.setattr(publisher, "entry_points", lambda group: {**real(group), "ruled": Entry()} if group == publisher.PUBLISHERS else real(group))
+    register_publisher(monkeypatch, "ruled", Ruled)
     return Ruled
 
 
