@@ -80,3 +80,11 @@ class StateError(SessionError):
 
 class ContinuationError(NagareError):
     """`comp.call()` and `Task` need continuations that CPython lacks."""
+
+
+class ContinuationUnavailable(ContinuationError, NotImplementedError):
+    """Suspending the running code was asked for, and no continuation engine is there to do it.
+
+    Also a `NotImplementedError`: what Nagare 0.5.1 raised on CPython for the same call, which
+    0.5 applications may catch.
+    """
