@@ -1,5 +1,6 @@
 """The `[logging]` section of an application: nagare.application.<name>."""
 
+import contextvars
 import logging
 import logging.handlers
 import uuid
@@ -198,3 +199,127 @@ def test_a_forked_child_writes_its_records_too(tmp_path):
         assert sorted(path.read_text().splitlines()) == ["from the child", "from the parent"]
     finally:
         logger.removeHandler(handler)
+
+
+# --- The application functions: log.info(...) writes to the current application's logger ------
+
+
+class Records(logging.Handler):
+    """Keeps the records of the logger it is added to."""
+
+    def __init__(self, logger_name):
+        super().__init__(logging.DEBUG)
+        self.records = []
+        self.logger = logging.getLogger(logger_name)
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def __enter__(self):
+        self.saved = self.logger.level, self.logger.propagate
+        self.logger.addHandler(self)
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.propagate = False  # the records stay here, whatever configured the parents
+        return self.records
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.level, self.logger.propagate = self.saved
+
+
+def in_request(logger_name, f):
+    """Run `f` as the request cycle does: in a context where the application's logger is current."""
+
+    def run():
+        log.set_logger(logger_name)
+        return f()
+
+    return contextvars.copy_context().run(run)
+
+
+def test_functions_write_to_the_current_application_logger(name):
+    logger_name = f"nagare.application.{name}"
+
+    def request():
+        log.debug("d %s", 1)
+        log.info("i %d", 2)
+        log.warning("w")
+        log.error("e %(x)s", {"x": "mapping"})
+        log.critical("c", extra={"user": "bob"})
+        log.log(logging.INFO, "l %s", "level")
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            log.exception("boom %s", "here")
+
+    with Records(logger_name) as records:
+        in_request(logger_name, request)
+    assert [(r.levelno, r.getMessage()) for r in records] == [
+        (logging.DEBUG, "d 1"),
+        (logging.INFO, "i 2"),
+        (logging.WARNING, "w"),
+        (logging.ERROR, "e mapping"),
+        (logging.CRITICAL, "c"),
+        (logging.INFO, "l level"),
+        (logging.ERROR, "boom here"),
+    ]
+    assert records[4].user == "bob"
+    assert records[6].exc_info[0] is ZeroDivisionError
+    # the line is the application's, not nagare/log.py's
+    assert {r.pathname for r in records} == {__file__} and records[0].funcName == "request"
+
+
+def test_get_logger_names_relative_to_the_current_application(name):
+    logger_name = f"nagare.application.{name}"
+
+    def request():
+        return log.get_logger(), log.get_logger("."), log.get_logger(".db"), log.get_logger("sqlalchemy")
+
+    current, dot, relative, absolute = in_request(logger_name, request)
+    assert current is dot is logging.getLogger(logger_name)
+    assert relative is logging.getLogger(f"{logger_name}.db")
+    assert absolute is logging.getLogger("sqlalchemy")
+
+
+def test_outside_a_request_the_logger_is_nagare_application():
+    def outside():
+        log.warning("no application")
+        return log.get_logger(), log.get_logger(".x")
+
+    with Records("nagare.application") as records:
+        # a fresh context: what a thread that never served a request sees
+        current, relative = contextvars.Context().run(outside)
+    assert current is logging.getLogger("nagare.application")
+    assert relative is logging.getLogger("nagare.application.x")
+    assert [r.getMessage() for r in records] == ["no application"]
+
+
+def test_each_request_context_keeps_its_application(name):
+    import threading
+
+    seen = {}
+
+    def serve(app):
+        def request():
+            barrier.wait()  # both requests have set their logger before either reads it
+            seen[app] = log.get_logger().name
+
+        in_request(f"nagare.application.{name}{app}", request)
+
+    barrier = threading.Barrier(2)
+    threads = [threading.Thread(target=serve, args=(app,)) for app in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"a": f"nagare.application.{name}a", "b": f"nagare.application.{name}b"}
+
+
+def test_set_logger_gives_a_token_to_restore_the_previous_one(name):
+    def request():
+        token = log.set_logger("nagare.application.other")
+        inner = log.get_logger().name
+        token.var.reset(token)
+        return inner, log.get_logger().name
+
+    assert in_request(f"nagare.application.{name}", request) == ("nagare.application.other", f"nagare.application.{name}")

@@ -2,17 +2,29 @@
 
 An application's `[logging]` section configures its logger the way Nagare 0.5 files did; the
 section is checked with the files (`nagare.config.logs`), applied here.
+
+Application code writes to the logger of the application serving the request, as in Nagare 0.5:
+
+    from nagare import log
+
+    log.info('order %d paid', order.id)          # nagare.application.<name>
+    log.get_logger('.payments').warning('...')   # nagare.application.<name>.payments
+
+The request cycle makes its application's logger current with `set_logger(name)`, once per
+request; outside a request the current logger is `nagare.application`.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextvars
 import logging
 import logging.handlers
 import os
 import queue
 import sys
 import weakref
+from typing import Any
 
 from nagare.config.logs import DEFAULT_FORMAT, HANDLER, HandlerSettings, LoggingConfig
 from nagare.config.reference import load as load_reference
@@ -119,3 +131,74 @@ def create_handler(filename: str | None, settings: HandlerSettings) -> logging.H
     if not isinstance(handler, logging.Handler):
         raise refuse("not a logging.Handler")
     return handler
+
+
+# -- The application functions ----------------------------------------------------------------
+
+APPLICATIONS = "nagare.application"
+
+# A context variable, not a global: threads serving requests of different applications at the
+# same time each see their own (a new thread starts with none: `nagare.application`).
+_current: contextvars.ContextVar[logging.Logger] = contextvars.ContextVar("nagare_log_current")
+
+
+def set_logger(name: str) -> contextvars.Token[logging.Logger]:
+    """Make the logger `name` the current one, for the rest of the request (the current context).
+
+    The request cycle calls it with its application's logger, `nagare.application.<name>`. The
+    token returned restores the previous one: `token.var.reset(token)`.
+    """
+    return _current.set(logging.getLogger(name))
+
+
+def get_logger(name: str = ".") -> logging.Logger:
+    """The logger `name`; a name that starts with '.' is relative to the current application's.
+
+    `get_logger()` (or `'.'`) is the current application's logger, `get_logger('.db')` its child
+    `nagare.application.<name>.db`; other names are absolute, as with `logging.getLogger`.
+    """
+    if not name.startswith("."):
+        return logging.getLogger(name)
+    current = _current.get(None) or logging.getLogger(APPLICATIONS)
+    return current if name == "." else current.getChild(name[1:])
+
+
+def _at_caller(kw: dict[str, Any]) -> dict[str, Any]:
+    # The record names the line that called log.info(...), not this module's.
+    kw.setdefault("stacklevel", 2)
+    return kw
+
+
+def debug(msg: object, *args: object, **kw: Any) -> None:
+    """Log `msg % args` at level DEBUG on the current application's logger."""
+    get_logger().debug(msg, *args, **_at_caller(kw))
+
+
+def info(msg: object, *args: object, **kw: Any) -> None:
+    """Log `msg % args` at level INFO on the current application's logger."""
+    get_logger().info(msg, *args, **_at_caller(kw))
+
+
+def warning(msg: object, *args: object, **kw: Any) -> None:
+    """Log `msg % args` at level WARNING on the current application's logger."""
+    get_logger().warning(msg, *args, **_at_caller(kw))
+
+
+def error(msg: object, *args: object, **kw: Any) -> None:
+    """Log `msg % args` at level ERROR on the current application's logger."""
+    get_logger().error(msg, *args, **_at_caller(kw))
+
+
+def critical(msg: object, *args: object, **kw: Any) -> None:
+    """Log `msg % args` at level CRITICAL on the current application's logger."""
+    get_logger().critical(msg, *args, **_at_caller(kw))
+
+
+def exception(msg: object, *args: object, **kw: Any) -> None:
+    """Log `msg % args` at level ERROR with the exception being handled (call it in `except`)."""
+    get_logger().exception(msg, *args, **_at_caller(kw))
+
+
+def log(level: int, msg: object, *args: object, **kw: Any) -> None:
+    """Log `msg % args` at `level` on the current application's logger."""
+    get_logger().log(level, msg, *args, **_at_caller(kw))
