@@ -20,7 +20,7 @@ def positive_int_chain(value):
 
 
 def not_empty(value):
-    return validator.StringValidator(value).not_empty(msg="Name required").to_string()
+    return validator.StringValidator(value, strip=True).not_empty(msg="Name required").to_string()
 
 
 class Person:
@@ -119,7 +119,7 @@ def test_validator_returning_a_validator_is_unwrapped():
 
 
 def test_lambda_validator():
-    p = Property().validate(lambda v: validator.StringValidator(v).shorter_than(3))
+    p = Property().validate(lambda v: validator.StringValidator(v, strip=True).shorter_than(3))
     p(" ab ")
     assert p.value == "ab" and p.input == " ab "
     p("abcd")
