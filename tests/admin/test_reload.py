@@ -32,7 +32,8 @@ def render(self, h, comp, *args):
 BROKEN = HELLO.replace("return h.p(", "return h.p((")
 
 # The worker reports the modules it imported every second (hupper); the monitor polls the files
-# every [reloader] interval: an edit made before both is not a change the monitor can see.
+# every [reloader] interval. The tests that pause this long edit a file the monitor knows already;
+# the "right after" tests edit one it has not heard of yet.
 SEEN = 2.0
 
 
@@ -198,6 +199,30 @@ def test_configuration_and_reloader_files_restart_the_worker(hello, changed):
         assert monitor.stop() == 0
 
 
+def test_an_edit_right_after_the_first_answer_is_served(hello):
+    # No pause: the edit comes before the worker has told the monitor which modules it imported.
+    monitor = Monitor(hello, "-c", "publisher.cfg", "hello.cfg")
+    try:
+        monitor.wait_for_text("hello 1")
+        edit(hello / "hello.py", HELLO.format(version=2))
+        monitor.wait_for_text("hello 2", timeout=8)
+        assert f"{hello}/hello.py changed; reloading" in monitor.log()
+    finally:
+        assert monitor.stop() == 0
+
+
+def test_an_edit_right_after_the_start_is_served(hello):
+    monitor = Monitor(hello, "-c", "publisher.cfg", "hello.cfg")
+    try:
+        monitor.worker()  # the worker is starting: it may or may not have imported hello.py yet
+        edit(hello / "hello.py", HELLO.format(version=2))
+        monitor.wait_for_text("hello 2", timeout=8)
+        time.sleep(SEEN)  # and it stays served: no reload loop, no old version
+        assert monitor.text() and "hello 2" in monitor.text()
+    finally:
+        assert monitor.stop() == 0
+
+
 def test_serve_module_reloads_too(hello):
     monitor = Monitor(hello, "-c", "publisher.cfg", f"{hello}/hello.py:Hello", "hello", command="serve-module")
     try:
@@ -239,3 +264,24 @@ def test_the_files_of_a_failed_start_include_the_module_that_did_not_import(tmp_
         files = files_of(exc)
     assert files[0] == str(tmp_path / "bad.cfg") and str(tmp_path / "bad.py") in files
     assert not any(name.startswith("<") for name in files)
+
+
+def test_a_file_first_seen_is_a_change_when_newer_than_the_worker(tmp_path):
+    from nagare.admin.reloader import FileMonitor
+
+    old, new, known = tmp_path / "old.py", tmp_path / "new.py", tmp_path / "known.py"
+    for path in (old, new, known):
+        path.write_text("")
+    os.utime(old, (time.time() - 60, time.time() - 60))
+    reported: list[str] = []
+    monitor = FileMonitor(reported.append, interval=0.2)
+    monitor.add_path(str(known))
+    os.utime(known, (monitor.since - 30, monitor.since - 30))
+    assert monitor.check() == []  # known from before the worker: its mtime is the baseline
+    stamp = monitor.since + 1
+    os.utime(new, (stamp, stamp))  # edited after the worker read it, before the monitor heard of it
+    os.utime(known, (stamp, stamp))
+    monitor.add_path(str(old))
+    monitor.add_path(str(new))
+    assert monitor.check() == [str(known), str(new)] == reported
+    assert monitor.since >= stamp - 1 and monitor.check() == []  # reported once

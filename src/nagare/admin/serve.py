@@ -52,6 +52,7 @@ def serve(args: argparse.Namespace, load_apps: Callable[[publisher.PublisherConf
             return reloader.monitor(conf.reloader)
         reloader.watch(*conf.reloader.files)
         apps = load_apps(conf)
+        reloader.watch_modules()
     conf.publisher_class(conf.publisher).serve(apps)
     sys.stderr.flush()
     return 0
