@@ -81,6 +81,19 @@ def absolute_url(url: str, base: str) -> str:
     return base + url if base.endswith("/") else base + "/" + url
 
 
+def link_url(href: str, base: str) -> str:
+    """The `href` of a link made absolute against `base`, the application URL plus the components' urls.
+
+    Absolute paths, full URLs and `#fragment`s alone are kept; an empty href is `base` itself,
+    a query alone (`?sort=name`) goes on `base`.
+    """
+    if not href:
+        return base
+    if href[0] == "?":
+        return base + href
+    return absolute_url(href, base)
+
+
 def _matches(value: str, wanted: object) -> bool:
     """Does the string `value` match `wanted` (a value, or a list/tuple/set of values)?"""
     if wanted is None or isinstance(wanted, bool):
@@ -222,14 +235,22 @@ class HTMLTag(xml.Tag):
 
 
 class A(HTMLTag):
-    """A link: its action is called when it is followed."""
+    """A link: its action is called when it is followed; a relative href is made absolute."""
 
     __slots__ = ()
+
+    def __call__(self, *children: Child, **attributes: object) -> "A":
+        xml.Tag.__call__(self, *children, **attributes)
+        if "href" in attributes:
+            href = self.get("href")
+            if href and href[0] not in "/#":
+                self.set("href", link_url(href, self._renderer.url))
+        return self
 
     def action(self, action: Action, with_request: bool = False) -> "A":
         renderer = self._owner()
         name, is_async = renderer._register_action(LINK, action, with_request)
-        self.set("href", renderer.action_url(name))
+        self.set("href", renderer.action_url(name, self.get("href")))
         if is_async:
             self.set("data-nagare-async", "")
         return self
@@ -613,8 +634,7 @@ class Renderer(xml.Renderer):
         return renderer
 
     def start_rendering(self, comp: Component, model: object) -> None:
-        self.component = comp
-        self.model = model
+        super().start_rendering(comp, model)
         if self._async:
             self.async_component = comp
             self.async_model = model
@@ -637,10 +657,23 @@ class Renderer(xml.Renderer):
             raise TypeError(f"an action must be callable, not {action!r}")
         return self.callbacks.register(priority, action, with_request)
 
-    def action_url(self, name: str) -> str:
-        """The URL that triggers the action `name` (with the session parameters)."""
+    def action_url(self, name: str, href: str | None = None) -> str:
+        """The URL that triggers the action `name`: `href` with the action and session parameters.
+
+        `href` is made absolute (`link_url`); None or empty is the URL of the component being
+        rendered. Its `#fragment` stays at the end.
+        """
+        fragment = ""
+        if href:
+            hash_ = href.find("#")
+            if hash_ != -1:
+                href, fragment = href[:hash_], href[hash_:]
+            url = link_url(href, self.url)
+        else:
+            url = self.url
         query = self._session_query
-        return "?" + name + "&" + query if query else "?" + name
+        params = name + "&" + query if query else name
+        return url + ("&" if "?" in url else "?") + params + fragment
 
     def _register_action(self, priority: int, action: object, with_request: bool) -> tuple[str, bool]:
         """Register the action of a link or submit button; (name, asynchronous?)."""

@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from types import GeneratorType, TracebackType
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import quote
 
 from lxml import etree
 
@@ -48,6 +49,8 @@ _Element = etree._Element
 _SEQUENCES = (list, tuple, GeneratorType)
 _NUMBERS = (int, float)
 _XML_NS = "{http://www.w3.org/XML/1998/namespace}"
+# The characters a path segment may hold as they are (RFC 3986, 3.3), besides letters and digits.
+_PATH_SAFE = "/!$&'()*+,;=:@"
 
 # Characters that XML (so lxml) refuses: control characters, surrogates, U+FFFE/U+FFFF.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -82,6 +85,20 @@ def render_object(o: object, renderer: Renderer | None) -> Child:
     if renderer is None:
         raise TypeError(f"cannot render {o!r} into a tag that was not created by a renderer")
     return presentation.render(o, renderer, None, None)
+
+
+def join_url(base: str, path: str) -> str:
+    """The URL of the path fragment `path` (a component's `url`) under `base`.
+
+    `path` is quoted, so that what `init_for` receives from that URL is `path` again; its
+    slashes separate segments. `join_url('/app/', 'users')` is '/app/users'.
+    """
+    path = quote(path.strip("/"), safe=_PATH_SAFE)
+    if not path:
+        return base
+    if not base:
+        return path
+    return base + path if base[-1] == "/" else base + "/" + path
 
 
 def _add_text(parent: _Element, text: str) -> None:
@@ -345,8 +362,11 @@ class Renderer:
         return self.__class__(self)
 
     def start_rendering(self, comp: Component, model: object) -> None:
+        """Before the view of `comp` runs: the component's `url` extends this renderer's."""
         self.component = comp
         self.model = model
+        if comp.url:
+            self.url = join_url(self.url, comp.url)
 
     def end_rendering(self, output: Child) -> Child:
         return output
