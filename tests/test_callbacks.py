@@ -1,13 +1,23 @@
-import pytest
+"""The registry of actions: ids, priorities, values, image inputs, radio ids, the permission hook."""
 
-from nagare.callbacks import LINK, POST_ACTION, PRE_ACTION, SUBMIT, VALUE, Callbacks
+import io
+import pickle
+
+import pytest
+import webob
+
+from nagare.callbacks import IMAGE, LINK, POST_ACTION, PRE_ACTION, RADIO, SUBMIT, VALUE, Callbacks
 
 
 def test_register_names_carry_the_priority_digit():
     callbacks = Callbacks()
     name = callbacks.register(LINK, lambda: None)
-    assert name.startswith("_action2") and name[8:].isdigit()
+    assert name.startswith("_action4") and name[8:].isdigit()
     assert callbacks.register(SUBMIT, lambda: None).startswith("_action4")
+
+
+def test_priorities_are_those_of_nagare_0_5():
+    assert (PRE_ACTION, VALUE, RADIO, POST_ACTION, LINK, SUBMIT, IMAGE) == (0, 1, 2, 3, 4, 4, 5)
 
 
 def test_ids_stay_unique_after_clear():
@@ -26,12 +36,16 @@ def test_bad_priority_is_refused():
 def test_process_runs_in_priority_order_with_values():
     calls = []
     callbacks = Callbacks()
+    image = callbacks.register(IMAGE, lambda is_y, v: calls.append(("image", is_y, v)))
     post = callbacks.register(POST_ACTION, lambda: calls.append("post"))
     submit = callbacks.register(SUBMIT, lambda: calls.append("submit"))
+    radio = callbacks.register(RADIO, lambda: calls.append("radio"))
     value = callbacks.register(VALUE, lambda v: calls.append(("value", v)))
     pre = callbacks.register(PRE_ACTION, lambda: calls.append("pre"))
-    callbacks.process([(post, ""), (submit, "Go"), (value, "42"), (pre, ""), ("other", "x")])
-    assert calls == ["pre", ("value", "42"), "submit", "post"]
+    params = [(image + ".x", "1"), (image + ".y", "2"), (post, ""), (submit, "Go"), ("group", radio), (value, "42"), (pre, ""), ("other", "x")]
+    callbacks.process(params)
+    # post_action after the values, before the button that sent the form; an image input last
+    assert calls == ["pre", ("value", "42"), "radio", "post", "submit", ("image", False, 1), ("image", True, 2)]
 
 
 def test_several_values_of_one_parameter_come_as_a_list():
@@ -42,15 +56,55 @@ def test_several_values_of_one_parameter_come_as_a_list():
     assert got == [["a", "b"]]
 
 
-def test_image_input_coordinates_call_once_without_value():
+def test_image_input_is_called_with_x_then_y():
     calls = []
     callbacks = Callbacks()
-    name = callbacks.register(SUBMIT, lambda: calls.append("clicked"))
-    callbacks.process([(name + ".x", "3"), (name + ".y", "4")])
-    assert calls == ["clicked"]
+    name = callbacks.register(IMAGE, lambda is_y, v: calls.append((is_y, v)))
+    results = callbacks.process([(name + ".y", "4"), (name + ".x", "3")])
+    assert calls == [(False, 3), (True, 4)] and len(results) == 2
+    calls.clear()
+    callbacks.process([(name, "label"), (name + ".x", "7"), (name + ".y", "8")])  # a bare name too
+    assert calls == [(False, 7), (True, 8)]
 
 
-def test_with_request_passes_request_and_response_first():
+def test_image_input_coordinates_that_are_not_numbers_are_dropped():
+    calls = []
+    callbacks = Callbacks()
+    name = callbacks.register(IMAGE, lambda is_y, v: calls.append((is_y, v)))
+    callbacks.process([(name + ".x", "²"), (name + ".y", "9" * 30)])
+    callbacks.process([(name + ".x", "-1"), (name + ".y", "5")])
+    assert calls == [(True, 5)]
+
+
+def test_a_radio_id_sent_as_a_value_triggers_the_radio_callback():
+    calls = []
+    callbacks = Callbacks()
+    male = callbacks.register(RADIO, lambda: calls.append("male"))
+    female = callbacks.register(RADIO, lambda: calls.append("female"))
+    text = callbacks.register(VALUE, lambda v: calls.append(("text", v)))
+    link = callbacks.register(LINK, lambda: calls.append("link"))
+    params = [("gender", female), ("other", link), ("x", "_action2"), ("y", "_action2" + "0" * 5 + "x"), (text, male)]
+    callbacks.process(params)
+    # The radio chosen and the text typed, once each: neither another priority's id sent as a
+    # value, nor the value of an action's own parameter, is taken for an id.
+    assert calls == [("text", male), "female"]
+
+
+def test_an_empty_file_field_gives_an_empty_string():
+    got = []
+    callbacks = Callbacks()
+    name = callbacks.register(VALUE, got.append)
+    body = (
+        "--B\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"\"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n\r\n--B--\r\n" % name
+    ).encode()
+    request = webob.Request.blank("/", method="POST", body=body, content_type="multipart/form-data; boundary=B")
+    assert list(request.params.values()) == [b""]  # what WebOb 1.8 hands over
+    callbacks.process(request.params.items())
+    assert got == [""] and type(got[0]) is str
+
+
+def test_with_request_passes_request_and_response_before_the_value():
     got = []
     callbacks = Callbacks()
     name = callbacks.register(VALUE, lambda req, resp, v: got.append((req, resp, v)), with_request=True)
@@ -69,3 +123,58 @@ def test_results_are_returned_in_call_order():
     a = callbacks.register(LINK, lambda: "a")
     b = callbacks.register(PRE_ACTION, lambda: "b")
     assert callbacks.process([(a, ""), (b, "")]) == ["b", "a"]
+
+
+# --- the permission hook ------------------------------------------------------------------
+
+
+class Refused(Exception):
+    pass
+
+
+def test_permissions_are_checked_before_the_callback():
+    calls, checks = [], []
+    callbacks = Callbacks()
+    subject = object()
+    guarded = callbacks.register(LINK, lambda: calls.append("guarded"), permissions="admin", subject=subject)
+    value = callbacks.register(VALUE, lambda v: calls.append(v), permissions=("read", "write"))
+    free = callbacks.register(LINK, lambda: calls.append("free"))
+
+    def check(permissions, subject):
+        checks.append((permissions, subject))
+        calls.append("check")
+
+    callbacks.process([(guarded, ""), (value, "v"), (free, "")], check=check)
+    assert checks == [(("read", "write"), None), ("admin", subject)]
+    assert calls == ["check", "v", "check", "guarded", "free"]
+
+
+def test_a_refusing_check_stops_the_callback():
+    calls = []
+    callbacks = Callbacks()
+    guarded = callbacks.register(LINK, lambda: calls.append("guarded"), permissions="admin")
+
+    def refuse(permissions, subject):
+        raise Refused(permissions)
+
+    with pytest.raises(Refused):
+        callbacks.process([(guarded, "")], check=refuse)
+    assert calls == []
+    callbacks.process([(guarded, "")])  # no check given: not checked
+    assert calls == ["guarded"]
+
+
+def test_permissions_and_subject_are_kept_in_the_state():
+    callbacks = Callbacks()
+    plain = pickle.dumps(callbacks)
+    callbacks.register(LINK, print)
+    one = len(pickle.dumps(callbacks)) - len(plain)
+    name = callbacks.register(LINK, print, permissions="admin", subject="doc")
+    restored = pickle.loads(pickle.dumps(callbacks))
+    seen = []
+    restored.process([(name, "")], check=lambda p, s: seen.append((p, s)))
+    assert seen == [("admin", "doc")]
+    second = Callbacks()
+    second.register(LINK, print)
+    second.register(LINK, print)
+    assert len(pickle.dumps(second)) - len(plain) <= 2 * one  # no room taken without permissions

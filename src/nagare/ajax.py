@@ -1,8 +1,12 @@
 """Asynchronous updates: an action that re-renders part of the page without reloading it.
 
 The renderer registers an `Update` as the action of a link or a submit button (every action of
-an `AsyncRenderer` is one). On the XHR request, the `Update` runs the user's action, then returns
-a `Rendering` that the application turns into HTML for the browser to put in place.
+an `AsyncRenderer` is one), or of a field (sent by `static/nagare.js` when its value changes). On
+the XHR request, the `Update` runs the user's action, then returns a `Rendering` that the
+application turns into HTML for the browser to put in place.
+
+    h.a('+1').action(ajax.Update(action=self.add, component_to_update='total'), 1)
+    h.input.action(ajax.Update(lambda h: h.b(self.name), self.set_name, 'greeting'))
 
 The wire format of the answer (JSON, read by `static/nagare.js`):
 `{"updates": [{"id": dom_id, "mode": "outer"|"inner", "html": "..."}],
@@ -12,9 +16,14 @@ The wire format of the answer (JSON, read by `static/nagare.js`):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from lxml import etree
+
+from nagare.partial import Partial
 
 if TYPE_CHECKING:
     from nagare.component import Component
@@ -40,35 +49,83 @@ class Rendering:
     dom_id: str | None
 
 
+def dom_id_of(target: object) -> str | None:
+    """The id of the element `target` (a DOM id, a tag, or None), given to a tag that has none."""
+    if target is None or isinstance(target, str):
+        return target
+    if isinstance(target, etree._Element):
+        dom_id = target.get("id")
+        if not dom_id:
+            dom_id = "nagare-" + secrets.token_hex(6)  # as Component.dom_id
+            target.set("id", dom_id)
+        return dom_id
+    raise TypeError(f"component_to_update must be a DOM id, a tag or None, not {target!r}")
+
+
 class Update:
-    """An action whose result is an in-place update of part of the page."""
+    """An action whose result is an in-place update of part of the page.
+
+    `Update(render='', action=None, component_to_update=None, *args, with_request=False,
+    permissions=None, subject=None, **kw)`, as in Nagare 0.5:
+
+    - `render`: the view model of the component to re-render ('' or None: the model it was
+      rendered with), or `render(renderer)` whose output replaces the content of the target;
+    - `action`: called first, with `args` and `kw` bound (`action(*args, [request, response,]
+      [value,] **kw)`: the tag decides what comes after the bound arguments);
+    - `component_to_update`: the target, None for the enclosing asynchronous component, a DOM id,
+      or a tag (given an id if it has none; only the id is kept: the state holds no tag);
+    - `with_request`, `permissions`, `subject`: as for `tag.action()`; keywords only, since every
+      positional argument after the third is bound to `action`.
+    """
+
+    __slots__ = ("render", "action", "component_to_update", "with_request", "permissions", "subject", "component", "model")
 
     def __init__(
         self,
         render: Callable[[Renderer], Child] | str | None = "",
-        action: Action = _no_action,
-        component_to_update: str | None = None,
+        action: Action | None = None,
+        component_to_update: object = None,
+        *args: object,
         with_request: bool = False,
+        permissions: object = None,
+        subject: object = None,
+        **kw: object,
     ) -> None:
+        if action is None:
+            action = _no_action
+        elif not callable(action):
+            raise TypeError(f"the action of an Update must be callable, not {action!r}")
         self.render = render
-        self.action = action
-        self.component_to_update = component_to_update
+        self.action: Action = Partial(action, *args, **kw) if args or kw else action
+        self.component_to_update = dom_id_of(component_to_update)
         self.with_request = with_request
+        self.permissions = permissions
+        self.subject = subject
         self.component: Component | None = None
         self.model: object = 0
 
-    def bind(self, renderer: object) -> "Update":
-        """A copy attached to the asynchronous component `renderer` is rendering, if any."""
-        bound = Update(self.render, self.action, self.component_to_update, self.with_request)
+    def bind(self, renderer: object, args: tuple[object, ...] = (), kw: Mapping[str, object] | None = None) -> Update:
+        """A copy attached to the asynchronous component `renderer` is rendering, if any.
+
+        `args` and `kw`, the extra arguments of the tag's `.action()`, are bound after the
+        Update's own. The copy is what the registry keeps: neither the request flag nor the
+        permissions, which the registry keeps itself.
+        """
+        bound = Update.__new__(Update)
+        bound.render = self.render
+        bound.action = Partial(self.action, *args, **(kw or {})) if args or kw else self.action
+        bound.with_request = False
+        bound.permissions = bound.subject = None
         component = getattr(renderer, "async_component", None)
         bound.component = component
+        bound.model = 0
         if component is not None:
             # Re-render with the component's model of the time of the update (0), unless the
             # page rendered it with another view explicitly (`comp.render(h, model='x')`).
             model = getattr(renderer, "async_model", None)
             bound.model = 0 if model == component.model else model
-        if bound.component_to_update is None and component is not None:
-            bound.component_to_update = component.dom_id
+        target = self.component_to_update
+        bound.component_to_update = component.dom_id if target is None and component is not None else target
         return bound
 
     def __call__(self, *args: object) -> Rendering:
@@ -79,3 +136,12 @@ class Update:
         if self.component is None or self.component_to_update is None:
             return Rendering(None, model, None)
         return Rendering(self.component, model, self.component_to_update)
+
+    # A bound Update is in the state once per asynchronous link: a tuple, not a dict of names.
+    def __getstate__(self) -> tuple[object, ...]:
+        return (self.render, self.action, self.component_to_update, self.component, self.model)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        self.render, self.action, self.component_to_update, self.component, self.model = state  # type: ignore[assignment]
+        self.with_request = False
+        self.permissions = self.subject = None

@@ -5,8 +5,10 @@ page are sent back to `callbacks.process()`, which must call the right callable 
 """
 
 import gc
+import io
 import pickle
 from functools import partial
+from urllib.parse import parse_qsl, urlsplit
 
 import lxml.html
 import pytest
@@ -16,6 +18,8 @@ from nagare import ajax, presentation, var
 from nagare.callbacks import Callbacks
 from nagare.component import Component
 from nagare.namespaces import xhtml, xhtml5
+from nagare.partial import Partial
+from nagare.sessions.pickler import Pickler, Unpickler
 
 SESSION = {"_s": "abc", "_c": "00007"}
 
@@ -39,12 +43,25 @@ def tree(h, output):
     return lxml.html.fragment_fromstring(h.fragment(output), create_parent="root")
 
 
+def action_name(url):
+    """The `_action…` parameter of a link's href or an image's src, whatever its path."""
+    (name,) = [name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True) if name.startswith("_action")]
+    return name
+
+
+def state_copy(obj):
+    """`obj` through the pickler of the session states."""
+    buffer = io.BytesIO()
+    Pickler(buffer).dump(obj)
+    return Unpickler(io.BytesIO(buffer.getvalue()), {}).load()
+
+
 class Recorder:
     def __init__(self):
         self.calls = []
 
-    def __call__(self, *args):
-        self.calls.append(args)
+    def __call__(self, *args, **kw):
+        self.calls.append((args, kw) if kw else args)
         return "result"
 
 
@@ -53,10 +70,10 @@ class Recorder:
 
 def test_link_action(h, callbacks):
     f = Recorder()
-    link = h.a("go", href="ignored").action(f)
+    link = h.a("go").action(f)
     href = link.get("href")
-    assert href.startswith("?_action2") and href.endswith("&_s=abc&_c=00007")
-    name = href[1:].split("&")[0]
+    assert "?_action4" in href and href.endswith("&_s=abc&_c=00007")  # the path: see test_links.py
+    name = action_name(href)
     assert callbacks.process([(name, "")]) == ["result"]
     assert f.calls == [()]
     assert link.get("data-nagare-async") is None
@@ -64,17 +81,17 @@ def test_link_action(h, callbacks):
 
 def test_link_without_session_params(module):
     h = module.Renderer()
-    assert h.a.action(print).get("href") == "?_action200001"
+    assert h.a.action(print).get("href") == "?_action400001"
 
 
 def test_session_params_are_url_quoted(module):
     h = module.Renderer(session_params={"_s": "a b&c", "_c": "é"})
-    assert h.a.action(print).get("href") == "?_action200001&_s=a+b%26c&_c=%C3%A9"
+    assert h.a.action(print).get("href") == "?_action400001&_s=a+b%26c&_c=%C3%A9"
 
 
 def test_action_with_request(h, callbacks):
     f = Recorder()
-    name = h.a.action(f, with_request=True).get("href")[1:].split("&")[0]
+    name = action_name(h.a.action(f, with_request=True).get("href"))
     callbacks.process([(name, "")], "REQ", "RESP")
     assert f.calls == [("REQ", "RESP")]
 
@@ -149,14 +166,14 @@ def test_submit_buttons_run_after_values(h, callbacks):
     assert order[-1] == "button"
 
 
-def test_image_input_is_a_submit(h, callbacks):
+def test_image_input_is_called_with_x_then_y(h, callbacks):
     f = Recorder()
     image = h.input(type="image", src="ok.png").action(f)
     name = image.get("name")
-    assert name.startswith("_action4")
+    assert name.startswith("_action5")  # after the submit buttons
     assert image.get("src") == "/static/app/ok.png"
     callbacks.process([(name + ".x", "3"), (name + ".y", "4")])
-    assert f.calls == [()]
+    assert f.calls == [(False, 3), (True, 4)]
 
 
 def test_pre_and_post_actions(h, callbacks):
@@ -167,29 +184,53 @@ def test_pre_and_post_actions(h, callbacks):
         h << h.input(type="submit").action(lambda: order.append("submit"))
     names = {i.get("name") for i in form.iter("input")} - set(SESSION)
     pre = [n for n in names if n.startswith("_action0")]
-    post = [n for n in names if n.startswith("_action5")]
+    post = [n for n in names if n.startswith("_action3")]
     assert len(pre) == len(post) == 1
     callbacks.process([(n, "v") for n in sorted(names, reverse=True)])
-    assert order == ["pre", "v", "submit", "post"]
+    # as in Nagare 0.5: post_action after the values, before the submit button's action
+    assert order == ["pre", "v", "post", "submit"]
 
 
-def test_select_multiple_always_gets_a_list(h, callbacks):
+def test_select_multiple_always_gets_a_tuple(h, callbacks):
     got = []
     select = h.select(h.option("a"), h.option("b"), multiple=True).action(got.append)
     name = select.get("name")
     callbacks.process([(name, "a")])
     callbacks.process([(name, "a"), (name, "b")])
-    assert got == [["a"], ["a", "b"]]
+    assert got == [("a",), ("a", "b")]
     assert pickle.loads(pickle.dumps(callbacks))  # the wrapper is stored with the state
 
 
-def test_radio_buttons_of_one_action_share_a_name(h, callbacks):
+def test_radio_keeps_its_name_and_carries_its_callback_id_in_its_value(h, callbacks):
+    got = []
+    with h.form:
+        male = h.input(type="radio", name="gender", value="m").action(got.append, "male")
+        female = h.input(type="radio", name="gender").action(got.append, "female")
+        other = h.input(type="radio", name="gender").action(lambda: got.append("other"))
+    assert {r.get("name") for r in (male, female, other)} == {"gender"}  # one group, three actions
+    assert all(r.get("value").startswith("_action2") for r in (male, female, other))
+    assert len({r.get("value") for r in (male, female, other)}) == 3
+    # the browser sends the group's name with the value of the button chosen
+    callbacks.process([("gender", female.get("value"))])
+    callbacks.process([("gender", other.get("value"))])
+    assert got == ["female", "other"]  # f(*bound): no submitted value
+
+
+def test_radio_with_request(h, callbacks):
+    f = Recorder()
+    radio = h.input(type="radio", name="g").action(f, "x", with_request=True, k=1)
+    callbacks.process([("g", radio.get("value"))], "REQ", "RESP")
+    assert f.calls == [(("x", "REQ", "RESP"), {"k": 1})]
+
+
+def test_radio_buttons_without_a_name_are_grouped_by_action(h, callbacks):
     v = var.Var()
-    radios = [h.input(type="radio", value=x).action(v) for x in "abc"]
+    radios = [h.input(type="radio").action(v, x) for x in "abc"]
     assert len({r.get("name") for r in radios}) == 1
-    other = h.input(type="radio", value="z").action(var.Var())
+    assert not radios[0].get("name").startswith("_action")
+    other = h.input(type="radio").action(var.Var(), "z")
     assert other.get("name") != radios[0].get("name")
-    callbacks.process([(radios[0].get("name"), "b")])
+    callbacks.process([(radios[0].get("name"), radios[1].get("value"))])
     assert v() == "b"
 
 
@@ -201,10 +242,15 @@ def test_radio_buttons_of_a_bound_method_share_a_name(h, callbacks):
             self.value = value
 
     c = Choice()
-    radios = [h.input(type="radio", value=x).action(c.set) for x in "ab"]
+    radios = [h.input(type="radio").action(c.set, x) for x in "ab"]
     assert radios[0].get("name") == radios[1].get("name")
-    callbacks.process([(radios[0].get("name"), "a")])
+    callbacks.process([(radios[0].get("name"), radios[0].get("value"))])
     assert c.value == "a"
+
+
+def test_radio_selected_after_its_action(h):
+    assert h.input(type="radio", name="g").action(print, 1).selected(True).get("checked") == "checked"
+    assert h.input(type="radio", name="g").action(print, 2).selected(False).get("checked") is None
 
 
 def test_radio_group(h, callbacks):
@@ -213,13 +259,13 @@ def test_radio_group(h, callbacks):
     radios = [group.radio("a"), group.radio("b", checked=True), h.input(type="radio", value="c").action(group)]
     assert {r.get("name") for r in radios} == {group.name}
     assert radios[1].get("checked") == "checked"
-    callbacks.process([(group.name, "c")])
+    callbacks.process([(group.name, radios[2].get("value"))])
     assert got == ["c"]
     assert pickle.loads(pickle.dumps(callbacks))
     later = h.radio_group()
-    later.radio("x")
+    x = later.radio("x")
     later.action(lambda req, resp, value: got.append((req, value)), with_request=True)
-    callbacks.process([(later.name, "x")], "REQ")
+    callbacks.process([(later.name, x.get("value"))], "REQ")
     assert got[-1] == ("REQ", "x")
 
 
@@ -239,12 +285,12 @@ def test_img_static_src(h):
 def test_img_action_answers_the_bytes(h, callbacks):
     img = h.img.action(lambda: PNG)
     src = img.get("src")
-    assert src.startswith("?_action2")
-    (response,) = callbacks.process([(src[1:].split("&")[0], "")])
+    assert "?_action4" in src
+    (response,) = callbacks.process([(action_name(src), "")])
     assert isinstance(response, webob.Response)
     assert response.body == PNG and response.content_type == "image/png"
     img = h.img.action(lambda: b"GIF89a...", content_type="image/x-custom")
-    (response,) = callbacks.process([(img.get("src")[1:].split("&")[0], "")])
+    (response,) = callbacks.process([(action_name(img.get("src")), "")])
     assert response.content_type == "image/x-custom"
 
 
@@ -342,7 +388,7 @@ def test_async_renderer_wraps_and_marks(h, callbacks):
     text = root.find_class("text")[0]
     assert link.get("data-nagare-async") is not None and submit.get("data-nagare-async") is not None
     assert text.get("data-nagare-async") is None
-    for name in (link.get("href")[1:].split("&")[0], submit.get("name")):
+    for name in (action_name(link.get("href")), submit.get("name")):
         (rendering,) = callbacks.process([(name, "")])
         assert isinstance(rendering, ajax.Rendering)
         assert rendering.component is comp and rendering.dom_id == comp.dom_id
@@ -398,7 +444,7 @@ def test_ajax_update_action_in_a_sync_renderer(h, callbacks):
 
     link = comp.render(h, "update")
     assert link.get("data-nagare-async") is not None
-    (rendering,) = callbacks.process([(link.get("href")[1:].split("&")[0], "")])
+    (rendering,) = callbacks.process([(action_name(link.get("href")), "")])
     assert got == [1] and rendering.dom_id == "zone" and callable(rendering.render)
 
 
@@ -409,7 +455,7 @@ def test_ajax_update_with_request(h, callbacks):
     callbacks.process([(button.get("name"), "")], "REQ", "RESP")
     assert got == [("REQ", "RESP")]
     plain = h.AsyncRenderer().a.action(lambda req, resp: got.append(req), with_request=True)
-    callbacks.process([(plain.get("href")[1:].split("&")[0], "")], "R2", "X")
+    callbacks.process([(action_name(plain.get("href")), "")], "R2", "X")
     assert got[-1] == "R2"
 
 
@@ -431,7 +477,7 @@ def test_components_as_children(h, callbacks):
     root = tree(h, h.root)
     assert root.find_class("value")[0].text == "0"
     assert root.xpath("//p/strong")[0].text == "0"
-    name = root.find_class("inc")[0].get("href")[1:].split("&")[0]
+    name = action_name(root.find_class("inc")[0].get("href"))
     callbacks.process([(name, "")])
     assert comp().value == 1
 

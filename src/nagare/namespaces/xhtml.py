@@ -5,17 +5,25 @@
     h.head.css('counter', '.counter { color: red }')
     with h.div(class_='counter'):
         h << h.span(self.value)
-        h << h.a('++').action(self.increment)      # href="?_action2NNNNN&_s=...&_c=..."
+        h << h.a('++').action(self.increment)      # href="?_action4NNNNN&_s=...&_c=..."
+        h << h.a('7').action(self.digit, 7)        # extra arguments bound: digit(7)
     with h.form:                                   # method=post, hidden _s and _c
         h << h.input(value=self.value).action(self.set_value)   # called with the value typed
         h << h.input(type='submit', value='Set').action(self.save)
     body = h.page(h.root)                          # bytes of the whole page
 
-Actions register into `renderer.callbacks` with the priorities of `nagare.callbacks`: links and
-images 2, values (inputs, textareas, selects) 1, submit buttons 4, a form's pre/post actions 0/5.
+Every `.action(f, *args, with_request=False, permissions=None, subject=None, **kw)` binds the
+extra arguments into a `nagare.partial.Partial` and registers it into `renderer.callbacks` with
+the priorities of `nagare.callbacks` (those of Nagare 0.5): a form's pre_action 0, values
+(inputs, textareas, selects) 1, radio buttons 2, a form's post_action 3, links, images and submit
+buttons 4, image inputs 5. A link or button calls `f(*args, **kw)`, a field `f(*args, value, **kw)`;
+`with_request` adds `request, response` before the value (first of all for a textarea and a
+multiple select, as in 0.5). `permissions` (and `subject`, by default the object of the
+component being rendered) are kept with the callback, checked before it runs (`Callbacks.run`).
 In an asynchronous renderer (`h.AsyncRenderer()`), and for an `ajax.Update` action, links and
 submit buttons register `update.bind(renderer)` and get the attribute `data-nagare-async` that
-`static/nagare.js` looks for to send them as XHR.
+`static/nagare.js` looks for to send them as XHR; a field with an `ajax.Update` gets
+`data-nagare-async="<url>"` and is sent as XHR when it changes.
 
 This module serialises as XHTML 1.0 Strict written so that browsers can parse it as text/html;
 `xhtml5` is the HTML5 renderer (the default).
@@ -24,6 +32,7 @@ This module serialises as XHTML 1.0 Strict written so that browsers can parse it
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, TypedDict, cast
 from urllib.parse import urlencode
@@ -32,8 +41,9 @@ import webob
 from lxml import etree
 
 from nagare import ajax
-from nagare.callbacks import LINK, POST_ACTION, PRE_ACTION, SUBMIT, VALUE, Callbacks
+from nagare.callbacks import IMAGE, LINK, POST_ACTION, PRE_ACTION, RADIO, SUBMIT, VALUE, Callbacks
 from nagare.namespaces import xml
+from nagare.partial import Partial
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -69,7 +79,7 @@ BOOLEAN_ATTRIBUTES = frozenset(
     "noresize noshade novalidate nowrap open playsinline readonly required reversed selected".split()
 )
 
-_SUBMIT_TYPES = frozenset(("submit", "image", "button", "reset"))
+_SUBMIT_TYPES = frozenset(("submit", "button", "reset"))
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _UNSET = object()
 
@@ -106,17 +116,61 @@ def _matches(value: str, wanted: object) -> bool:
 # --- picklable wrappers of actions (they are stored with the state) ---------------------------
 
 
-class AsList:
-    """Call `action` with the submitted value(s) always as a list (a multiple select)."""
+def bind(action: Action, args: tuple[object, ...], kw: Mapping[str, object]) -> Action:
+    """`action` with the extra arguments of `.action()` bound (itself when there are none)."""
+    if args or kw:
+        return Partial(action, *args, **kw)
+    return action
 
-    def __init__(self, action: Action) -> None:
+
+class FieldAction:
+    """The action of a textarea or a multiple select: `action(request, response, *args, value, **kw)`.
+
+    Nagare 0.5 passes these two fields' request and response first, before the bound arguments,
+    where every other tag passes them after; `convert` gives the value as 0.5 did.
+    """
+
+    __slots__ = ("action", "args", "kw")
+
+    def __init__(self, action: Action, args: tuple[object, ...] = (), kw: Mapping[str, object] | None = None) -> None:
         self.action = action
+        self.args = args
+        self.kw = dict(kw) if kw else None
 
     def __call__(self, *args: object) -> object:
-        *first, value = args
-        if not isinstance(value, list):
-            value = [value]
-        return self.action(*first, value)
+        *first, value = args  # (request, response,) value
+        kw = self.kw
+        if kw:
+            return self.action(*first, *self.args, self.convert(value), **kw)
+        return self.action(*first, *self.args, self.convert(value))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The arguments only: __slots__ objects would otherwise pickle their slot names too.
+        return type(self), (self.action, self.args, self.kw)
+
+    @staticmethod
+    def convert(value: object) -> object:
+        return value
+
+
+class TextAreaAction(FieldAction):
+    """A textarea's action: the text without its carriage returns (browsers send CRLF)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def convert(value: object) -> object:
+        return value.replace("\r", "") if isinstance(value, str) else value
+
+
+class MultipleSelectAction(FieldAction):
+    """A multiple select's action: the values chosen, always a tuple (even of one)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def convert(value: object) -> object:
+        return tuple(value) if isinstance(value, list) else (value,)
 
 
 class ImageResponse:
@@ -167,7 +221,7 @@ class RadioAction:
         self.action = action
         self.with_request = with_request
 
-    def __call__(self, request: webob.Request | None, response: webob.Response | None, value: object) -> object:
+    def __call__(self, value: object, request: webob.Request | None, response: webob.Response | None) -> object:
         if self.action is None:
             return None
         if self.with_request:
@@ -175,18 +229,22 @@ class RadioAction:
         return self.action(value)
 
 
+def radio_group_name() -> str:
+    """A name for radio buttons that have none (never `_action…`: a radio's value is its id)."""
+    return "nagare-radio-" + secrets.token_hex(6)
+
+
 class RadioGroup:
     """Radio buttons sharing one name: `g = h.radio_group(f)`, then `g.radio('a')`, `g.radio('b')`.
 
     `h.input(type='radio', value='c').action(g)` joins the group too. The action is called with
-    the value of the radio button checked.
+    the value of the radio button checked (each button's own callback calls it with its value).
     """
 
     def __init__(self, renderer: "Renderer", action: Action | None = None, with_request: bool = False) -> None:
         self.renderer = renderer
         self._action = RadioAction(action, with_request)
-        # Registered with the request so that RadioAction chooses what to pass at call time.
-        self.name = renderer.callbacks.register(VALUE, self._action, True)
+        self.name = radio_group_name()
 
     def action(self, action: Action, with_request: bool = False) -> "RadioGroup":
         """Set the action of the group; return the group."""
@@ -196,7 +254,11 @@ class RadioGroup:
 
     def radio(self, value: object, **attributes: object) -> Input:
         """A radio button of the group with the value `value`."""
-        return self.renderer.input(type="radio", name=self.name, value=value, **attributes)
+        return self.renderer.input(type="radio", value=value, **attributes).action(self)
+
+    def _register(self, value: object) -> str:
+        # Registered with the request so that RadioAction chooses what to pass at call time.
+        return self.renderer.register(RADIO, Partial(self._action, value), True)
 
 
 # --- the tags ------------------------------------------------------------------------------
@@ -217,7 +279,16 @@ class HTMLTag(xml.Tag):
             return name if value else None
         return "true" if value else "false"
 
-    def action(self, action: Action, with_request: bool = False) -> "HTMLTag":
+    def action(
+        self,
+        action: Action,
+        *args: object,
+        with_request: bool = False,
+        permissions: object = None,
+        subject: object = None,
+        **kw: object,
+    ) -> "HTMLTag":
+        """Register `action` (with `args` and `kw` bound) as what this tag triggers; return the tag."""
         raise TypeError(
             f"<{self.tag!s}> has no action: links, images, form inputs, buttons, selects and textareas have"
         )
@@ -247,9 +318,18 @@ class A(HTMLTag):
                 self.set("href", link_url(href, self._renderer.url))
         return self
 
-    def action(self, action: Action, with_request: bool = False) -> "A":
+    def action(
+        self,
+        action: Action,
+        *args: object,
+        with_request: bool = False,
+        permissions: object = None,
+        subject: object = None,
+        **kw: object,
+    ) -> "A":
+        """Call `action(*args, **kw)` when the link is followed."""
         renderer = self._owner()
-        name, is_async = renderer._register_action(LINK, action, with_request)
+        name, is_async = renderer._register_action(LINK, action, args, kw, with_request, permissions, subject)
         self.set("href", renderer.action_url(name, self.get("href")))
         if is_async:
             self.set("data-nagare-async", "")
@@ -279,10 +359,19 @@ class Img(HTMLTag):
         return self
 
     def action(  # type: ignore[override]  # narrower than HTMLTag's: the action returns the image
-        self, action: Callable[..., ImageData], with_request: bool = False, content_type: str | None = None
+        self,
+        action: Callable[..., ImageData],
+        *args: object,
+        with_request: bool = False,
+        permissions: object = None,
+        subject: object = None,
+        content_type: str | None = None,
+        **kw: object,
     ) -> "Img":
+        """Serve what `action(*args, **kw)` returns as the image (`content_type`: guessed if None)."""
         renderer = self._owner()
-        name = renderer.register(LINK, ImageResponse(action, content_type), with_request)
+        image = ImageResponse(cast("Callable[..., ImageData]", bind(action, args, kw)), content_type)
+        name = renderer.register(LINK, image, with_request, permissions, subject)
         self.set("src", renderer.action_url(name))
         return self
 
@@ -302,20 +391,54 @@ class Form(HTMLTag):
         for name, value in renderer.session_params.items():
             etree.SubElement(self, "input", type="hidden", name=str(name), value=str(value))
 
-    def _hidden_action(self, priority: int, action: Action, with_request: bool) -> "Form":
-        name = self._owner().register(priority, action, with_request)
+    def _hidden_action(
+        self,
+        priority: int,
+        action: Action,
+        args: tuple[object, ...],
+        kw: dict[str, object],
+        with_request: bool,
+        permissions: object,
+        subject: object,
+    ) -> "Form":
+        name = self._owner().register(priority, bind(action, args, kw), with_request, permissions, subject)
         etree.SubElement(self, "input", type="hidden", name=name, value="")
         return self
 
-    def pre_action(self, action: Action, with_request: bool = False) -> "Form":
-        """Call `action()` first when the form is submitted, before any value action."""
-        return self._hidden_action(PRE_ACTION, action, with_request)
+    def pre_action(
+        self,
+        action: Action,
+        *args: object,
+        with_request: bool = False,
+        permissions: object = None,
+        subject: object = None,
+        **kw: object,
+    ) -> "Form":
+        """Call `action(*args, **kw)` first when the form is submitted, before any value action."""
+        return self._hidden_action(PRE_ACTION, action, args, kw, with_request, permissions, subject)
 
-    def post_action(self, action: Action, with_request: bool = False) -> "Form":
-        """Call `action()` last when the form is submitted, after the submit action."""
-        return self._hidden_action(POST_ACTION, action, with_request)
+    def post_action(
+        self,
+        action: Action,
+        *args: object,
+        with_request: bool = False,
+        permissions: object = None,
+        subject: object = None,
+        **kw: object,
+    ) -> "Form":
+        """Call `action(*args, **kw)` after the value actions, before the submit button's action."""
+        return self._hidden_action(POST_ACTION, action, args, kw, with_request, permissions, subject)
 
-    def action(self, action: Action, with_request: bool = False) -> "Form":
+    def action(
+        self,
+        action: Action,
+        *args: object,
+        with_request: bool = False,
+        permissions: object = None,
+        subject: object = None,
+        **kw: object,
+    ) -> "Form":
+        """A form has no action of its own: raises `TypeError`."""
         raise TypeError("a form has no action: use .pre_action(), .post_action() or a submit button's .action()")
 
 
@@ -329,19 +452,58 @@ class Input(HTMLTag):
         _static_src(self, attributes)
         return self
 
-    def action(self, action: Action | RadioGroup, with_request: bool = False) -> "Input":
+    def action(
+        self,
+        action: Action | RadioGroup,
+        *args: object,
+        with_request: bool = False,
+        permissions: object = None,
+        subject: object = None,
+        **kw: object,
+    ) -> "Input":
+        """A submit button or an image input: `action(*args, **kw)`; an image input calls it twice,
+        `action(*args, False, x, **kw)` then `action(*args, True, y, **kw)`; a radio button
+        `action(*args, **kw)` when it is the one chosen; any other input `action(*args, value, **kw)`.
+        """
         renderer = self._owner()
         kind = (self.get("type") or "text").lower()
-        if kind in _SUBMIT_TYPES:
-            name, is_async = renderer._register_action(SUBMIT, action, with_request)
+        if kind in _SUBMIT_TYPES or kind == "image":
+            priority = IMAGE if kind == "image" else SUBMIT
+            name, is_async = renderer._register_action(priority, action, args, kw, with_request, permissions, subject)
             if is_async:
                 self.set("data-nagare-async", "")
         elif kind == "radio":
-            name = renderer._radio_name(action, with_request)
+            self._radio(renderer, action, args, kw, with_request, permissions, subject)
+            return self
         else:
-            name = renderer._register_value(action, with_request)
+            name, url = renderer._register_value(action, args, kw, with_request, permissions, subject)
+            if url is not None:
+                self.set("data-nagare-async", url)
         self.set("name", name)
         return self
+
+    def _radio(
+        self,
+        renderer: "Renderer",
+        action: object,
+        args: tuple[object, ...],
+        kw: dict[str, object],
+        with_request: bool,
+        permissions: object,
+        subject: object,
+    ) -> None:
+        # Nagare 0.5's protocol: the application's name groups the buttons, the value is the id
+        # of the callback, called with no value when its button is the one submitted.
+        if isinstance(action, RadioGroup):
+            self.set("name", action.name)
+            self.set("value", action._register(self.get("value")))
+            return
+        if self.get("name") is None:  # grouped by action, as they would be by name
+            self.set("name", renderer._radio_name(action, with_request))
+        value, url = renderer._register_value(action, args, kw, with_request, permissions, subject, RADIO)
+        self.set("value", value)
+        if url is not None:
+            self.set("data-nagare-async", url)
 
     def selected(self, value: object) -> "Input":
         """Check a radio button/checkbox when `value` is true, or matches (or contains) its value."""
@@ -362,9 +524,18 @@ class Button(HTMLTag):
 
     __slots__ = ()
 
-    def action(self, action: Action, with_request: bool = False) -> "Button":
+    def action(
+        self,
+        action: Action,
+        *args: object,
+        with_request: bool = False,
+        permissions: object = None,
+        subject: object = None,
+        **kw: object,
+    ) -> "Button":
+        """Call `action(*args, **kw)` when the button submits its form (after the values)."""
         renderer = self._owner()
-        name, is_async = renderer._register_action(SUBMIT, action, with_request)
+        name, is_async = renderer._register_action(SUBMIT, action, args, kw, with_request, permissions, subject)
         self.set("name", name)
         if is_async:
             self.set("data-nagare-async", "")
@@ -376,8 +547,22 @@ class TextArea(HTMLTag):
 
     __slots__ = ()
 
-    def action(self, action: Action, with_request: bool = False) -> "TextArea":
-        self.set("name", self._owner()._register_value(action, with_request))
+    def action(
+        self,
+        action: Action,
+        *args: object,
+        with_request: bool = False,
+        permissions: object = None,
+        subject: object = None,
+        **kw: object,
+    ) -> "TextArea":
+        """Call `action(*args, text, **kw)` with the text submitted, its `\\r` removed; with
+        `with_request`, `action(request, response, *args, text, **kw)` (as in Nagare 0.5)."""
+        renderer = self._owner()
+        name, url = renderer._register_value(action, args, kw, with_request, permissions, subject, VALUE, TextAreaAction)
+        self.set("name", name)
+        if url is not None:
+            self.set("data-nagare-async", url)
         return self
 
 
@@ -395,15 +580,29 @@ class Option(HTMLTag):
 
 
 class Select(HTMLTag):
-    """A select: its action is called with the value chosen (always a list when `multiple`)."""
+    """A select: its action is called with the value chosen (always a tuple when `multiple`)."""
 
     __slots__ = ("_selection",)
     _selection: object
 
-    def action(self, action: Action, with_request: bool = False) -> "Select":
-        if self.get("multiple") is not None:
-            action = AsList(action)
-        self.set("name", self._owner()._register_value(action, with_request))
+    def action(
+        self,
+        action: Action,
+        *args: object,
+        with_request: bool = False,
+        permissions: object = None,
+        subject: object = None,
+        **kw: object,
+    ) -> "Select":
+        """Call `action(*args, value, **kw)` with the value chosen; a multiple select with the
+        tuple of the values chosen, and with `with_request` as `action(request, response, *args,
+        values, **kw)` (as in Nagare 0.5)."""
+        renderer = self._owner()
+        wrapper = MultipleSelectAction if self.get("multiple") is not None else None
+        name, url = renderer._register_value(action, args, kw, with_request, permissions, subject, VALUE, wrapper)
+        self.set("name", name)
+        if url is not None:
+            self.set("data-nagare-async", url)
         return self
 
     def selected(self, value: object) -> "Select":
@@ -647,15 +846,23 @@ class Renderer(xml.Renderer):
 
     # --- actions ----------------------------------------------------------------------------
 
-    def register(self, priority: int, action: object, with_request: bool = False) -> str:
+    def register(
+        self, priority: int, action: object, with_request: bool = False, permissions: object = None, subject: object = None
+    ) -> str:
         """Register `action` into the callbacks; return the name of the parameter that triggers it.
 
+        With `permissions` (not None), they are checked before the action runs, on `subject`, by
+        default the object of the component being rendered (see `Callbacks.run`).
         What is not callable raises `TypeError`: checked here at run time, and by the type of the
         tags' `.action()` statically (`Input.action` also takes a `RadioGroup`, hence `object`).
         """
         if not callable(action):
             raise TypeError(f"an action must be callable, not {action!r}")
-        return self.callbacks.register(priority, action, with_request)
+        if permissions is None:
+            return self.callbacks.register(priority, action, with_request)
+        if subject is None and self.component is not None:
+            subject = self.component()
+        return self.callbacks.register(priority, action, with_request, permissions, subject)
 
     def action_url(self, name: str, href: str | None = None) -> str:
         """The URL that triggers the action `name`: `href` with the action and session parameters.
@@ -675,29 +882,70 @@ class Renderer(xml.Renderer):
         params = name + "&" + query if query else name
         return url + ("&" if "?" in url else "?") + params + fragment
 
-    def _register_action(self, priority: int, action: object, with_request: bool) -> tuple[str, bool]:
+    def _register_action(
+        self,
+        priority: int,
+        action: object,
+        args: tuple[object, ...],
+        kw: dict[str, object],
+        with_request: bool,
+        permissions: object,
+        subject: object,
+    ) -> tuple[str, bool]:
         """Register the action of a link or submit button; (name, asynchronous?)."""
         if isinstance(action, ajax.Update):
-            update = action
+            update = action.bind(self, args, kw)
             with_request = with_request or action.with_request
+            if permissions is None:
+                permissions, subject = action.permissions, action.subject
         elif self._async:
             if not callable(action):
                 raise TypeError(f"an action must be callable, not {action!r}")
-            update = ajax.Update(action=action, with_request=with_request)
+            update = ajax.Update(action=bind(action, args, kw)).bind(self)
         else:
-            return self.register(priority, action, with_request), False
-        return self.callbacks.register(priority, update.bind(self), with_request), True
+            if args or kw:
+                if not callable(action):
+                    raise TypeError(f"an action must be callable, not {action!r}")
+                action = Partial(action, *args, **kw)
+            return self.register(priority, action, with_request, permissions, subject), False
+        return self.register(priority, update, with_request, permissions, subject), True
 
-    def _register_value(self, action: object, with_request: bool) -> str:
+    def _register_value(
+        self,
+        action: object,
+        args: tuple[object, ...],
+        kw: dict[str, object],
+        with_request: bool,
+        permissions: object,
+        subject: object,
+        priority: int = VALUE,
+        wrapper: type[FieldAction] | None = None,
+    ) -> tuple[str, str | None]:
+        """Register the action of a field; (name, the URL of its XHR when it is an `ajax.Update`).
+
+        `wrapper` (a textarea, a multiple select) takes the bound arguments itself: it puts the
+        request first and converts the value.
+        """
+        url = None
         if isinstance(action, ajax.Update):
             with_request = with_request or action.with_request
-            action = action.bind(self)
-        return self.register(VALUE, action, with_request)
+            if permissions is None:
+                permissions, subject = action.permissions, action.subject
+            if wrapper is None:
+                action = action.bind(self, args, kw)
+            else:
+                action = wrapper(action.bind(self), args, kw)
+            url = self.url + "?" + self._session_query  # nagare.js posts the value there on change
+        elif not callable(action):
+            raise TypeError(f"an action must be callable, not {action!r}")
+        elif wrapper is not None:
+            action = wrapper(action, args, kw)
+        elif args or kw:
+            action = Partial(action, *args, **kw)
+        return self.register(priority, action, with_request, permissions, subject), url
 
     def _radio_name(self, action: object, with_request: bool) -> str:
-        """The name shared by the radio buttons with the same action."""
-        if isinstance(action, RadioGroup):
-            return action.name
+        """The name shared by the radio buttons that have none and share their action."""
         try:
             key: tuple[object, ...] = (hash(action), action, with_request)
             hash(key)
@@ -705,7 +953,7 @@ class Renderer(xml.Renderer):
             key = ("id", id(action), with_request)
         entry = self._radio_groups.get(key)
         if entry is None:
-            entry = (self._register_value(action, with_request), action)
+            entry = (radio_group_name(), action)
             self._radio_groups[key] = entry
         return entry[0]
 
