@@ -133,9 +133,30 @@ def test_init_for_with_expression_and_callable_conditions():
 def test_var_get_set_and_view():
     v = var.Var(3)
     assert v() == 3 and v(4) == 4 and v() == 4 and v.get() == 4
-    assert v == 4 and v == var.Var(4)
     assert presentation.render(v, None) == "4"
     assert presentation.render(var.Var(), None) == ""
+
+
+def test_var_input_is_the_value_under_its_0_5_name():
+    v = var.Var("a")
+    assert v.input == v.value == "a"
+    v.input = "b"
+    assert v() == v.value == "b"
+    v.set("c")
+    assert v.input == "c"
+    assert pickle.loads(pickle.dumps(v)).input == "c"
+
+
+def test_var_render_gives_its_text():
+    assert var.Var(7).render(None) == "7" and var.Var().render(None) == ""
+    assert var.Var("<b>").render(None) == "<b>"  # text: the renderer escapes it
+
+
+def test_var_hashes_and_compares_by_identity():
+    # 0.5.1: Vars are used as dict keys and in sets; two Vars holding equal values are two Vars
+    v, w = var.Var(4), var.Var(4)
+    assert v == v and v != w and v != 4
+    assert len({v, w}) == 2 and {v: 1}[v] == 1
 
 
 def test_stateless_marks_classes_and_instances():

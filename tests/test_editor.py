@@ -162,6 +162,64 @@ def test_property_as_input_action():
     assert p.value == 8 and p.input == "zero" and p.error == "Must be an integer"
 
 
+def test_property_with_a_validator_made_without_a_value():
+    p = Property("").validate(validator.to_int().lesser_than(50).greater_than(10))
+    p("42")
+    assert (p.input, p.value, p.error) == ("42", 42, None)
+    p("70")
+    assert (p.input, p.value, p.error) == ("70", 42, "Must be lesser than 50")
+    q = pickle.loads(pickle.dumps(p))  # the chain goes into the state with the property
+    q("11")
+    assert (q.value, q.error) == (11, None)
+
+
+def test_a_callable_result_is_called():
+    # 0.5.1 calls whatever callable the validation function returns, not only validators
+    p = Property().validate(lambda v: (lambda: v.upper()))
+    p("abc")
+    assert p.value == "ABC" and p.input == "abc"
+
+
+class Upload:
+    """What a file input submits when a file was chosen: .filename, .file, .value."""
+
+    def __init__(self, filename, data):
+        import io
+
+        self.filename, self.file, self.value = filename, io.BytesIO(data), data
+
+
+def test_an_upload_is_validated_but_not_kept_as_the_input():
+    def size(f):
+        if isinstance(f, str):
+            return 0
+        if len(f.value) > 3:
+            raise ValueError("Too big")
+        return len(f.value)
+
+    p = Property("").validate(size)
+    p(Upload("a.txt", b"ab"))
+    assert p.input == "" and p.value == 2 and p.error is None
+    p(Upload("b.txt", b"abcdef"))
+    assert p.input == "" and p.value == 2 and p.error == "Too big"
+    p.input = "before"
+    p("")  # no file chosen: an empty string, kept as any input
+    assert p.input == "" and p.value == 0
+
+
+def test_property_commit():
+    person = Person()
+    p = Property("Alice")
+    p("Zoe")
+    p.commit(person, "name")
+    assert person.name == "Zoe"
+
+
+def test_properties_hash_and_compare_by_identity():
+    p, q = Property(1), Property(1)
+    assert p == p and p != q and len({p, q}) == 2
+
+
 def test_property_repr():
     p = Property(1).validate(positive_int)
     p("x")
@@ -193,13 +251,14 @@ def test_editor_unknown_attribute():
         Editor(Person(), ("missing",))
 
 
-@pytest.mark.parametrize("name", ["target", "commit", "is_validated", "_private"])
+@pytest.mark.parametrize("name", ["target", "commit", "is_validated", "_names", "__dict__", "__class__"])
 def test_editor_reserved_names(name):
     class Target:
         pass
 
     t = Target()
-    setattr(t, name, 1)
+    if not name.startswith("__"):  # every object has its dunder attributes already
+        setattr(t, name, 1)
     with pytest.raises(ValueError):
         Editor(t, (name,))
 
@@ -291,6 +350,47 @@ def test_commit_after_fixing_error():
     e.name("Dave")
     assert e.commit(("name",))
     assert person.name == "Dave"
+
+
+def test_editor_names_0_5_1_takes_private_and_subclass_attributes():
+    class Target:
+        def __init__(self):
+            self._secret = "s"
+            self.title = "t"
+
+    class TitleEditor(Editor):
+        title = "a class-level default the property replaces, as in 0.5.1"
+
+    e = TitleEditor(Target(), ("_secret", "title"))
+    assert e._secret.value == "s" and e.title.value == "t"
+    e._secret("new")
+    assert e.commit(("_secret",)) and e.target._secret == "new"
+
+
+def test_commit_with_only_properties_to_validate_copies_nothing():
+    # 0.5.1: properties_to_commit defaults to nothing; what is named to validate is checked only
+    person = Person()
+    e = PersonEditor(person)
+    e.name("Bob")
+    assert e.commit((), ("name", "age")) is True
+    assert e.commit(properties_to_validate=("name",)) is True
+    assert person.name == "Alice"
+    e.age("oops")
+    assert e.commit((), ("age",)) is False
+    assert e.commit(properties_to_validate=("age",)) is False
+    assert e.commit(()) is True and person.name == "Alice"  # nothing named: nothing to check or copy
+
+
+def test_commit_goes_through_property_commit():
+    class Upper(Property):
+        def commit(self, o, name):
+            setattr(o, name, str(self.value).upper())
+
+    person = Person()
+    e = Editor(person, ("name",))
+    e.email = Upper("x@example.com")
+    e.email("bob@example.com")
+    assert e.commit(("name", "email")) and person.email == "BOB@EXAMPLE.COM"
 
 
 # --- pickling --------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ A `Property` is the action of a form input: `h.input(value=p()).action(p)`. When
 submitted, `p(text)` keeps `text` as `p.input` (so that the form shows it back, even when it is
 wrong), runs the validation function on it, and either stores the converted value in `p.value`
 (and clears `p.error`) or puts the message of the `ValueError` in `p.error` (and keeps the last
-valid `p.value`).
+valid `p.value`). An uploaded file is validated but not kept as the input: a file input shows
+nothing back.
 
 An `Editor` holds one property per attribute of a target object, checks them with
 `is_validated()` and copies their values back to the target with `commit()`:
@@ -12,7 +13,7 @@ An `Editor` holds one property per attribute of a target object, checks them wit
     class PersonEditor(editor.Editor):
         def __init__(self, person):
             super().__init__(person, ('name', 'age'))
-            self.age.validate(lambda v: validator.IntValidator(v).greater_than(0))
+            self.age.validate(validator.to_int().greater_than(0))
 
         def save(self, comp):
             if self.commit(('name', 'age')):
@@ -29,8 +30,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from nagare import var
-from nagare.validator import Validator
-
 __all__ = ["Property", "Editor"]
 
 
@@ -39,14 +38,24 @@ def no_validation(value: object) -> object:
     return value
 
 
+def _is_upload(value: object) -> bool:
+    # What a file input submits when a file was chosen (cgi.FieldStorage, WebOb's upload objects).
+    return hasattr(value, "filename") and hasattr(value, "file")
+
+
 class Property(var.Var[object]):
     """A `Var` that validates what it is set to.
 
     - `p(text)` / `p.set(text)`: keep `text` as `p.input` and validate it;
     - `p()` / `p.get()`: the input, to show back in the form;
     - `p.value`: the last valid (converted) value; `p.error`: the message of the last failed
-      validation, None when the input is valid.
+      validation, None when the input is valid;
+    - `p.commit(o, name)`: copy the value to the attribute `name` of `o`.
     """
+
+    # An attribute of its own: for a `Var`, `input` is another name of `value`; for a property,
+    # it is what was typed, and `value` what it validated to.
+    input: object = None
 
     def __init__(self, value: object = None) -> None:
         super().__init__(value)
@@ -59,18 +68,20 @@ class Property(var.Var[object]):
     def validate(self, f: Callable[[Any], object]) -> "Property":
         """Use `f` to validate the inputs: `f(input)` returns the value or raises `ValueError`.
 
-        `f` may also return a `validator.Validator` (the end of a validation chain): its value
-        is used. The current input is not validated again. Returns the property.
+        `f` may be a validator made without a value (`validator.to_int().lesser_than(50)`), or
+        a function that returns the value or something to call for it (a `validator.Validator`
+        at the end of its chain). The current input is not validated again. Returns the property.
         """
         self.validator = f
         return self
 
     def set(self, input: object) -> object:
-        """Keep `input` and validate it; return it."""
-        self.input = input
+        """Keep `input` (unless it is an uploaded file) and validate it; return it."""
+        if not _is_upload(input):
+            self.input = input
         try:
             value = self.validator(input)
-            if isinstance(value, Validator):
+            if callable(value):  # as Nagare 0.5: the validator at the end of a chain, say
                 value = value()
         except ValueError as e:
             self.error = e.args[0] if e.args else (str(e) or "Invalid value")
@@ -92,6 +103,10 @@ class Property(var.Var[object]):
         """True when the last input was valid."""
         return self.error is None
 
+    def commit(self, o: object, name: str) -> None:
+        """Copy the value (the last valid one) to the attribute `name` of `o`."""
+        setattr(o, name, self.value)
+
     def __repr__(self) -> str:
         return f"Property(value={self.value!r}, input={self.input!r}, error={self.error!r})"
 
@@ -100,13 +115,15 @@ class Editor:
     """Properties that edit the attributes of `target`, and the means to check and commit them.
 
     `Editor(target, ('name', 'age'))` creates `self.name = Property(target.name)` and
-    `self.age = Property(target.age)`. Subclasses may add other properties as attributes.
+    `self.age = Property(target.age)`. Subclasses may add other properties as attributes. A
+    property may not take the name of what the editor itself needs (`target`, `commit`,
+    `is_validated`, ...) nor a `__dunder__` name: the editor would stop working.
     """
 
     def __init__(self, target: object, properties_to_create: Iterable[str] = ()) -> None:
         self.target = target
         for name in properties_to_create:
-            if name.startswith("_") or hasattr(type(self), name) or name == "target":
+            if name in _RESERVED or (name.startswith("__") and name.endswith("__")):
                 raise ValueError(f"{name!r} cannot be the name of a property of {type(self).__name__}")
             setattr(self, name, Property(getattr(target, name)))
 
@@ -124,23 +141,31 @@ class Editor:
         return prop
 
     def is_validated(self, properties_to_validate: Iterable[str] | None = None) -> bool:
-        """True when none of the properties named has an error (default: all the properties)."""
+        """True when none of the properties named has an error (no names: all the properties)."""
         return all(self._property(name).error is None for name in self._names(properties_to_validate))
 
     def commit(
         self,
         properties_to_commit: Iterable[str] | None = None,
-        properties_to_validate: Iterable[str] = (),
+        properties_to_validate: Iterable[str] | None = None,
     ) -> bool:
-        """Copy the values of the properties named onto the target, if all of them are valid.
+        """Copy the values of `properties_to_commit` onto the target, if they are all valid.
 
-        `properties_to_commit` defaults to all the properties; `properties_to_validate` names
-        other properties that must be valid too (but are not copied). Nothing is copied when
-        one of them has an error. Returns True when the values were copied.
+        `properties_to_validate` names other properties that must be valid too (but are not
+        copied). Nothing is copied when one of them has an error. Returns True when the values
+        were copied. As in Nagare 0.5, `commit((), names)` only checks `names`, and so does
+        `commit(properties_to_validate=names)`; `commit()` with no names at all copies every
+        property (in Nagare 0.5 it did nothing).
         """
+        if properties_to_commit is None and properties_to_validate is not None:
+            properties_to_commit = ()
         names = self._names(properties_to_commit)
-        if not self.is_validated(names + self._names(properties_to_validate)):
+        if not self.is_validated(names + self._names(properties_to_validate or ())):
             return False
         for name in names:
-            setattr(self.target, name, self._property(name).value)
+            self._property(name).commit(self.target, name)
         return True
+
+
+# What a property must not shadow: the editor's own attributes and methods.
+_RESERVED = frozenset(["target", *(name for name in vars(Editor) if not name.startswith("__"))])

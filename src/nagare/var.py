@@ -1,4 +1,9 @@
-"""`Var`: a value holder whose call gets or sets it, so it can be an input's action."""
+"""`Var`: a value holder whose call gets or sets it, so it can be an input's action.
+
+Nagare 0.5 kept the value in `v.input`; `v.value` is the same attribute. Like any object, and
+as in Nagare 0.5, a `Var` is equal only to itself and hashes by identity: compare the values,
+`v() == w()`.
+"""
 
 from __future__ import annotations
 
@@ -50,21 +55,27 @@ class Var(Generic[T]):
         self.value = value
         return value
 
+    # Stored as `value` (the states pickled before keep working); `input` is the 0.5 name.
+    @property
+    def input(self) -> T:
+        """The value (the Nagare 0.5 name of `value`)."""
+        return self.value
+
+    @input.setter
+    def input(self, value: T) -> None:
+        self.value = value
+
+    def render(self, renderer: object) -> str:
+        """What the value shows as in a tag: its text, nothing for None (`h << v` does the same)."""
+        return "" if self.value is None else str(self.value)
+
     def __repr__(self) -> str:
         return f"Var({self.value!r})"
 
     def __str__(self) -> str:
         return str(self.value)
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Var):
-            other_value: object = other.value  # not Any: `other` is a Var[Any] to the type checker
-            return self.value == other_value
-        return self.value == other
-
-    __hash__ = None  # type: ignore[assignment]  # mutable holder
-
 
 @presentation.render_for(Var)
 def _render_var(self: Var[object], h: object, comp: Component | None, model: object) -> str:
-    return "" if self.value is None else str(self.value)
+    return self.render(h)
