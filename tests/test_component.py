@@ -79,7 +79,16 @@ def test_on_answer_and_answer():
     comp.on_answer(lambda prefix, r: got.append((prefix, r)), "p")
     comp.answer("x")
     assert got == [42, ("p", "x")]
-    assert component.Component(Thing()).answer(1) is None
+
+
+def test_answer_with_nobody_listening_raises_answer_without_call():
+    comp = component.Component(Thing())
+    with pytest.raises(component.AnswerWithoutCall, match="nobody listens: give it an on_answer"):
+        comp.answer(1)
+    with pytest.raises(component.AnswerWithoutCall, match=r"answered 'xxxxx.*\.\.\..*nobody"):
+        comp.answer("x" * 1000)  # the answer shortened in the message
+    comp.on_answer(lambda r: r * 2)
+    assert comp.answer(21) == 42  # what on_answer returns, as the action's result
 
 
 def test_call_and_task_fail_clearly():

@@ -7,6 +7,7 @@ component hand a result to whoever embedded it.
 
 from __future__ import annotations
 
+import reprlib
 import secrets
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from nagare import presentation
 from nagare.errors import ContinuationError
+from nagare.errors import AnswerWithoutCall as AnswerWithoutCall  # the 0.5 name: component.AnswerWithoutCall
 
 if TYPE_CHECKING:
     from webob import Request
@@ -81,10 +83,13 @@ class Component:
         return self
 
     def answer(self, r: object = None) -> object:
-        """Hand `r` to the `on_answer` callable, if any."""
+        """Hand `r` to the `on_answer` callable; `AnswerWithoutCall` when there is none.
+
+        With continuations, `answer` would also resume a pending `call()`: there is none today.
+        """
         if self._on_answer is not None:
             return self._on_answer(r)
-        return None
+        raise AnswerWithoutCall(f"{self!r} answered {reprlib.repr(r)} but nobody listens: give it an on_answer(f) first")
 
     def call(self, o: object, model: str | None = None, url: str | None = None) -> NoReturn:
         """Not available on CPython: raise a clear error (see `becomes` and `on_answer`)."""

@@ -82,6 +82,13 @@ class ContinuationError(NagareError):
     """`comp.call()` and `Task` need continuations that CPython lacks."""
 
 
+class AnswerWithoutCall(Exception):
+    """`comp.answer(r)` on a component that nobody listens to (no `on_answer`, no pending call).
+
+    A mistake in the application's code, not in what its user did: it keeps its traceback.
+    """
+
+
 class ContinuationUnavailable(ContinuationError, NotImplementedError):
     """Suspending the running code was asked for, and no continuation engine is there to do it.
 
