@@ -496,3 +496,250 @@ def test_actions_survive_garbage_collection(h, callbacks):
     gc.collect()
     h.root.pre_action(print)
     assert len(callbacks) == 101
+
+
+# --- extra arguments of .action(): every tag, in Nagare 0.5's order --------------------------
+
+REQ, RESP = "REQ", "RESP"
+
+
+def submitted(tag, value="typed"):
+    """The parameters a browser sends for `tag` (an element with an action), with `value` typed."""
+    kind = (tag.get("type") or "").lower()
+    if tag.tag == "a":
+        return [(action_name(tag.get("href")), "")]
+    if tag.tag == "img":
+        return [(action_name(tag.get("src")), "")]
+    if kind == "image":
+        return [(tag.get("name") + ".x", "3"), (tag.get("name") + ".y", "4")]
+    if kind == "radio":
+        return [(tag.get("name"), tag.get("value"))]
+    if kind in ("submit", "button") or tag.tag == "button":
+        return [(tag.get("name"), "label")]
+    if tag.tag == "select" and tag.get("multiple") is not None:
+        return [(tag.get("name"), "a"), (tag.get("name"), "b")]
+    return [(tag.get("name"), value)]
+
+
+# (tag factory, the arguments the action gets after the bound ones without request, with request)
+TAGS = {
+    "a": (lambda h: h.a("x"), [()], [(REQ, RESP)]),
+    "submit": (lambda h: h.input(type="submit"), [()], [(REQ, RESP)]),
+    "button": (lambda h: h.button("b"), [()], [(REQ, RESP)]),
+    "text": (lambda h: h.input(type="text"), [("typed",)], [(REQ, RESP, "typed")]),
+    "password": (lambda h: h.input(type="password"), [("typed",)], [(REQ, RESP, "typed")]),
+    "hidden": (lambda h: h.input(type="hidden"), [("typed",)], [(REQ, RESP, "typed")]),
+    "checkbox": (lambda h: h.input(type="checkbox"), [("typed",)], [(REQ, RESP, "typed")]),
+    "email": (lambda h: h.input(type="email"), [("typed",)], [(REQ, RESP, "typed")]),
+    "number": (lambda h: h.input(type="number"), [("typed",)], [(REQ, RESP, "typed")]),
+    "date": (lambda h: h.input(type="date"), [("typed",)], [(REQ, RESP, "typed")]),
+    "file": (lambda h: h.input(type="file"), [("typed",)], [(REQ, RESP, "typed")]),
+    "select": (lambda h: h.select(h.option("a")), [("typed",)], [(REQ, RESP, "typed")]),
+    "radio": (lambda h: h.input(type="radio", name="g"), [()], [(REQ, RESP)]),
+    "image": (lambda h: h.input(type="image"), [(False, 3), (True, 4)], [(REQ, RESP, False, 3), (REQ, RESP, True, 4)]),
+}
+# Nagare 0.5 passes the request first, before the bound arguments, to these two only.
+REQUEST_FIRST = {
+    "textarea": (lambda h: h.textarea("t"), [("typed",)], [("typed",)]),
+    "select multiple": (lambda h: h.select(h.option("a"), h.option("b"), multiple=True), [(("a", "b"),)], [(("a", "b"),)]),
+}
+
+
+@pytest.mark.parametrize("kind", list(TAGS))
+def test_every_tag_binds_extra_arguments(h, callbacks, kind):
+    make, plain, with_request = TAGS[kind]
+    f = Recorder()
+    tag = make(h).action(f, 1, "two", k="w")
+    callbacks.process(submitted(tag))
+    assert f.calls == [((1, "two", *rest), {"k": "w"}) for rest in plain]
+    f = Recorder()
+    tag = make(h).action(f, 1, with_request=True)
+    callbacks.process(submitted(tag), REQ, RESP)
+    assert f.calls == [(1, *rest) for rest in with_request]
+
+
+@pytest.mark.parametrize("kind", list(REQUEST_FIRST))
+def test_textarea_and_multiple_select_put_the_request_first(h, callbacks, kind):
+    make, plain, values = REQUEST_FIRST[kind]
+    f = Recorder()
+    tag = make(h).action(f, 1, k="w")
+    callbacks.process(submitted(tag))
+    assert f.calls == [((1, *plain[0]), {"k": "w"})]
+    f = Recorder()
+    tag = make(h).action(f, 1, with_request=True, k="w")
+    callbacks.process(submitted(tag), REQ, RESP)
+    assert f.calls == [((REQ, RESP, 1, *values[0]), {"k": "w"})]
+
+
+def test_img_binds_extra_arguments(h, callbacks):
+    got = []
+    img = h.img.action(lambda size, fmt="png": got.append((size, fmt)) or PNG, 32, fmt="gif")
+    (response,) = callbacks.process(submitted(img))
+    assert got == [(32, "gif")] and response.body == PNG
+    img = h.img.action(lambda size, req, resp: got.append((size, req)) or PNG, 16, with_request=True)
+    callbacks.process(submitted(img), REQ, RESP)
+    assert got[-1] == (16, REQ)
+
+
+def test_pre_and_post_actions_bind_extra_arguments(h, callbacks):
+    f = Recorder()
+    form = h.form.pre_action(f, "pre", k=0).post_action(f, "post", with_request=True)
+    names = sorted(i.get("name") for i in form.iter("input") if i.get("name").startswith("_action"))
+    callbacks.process([(n, "") for n in names], REQ, RESP)
+    assert f.calls == [(("pre",), {"k": 0}), ("post", REQ, RESP)]
+
+
+def test_a_positional_argument_is_bound_not_taken_for_with_request(h, callbacks):
+    # `.action(self.digit, 7)` in a 0.5 application; `.action(f, True)` is f(True) too
+    f = Recorder()
+    callbacks.process(submitted(h.a.action(f, 7)) + submitted(h.a.action(f, True)), REQ, RESP)
+    assert f.calls == [(7,), (True,)]
+
+
+def test_textarea_value_loses_its_carriage_returns(h, callbacks):
+    got = []
+    textarea = h.textarea.action(got.append)
+    callbacks.process([(textarea.get("name"), "one\r\ntwo\r\n")])
+    assert got == ["one\ntwo\n"]
+
+
+def test_bound_actions_pickle_with_the_state(h, callbacks):
+    class Page:
+        def __init__(self):
+            self.got = []
+
+    page = Page()
+    tags = [
+        h.a.action(lambda n, k=None: page.got.append(("link", n, k)), 1, k=2),
+        h.textarea.action(lambda prefix, v: page.got.append((prefix, v)), "text"),
+        h.select(h.option("a"), multiple=True).action(lambda *a: page.got.append(a), "multi"),
+        h.input(type="radio", name="g").action(lambda n: page.got.append(("radio", n)), 3),
+    ]
+    params = [p for tag in tags for p in submitted(tag)]
+    restored_page, restored = state_copy((page, callbacks))
+    restored.process(params)
+    assert restored_page.got == [("text", "typed"), ("multi", ("a", "b")), ("radio", 3), ("link", 1, 2)]
+    assert page.got == []
+
+
+def test_bound_arguments_cost_little_in_the_state(h, callbacks):
+    class Digits:
+        def digit(self, n):
+            pass
+
+    digits = Digits()
+
+    def size(build):
+        registry = Callbacks()
+        r = type(h)(callbacks=registry)
+        for n in range(20):
+            build(r, n)
+        buffer = io.BytesIO()
+        Pickler(buffer).dump((digits, registry))
+        return len(buffer.getvalue())
+
+    plain = size(lambda r, n: r.a.action(digits.digit))
+    bound = size(lambda r, n: r.a.action(digits.digit, n))
+    assert bound - plain < 20 * 16  # a few bytes per link: the argument and a reference
+
+
+# --- permissions -----------------------------------------------------------------------------
+
+
+class Document:
+    def edit(self, what=None):
+        return ("edited", what)
+
+
+@presentation.render_for(Document)
+def render_document(self, h, comp, model):
+    with h.form:
+        h << h.a("edit").action(self.edit, "title", permissions="edit")
+        h << h.input.action(self.edit, permissions=("read", "write"), subject="explicit")
+        h << h.a("free").action(self.edit)
+        h << h.a("async").action(ajax.Update(action=self.edit, permissions="admin"))
+    return h.root
+
+
+def test_permissions_are_kept_with_the_rendered_object_as_default_subject(h, callbacks):
+    doc = Document()
+    root = tree(h, Component(doc).render(h))
+    params = [(action_name(a.get("href")), "") for a in root.iter("a")]
+    params += [(i.get("name"), "v") for i in root.iter("input") if i.get("name", "").startswith("_action1")]
+    checks = []
+    results = callbacks.process(params, check=lambda p, s: checks.append((p, s)))
+    assert checks == [(("read", "write"), "explicit"), ("edit", doc), ("admin", doc)]
+    assert results[:3] == [("edited", "v"), ("edited", "title"), ("edited", None)]
+
+
+def test_a_refused_permission_stops_the_action(h, callbacks):
+    got = []
+
+    class Refused(Exception):
+        pass
+
+    def check(permissions, subject):
+        raise Refused(permissions)
+
+    link = h.a.action(got.append, 1, permissions="admin")
+    with pytest.raises(Refused):
+        callbacks.process(submitted(link), check=check)
+    assert got == []
+
+
+# --- one form, every priority ------------------------------------------------------------------
+
+
+def test_a_form_runs_its_actions_in_the_order_of_nagare_0_5(h, callbacks):
+    order = []
+    with h.form as form:
+        form.pre_action(order.append, "pre").post_action(order.append, "post")
+        h << h.input(type="image").action(lambda is_y, v: order.append(("image", is_y)))
+        h << h.input(type="submit").action(order.append, "submit")
+        h << h.input(type="radio", name="r").action(order.append, "radio")
+        h << h.textarea.action(lambda v: order.append("textarea"))
+        h << h.input.action(lambda v: order.append("text"))
+    params = [(i.get("name"), "") for i in form.iter("input") if i.get("type") == "hidden" and i.get("name").startswith("_action")]
+    for field in reversed(list(form.iter("input", "textarea"))):  # the request's order is reversed
+        if field.get("type") != "hidden":
+            params += submitted(field)
+    callbacks.process(params)
+    assert order == ["pre", "text", "textarea", "radio", "post", "submit", ("image", False), ("image", True)]
+
+
+# --- ajax.Update on fields -----------------------------------------------------------------------
+
+
+def test_update_on_a_field_is_sent_on_change(h, callbacks):
+    text = var.Var("")
+    fields = [
+        h.input(value="x").action(ajax.Update(lambda r: r.b(text()), text, "zone")),
+        h.textarea.action(ajax.Update(lambda r: r.b(text()), text, "zone")),
+        h.select(h.option("a")).action(ajax.Update(lambda r: r.b(text()), text, "zone")),
+    ]
+    for field, value in zip(fields, ("typed", "a\r\nb", "a")):
+        url = field.get("data-nagare-async")
+        assert url == "/app/?_s=abc&_c=00007"  # where nagare.js posts the value
+        (rendering,) = callbacks.process([(field.get("name"), value)])
+        assert isinstance(rendering, ajax.Rendering) and rendering.dom_id == "zone"
+    assert text() == "a"
+    assert h.input.action(text).get("data-nagare-async") is None  # a plain field stays plain
+
+
+def test_update_on_a_field_with_bound_arguments_and_request(h, callbacks):
+    f = Recorder()
+    field = h.input.action(ajax.Update(lambda r: "", f, "zone", "bound", with_request=True), "tag")
+    callbacks.process([(field.get("name"), "v")], REQ, RESP)
+    assert f.calls == [("bound", "tag", REQ, RESP, "v")]
+    f = Recorder()
+    area = h.textarea.action(ajax.Update(lambda r: "", f, "zone", "bound", with_request=True), "tag")
+    callbacks.process([(area.get("name"), "v\r")], REQ, RESP)
+    assert f.calls == [(REQ, RESP, "bound", "tag", "v")]
+
+
+def test_update_on_a_radio(h, callbacks):
+    f = Recorder()
+    radio = h.input(type="radio", name="g").action(ajax.Update(lambda r: "", f, "zone"), "male")
+    assert radio.get("data-nagare-async") and radio.get("value").startswith("_action2")
+    (rendering,) = callbacks.process([("g", radio.get("value"))])
+    assert f.calls == [("male",)] and isinstance(rendering, ajax.Rendering)

@@ -934,7 +934,15 @@ class Renderer(xml.Renderer):
             if wrapper is None:
                 action = action.bind(self, args, kw)
             else:
-                action = wrapper(action.bind(self), args, kw)
+                # The wrapper goes inside the Update, around the user's action, so that the
+                # request still comes before the arguments bound by the Update and the tag.
+                update = action.bind(self)
+                inner = update.action
+                if isinstance(inner, Partial):
+                    args, kw = inner.args + args, {**inner.keywords, **kw}
+                    inner = inner.func
+                update.action = wrapper(inner, args, kw)
+                action = update
             url = self.url + "?" + self._session_query  # nagare.js posts the value there on change
         elif not callable(action):
             raise TypeError(f"an action must be callable, not {action!r}")
