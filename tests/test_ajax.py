@@ -1,0 +1,171 @@
+"""ajax.Update: 0.5.1's signature (extra positional arguments bound to the action, keywords for the
+rest), a tag as the target, `comp.answer` with its argument as an action; through the real renderer
+and the real request cycle (WSGIApp, the memory sessions and their pickler)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from webob import Request
+
+from nagare import ajax, presentation
+from nagare.callbacks import Callbacks
+from nagare.component import Component
+from nagare.config import loader
+from nagare.namespaces import xhtml5
+from nagare.sessions.memory import Sessions
+from nagare.sessions.pickler import Pickler, Unpickler
+from nagare.sessions.serializer import Serializer
+from nagare.wsgi.app import WSGIApp
+
+
+def action_name(url):
+    (name,) = [n for n, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True) if n.startswith("_action")]
+    return name
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, *args, **kw):
+        self.calls.append((args, kw) if kw else args)
+
+
+# --- the signature ---------------------------------------------------------------------------
+
+
+def test_positional_arguments_after_the_third_are_bound_to_the_action():
+    f = Recorder()
+    update = ajax.Update("", f, "zone", 1, True, k="w")  # True is an argument, not with_request
+    assert update.with_request is False and update.component_to_update == "zone"
+    rendering = update()
+    assert f.calls == [((1, True), {"k": "w"})] and isinstance(rendering, ajax.Rendering)
+
+
+def test_with_request_permissions_and_subject_are_keywords():
+    update = ajax.Update(lambda r: "", print, None, with_request=True, permissions="edit", subject="doc")
+    assert (update.with_request, update.permissions, update.subject) == (True, "edit", "doc")
+    with pytest.raises(TypeError):
+        ajax.Update("", "not callable")
+
+
+def test_an_update_registered_on_a_link_gets_the_request_after_its_arguments():
+    callbacks = Callbacks()
+    h = xhtml5.Renderer(callbacks=callbacks)
+    f = Recorder()
+    link = h.a.action(ajax.Update(lambda r: "", f, "zone", "bound", with_request=True), "tag")
+    callbacks.process([(action_name(link.get("href")), "")], "REQ", "RESP")
+    assert f.calls == [("bound", "tag", "REQ", "RESP")]
+
+
+def test_a_tag_as_target_gets_an_id_and_only_the_id_is_kept():
+    h = xhtml5.Renderer()
+    zone = h.div("old")
+    update = ajax.Update(lambda r: "new", print, zone)
+    assert update.component_to_update == zone.get("id") and zone.get("id").startswith("nagare-")
+    named = h.span(id="total")
+    assert ajax.Update("", print, named).component_to_update == "total"
+    with pytest.raises(TypeError, match="component_to_update"):
+        ajax.Update("", print, 42)
+
+
+def test_a_bound_update_pickles_small_without_its_tag():
+    callbacks = Callbacks()
+    h = xhtml5.Renderer(callbacks=callbacks)
+    zone = h.div("old")
+    h.a.action(ajax.Update(lambda r: "new", print, zone))
+    buffer = io.BytesIO()
+    Pickler(buffer).dump(callbacks)  # an lxml element would raise here
+    data = buffer.getvalue()
+    assert b"HTMLTag" not in data and b"with_request" not in data  # a tuple, not a dict of names
+    restored = Unpickler(io.BytesIO(data), {}).load()
+    (rendering,) = restored.process([("_action400001", "")])
+    assert rendering.dom_id == zone.get("id")
+
+
+# --- through the request cycle ------------------------------------------------------------------
+
+
+class Choice:
+    """A component answering what was clicked; its parent shows the answer."""
+
+
+@presentation.render_for(Choice)
+def render_choice(self, h, comp, model):
+    h << h.a("yes", id="yes").action(comp.answer, 42)
+    h << h.a("no", id="no").action(comp.answer, "no", with_request=False)
+    return h.root
+
+
+class Page:
+    def __init__(self):
+        self.choice = Component(Choice()).on_answer(self.answered)
+        self.answers = []
+        self.counter = 0
+
+    def answered(self, value):
+        self.answers.append(value)
+
+    def add(self, n, step=1):
+        self.counter += n * step
+
+
+@presentation.render_for(Page)
+def render_page(self, h, comp, model):
+    h << h.span(repr(self.answers), id="answers")
+    h << self.choice
+    total = h.span(self.counter)  # no id: the Update gives it one
+    h << total
+    h << h.a("+", id="add").action(ajax.Update(lambda r: r.b(self.counter), self.add, total, 2), step=5)
+    return h.root
+
+
+def make_app():
+    sessions = Sessions(loader.check(None, Sessions.SETTINGS, {}), Serializer(b"k" * 32, "t"), "t")
+    return WSGIApp(Page, name="t", sessions=sessions)
+
+
+class Client:
+    """A browser in miniature: follows the links of the page it was last given."""
+
+    def __init__(self):
+        self.app = make_app()
+        self.cookie = None
+
+    def get(self, url="/t/"):
+        request = Request.blank(url, base_url="http://localhost")
+        request.script_name, request.path_info = "/t", urlsplit(url).path[2:] or "/"
+        if self.cookie:
+            request.headers["Cookie"] = self.cookie
+        response = request.get_response(self.app)
+        if "Set-Cookie" in response.headers:
+            self.cookie = response.headers["Set-Cookie"].split(";")[0]
+        return response
+
+
+def href(page, link_id):
+    return re.search(rf'<a [^>]*id="{link_id}"[^>]* href="([^"]+)"', page.text).group(1).replace("&amp;", "&")
+
+
+def test_comp_answer_with_its_argument_as_an_action():
+    client = Client()
+    page = client.get()
+    page = client.get(href(page, "yes"))
+    assert '<span id="answers">[42]</span>' in page.text
+    page = client.get(href(page, "no"))
+    assert '<span id="answers">[42, \'no\']</span>' in page.text
+
+
+def test_an_update_with_bound_arguments_and_a_tag_target_through_xhr():
+    client = Client()
+    page = client.get()
+    target = re.search(r'<span id="(nagare-[0-9a-f]+)">0</span>', page.text).group(1)
+    answer = client.get(href(page, "add") + "&_a=1")
+    assert answer.content_type == "application/json"
+    (update,) = json.loads(answer.text)["updates"]
+    assert update == {"id": target, "mode": "inner", "html": "<b>10</b>"}  # add(2, step=5)
