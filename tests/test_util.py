@@ -1,10 +1,11 @@
 import pickle
 import re
 
+import pytest
 
 from nagare import presentation, util
 from nagare.callbacks import Callbacks
-from nagare.component import Component
+from nagare.component import AnswerWithoutCall, Component
 
 
 class Answers:
@@ -101,11 +102,17 @@ def tags(root, name, **attrs):
 # --- Confirm ---------------------------------------------------------------------------------
 
 
-def test_confirm_answers_true():
+def test_confirm_ok_answers_none_as_0_5_1():
     answers = Answers()
-    comp = Component(util.Confirm("Sure?")).on_answer(answers)
+    comp = Component(util.Confirm("Saved")).on_answer(answers)
     comp().ok(comp)
-    assert answers.got == [True]
+    assert answers.got == [None]
+
+
+def test_confirm_with_cancel_asks_a_question():
+    answers = Answers()
+    comp = Component(util.Confirm("Sure?", cancel="No")).on_answer(answers)
+    comp().ok(comp)
     comp().cancel(comp)
     assert answers.got == [True, False]
 
@@ -113,7 +120,7 @@ def test_confirm_answers_true():
 def test_confirm_with_becomes():
     answers = Answers()
     comp = Component(None)
-    confirm = util.Confirm("Delete?")
+    confirm = util.Confirm("Delete?", cancel="Cancel")
     assert comp.becomes(confirm).on_answer(answers) is comp
     assert comp() is confirm
     confirm.ok(comp)
@@ -124,12 +131,13 @@ def test_confirm_on_answer_with_arguments():
     got = []
     comp = Component(util.Confirm("Delete?")).on_answer(lambda item, ok: got.append((item, ok)), "apple")
     comp().ok(comp)
-    assert got == [("apple", True)]
+    assert got == [("apple", None)]
 
 
 def test_confirm_without_on_answer():
     comp = Component(util.Confirm("x"))
-    assert comp().ok(comp) is None
+    with pytest.raises(AnswerWithoutCall):
+        comp().ok(comp)
 
 
 def test_confirm_view_registered():
@@ -137,31 +145,33 @@ def test_confirm_view_registered():
     assert repr(util.Confirm("Sure?")) == "Confirm('Sure?')"
 
 
-def test_confirm_view():
+def test_confirm_view_is_a_form_with_an_ok_submit():
     answers = Answers()
-    comp = Component(util.Confirm("Sure?")).on_answer(answers)
+    comp = Component(util.Confirm("Saved")).on_answer(answers)
     root = render(comp)
-    assert [p.text() for p in tags(root, "p")] == ["Sure?"]
-    links = tags(root, "a")
-    assert [a.text() for a in links] == ["Ok"]  # no cancel link unless asked for
-    links[0].callback()
-    assert answers.got == [True]
+    assert root.name == "form"
+    assert [p.text() for p in tags(root, "p")] == ["Saved"]
+    (ok,) = tags(root, "input", type="submit")  # no cancel button unless asked for
+    assert ok.attrs["value"] == "ok"
+    assert tags(root, "a") == []
+    ok.callback()
+    assert answers.got == [None]
 
 
 def test_confirm_view_with_cancel_and_labels():
     answers = Answers()
     comp = Component(util.Confirm("Sure?", ok="Yes", cancel="No")).on_answer(answers)
-    links = tags(render(comp), "a")
-    assert [a.text() for a in links] == ["Yes", "No"]
-    links[1].callback()
-    links[0].callback()
+    buttons = tags(render(comp), "input", type="submit")
+    assert [b.attrs["value"] for b in buttons] == ["Yes", "No"]
+    buttons[1].callback()
+    buttons[0].callback()
     assert answers.got == [False, True]
 
 
 def test_confirm_actions_pickle():
     answers = Answers()
-    comp = Component(util.Confirm("Sure?")).on_answer(answers)
-    action = tags(render(comp), "a")[0].callback
+    comp = Component(util.Confirm("Sure?", cancel="No")).on_answer(answers)
+    action = tags(render(comp), "input", type="submit")[0].callback
     comp2, action2 = pickle.loads(pickle.dumps((comp, action)))
     action2()
     assert comp2._on_answer.got == [True]
@@ -173,7 +183,7 @@ def test_confirm_actions_pickle():
 
 def test_ask_answers_the_input():
     answers = Answers()
-    comp = Component(util.Ask("Your name?")).on_answer(answers)
+    comp = Component(util.Ask("Your name?", cancel="Cancel")).on_answer(answers)
     ask = comp()
     assert ask.input() == ""
     ask.input("Bob")
@@ -189,25 +199,32 @@ def test_ask_default():
     assert answers.got == ["Anonymous"]
 
 
-def test_ask_view():
+def test_ask_view_is_0_5_1_s_a_text_input_and_send():
     answers = Answers()
-    comp = Component(util.Ask("Your name?", default="x")).on_answer(answers)
+    comp = Component(util.Ask("Your name?")).on_answer(answers)
     root = render(comp)
     assert root.name == "form"
     assert "Your name?" in root.text()
     (text,) = tags(root, "input", type="text")
+    (send,) = tags(root, "input", type="submit")  # no cancel button unless asked for
+    assert send.attrs["value"] == "Send"
+    text.callback("Alice")  # the request: the value action first, then the submit button
+    send.callback()
+    assert answers.got == ["Alice"]
+    (text,) = tags(render(comp), "input", type="text")
+    assert text.attrs["value"] == "Alice"  # rendered again, the form shows what was typed
+
+
+def test_ask_view_with_cancel():
+    answers = Answers()
+    comp = Component(util.Ask("Your name?", default="x", cancel="Cancel")).on_answer(answers)
+    root = render(comp)
+    (text,) = tags(root, "input", type="text")
     assert text.attrs["value"] == "x"
     ok, cancel = tags(root, "input", type="submit")
-    assert (ok.attrs["value"], cancel.attrs["value"]) == ("Ok", "Cancel")
-    # The request: the value action first, then the submit button.
-    text.callback("Alice")
-    ok.callback()
-    assert answers.got == ["Alice"]
+    assert (ok.attrs["value"], cancel.attrs["value"]) == ("Send", "Cancel")
     cancel.callback()
-    assert answers.got == ["Alice", None]
-    # Rendered again, the form shows what was typed.
-    (text,) = tags(render(comp), "input", type="text")
-    assert text.attrs["value"] == "Alice"
+    assert answers.got == [None]
 
 
 def test_ask_view_through_callbacks_priorities():
@@ -215,19 +232,18 @@ def test_ask_view_through_callbacks_priorities():
     comp = Component(util.Ask("Q?")).on_answer(answers)
     root = render(comp)
     (text,) = tags(root, "input", type="text")
-    ok, cancel = tags(root, "input", type="submit")
+    (ok,) = tags(root, "input", type="submit")
     callbacks = Callbacks()
     value_name = callbacks.register(1, text.callback)
     ok_name = callbacks.register(4, ok.callback)
-    callbacks.register(4, cancel.callback)
     # submit button sent first by the browser: the priorities still run the value first
-    callbacks.process([(ok_name, "Ok"), (value_name, "forty-two")])
+    callbacks.process([(ok_name, "Send"), (value_name, "forty-two")])
     assert answers.got == ["forty-two"]
 
 
 def test_ask_labels():
-    root = render(Component(util.Ask("Q?", ok="Send", cancel="Back")))
-    assert [t.attrs["value"] for t in tags(root, "input", type="submit")] == ["Send", "Back"]
+    root = render(Component(util.Ask("Q?", ok="Go", cancel="Back")))
+    assert [t.attrs["value"] for t in tags(root, "input", type="submit")] == ["Go", "Back"]
     assert repr(util.Ask("Q?")) == "Ask('Q?')"
 
 
@@ -236,7 +252,7 @@ def test_ask_pickles_with_its_actions():
     comp = Component(util.Ask("Q?")).on_answer(answers)
     root = render(comp)
     (text,) = tags(root, "input", type="text")
-    ok, _ = tags(root, "input", type="submit")
+    (ok,) = tags(root, "input", type="submit")
     comp2, set_value, submit = pickle.loads(pickle.dumps((comp, text.callback, ok.callback)))
     set_value("typed")
     submit()
@@ -248,6 +264,21 @@ def test_ask_pickles_with_its_actions():
 def test_docstring_mentions_call_and_becomes():
     assert "comp.call(" in util.__doc__
     assert "becomes" in util.__doc__ and "on_answer" in util.__doc__
+
+
+# --- View ------------------------------------------------------------------------------------
+
+
+def hello(h):
+    return h.p("hello")
+
+
+def test_view_renders_its_function():
+    comp = Component(util.View(hello))
+    root = render(comp)
+    assert root.name == "p" and root.text() == "hello"
+    assert pickle.loads(pickle.dumps(comp))().view is hello
+    assert repr(util.View(hello)).startswith("View(<function hello")
 
 
 # --- With the real renderer --------------------------------------------------
@@ -269,11 +300,11 @@ def test_confirm_real_rendering():
     answers = Answers()
     comp = Component(util.Confirm("Really <sure>?")).on_answer(answers)
     html, callbacks = real_render(comp)
-    assert "Really &lt;sure&gt;?" in html
+    assert "Really &lt;sure&gt;?" in html and "<form" in html
     (name,) = set(_ACTION.findall(html))
-    assert name.startswith("_action4")  # a link: the priority of Nagare 0.5
-    callbacks.process([(name, "")])
-    assert answers.got == [True]
+    assert re.search(rf'<input type="submit" value="ok" name="{name}"', html)
+    callbacks.process([(name, "ok")])
+    assert answers.got == [None]
 
 
 def test_ask_real_rendering():
@@ -281,11 +312,7 @@ def test_ask_real_rendering():
     comp = Component(util.Ask("Name?")).on_answer(answers)
     html, callbacks = real_render(comp)
     assert "<form" in html and "Name?" in html
-    names = list(dict.fromkeys(_ACTION.findall(html)))
-    value = [n for n in names if n.startswith("_action1")]
-    submits = [n for n in names if n.startswith("_action4")]
-    assert len(value) == 1 and len(submits) == 2
-    callbacks.process([(submits[0], "Ok"), (value[0], "Zoe")])
+    (value,) = re.findall(r'<input type="text" value="" name="(_action\d+)"', html)
+    (send,) = re.findall(r'<input type="submit" value="Send" name="(_action\d+)"', html)
+    callbacks.process([(send, "Send"), (value, "Zoe")])
     assert answers.got == ["Zoe"]
-    callbacks.process([(submits[1], "Cancel"), (value[0], "Zed")])
-    assert answers.got == ["Zoe", None]

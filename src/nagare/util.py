@@ -1,7 +1,7 @@
-"""Small ready-made components: a message to acknowledge, a question to answer.
+"""Small ready-made components: a message to acknowledge, a question to answer, a view.
 
 Nagare 0.5 used them through `comp.call(util.Confirm('...'))`, which suspends the caller until
-the component answers: that needs continuations, which CPython does not have. Here the component
+the component answers: that needs continuations, which we do not have yet. Here the component
 takes the place of the current one with `comp.becomes()`, and `on_answer()` says what to do with
 the answer:
 
@@ -19,8 +19,10 @@ the answer:
                 self.items.remove(item)
             self.content.becomes(ItemList(self))    # show the list again
 
-The answers go through `comp.answer(...)`: `Confirm` answers True (or False with its Cancel
-link), `Ask` answers the string typed (or None when cancelled).
+The answers go through `comp.answer(...)`, as in Nagare 0.5: `Confirm(msg)` answers None (a
+message acknowledged), `Ask(msg)` the string typed. The optional labels add a Cancel button:
+`Confirm(msg, cancel=...)` then asks a question, answered True or False, and `Ask`'s Cancel
+answers None.
 
 Every action is a bound method or a `functools.partial` of one, so that the standard `pickle`
 stores them with the state.
@@ -28,6 +30,7 @@ stores them with the state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -38,20 +41,23 @@ if TYPE_CHECKING:
     from nagare.namespaces.xhtml import Renderer
     from nagare.types import Child
 
-__all__ = ["Confirm", "Ask"]
+__all__ = ["Confirm", "Ask", "View"]
 
 
 class Confirm:
-    """Show `msg` and an Ok link that answers True (and a Cancel link answering False, if given)."""
+    """Show `msg` in a form with an `ok` button, which answers None (as in Nagare 0.5).
 
-    def __init__(self, msg: Child, ok: str = "Ok", cancel: str | None = None) -> None:
+    With a `cancel` label, it asks a question: `ok` answers True, the Cancel button False.
+    """
+
+    def __init__(self, msg: Child, ok: str = "ok", cancel: str | None = None) -> None:
         self.msg = msg
         self.ok_label = ok
         self.cancel_label = cancel
 
     def ok(self, comp: Component) -> object:
-        """Answer True."""
-        return comp.answer(True)
+        """Answer None, or True when there is a Cancel button."""
+        return comp.answer(None if self.cancel_label is None else True)
 
     def cancel(self, comp: Component) -> object:
         """Answer False."""
@@ -63,22 +69,22 @@ class Confirm:
 
 @presentation.render_for(Confirm)
 def _render_confirm(self: Confirm, h: Renderer, comp: Component, model: object) -> Child:
-    with h.div:
+    with h.form:
         h << h.p(self.msg)
-        h << h.a(self.ok_label).action(partial(self.ok, comp))
+        h << h.input(type="submit", value=self.ok_label).action(partial(self.ok, comp))
         if self.cancel_label is not None:
             h << " "
-            h << h.a(self.cancel_label).action(partial(self.cancel, comp))
+            h << h.input(type="submit", value=self.cancel_label).action(partial(self.cancel, comp))
     return h.root
 
 
 class Ask:
-    """A form that shows `msg`, a text input and Ok/Cancel buttons.
+    """A form that shows `msg`, a text input and a `Send` button answering the string typed.
 
-    Ok answers the string typed (as typed, `default` if nothing was), Cancel answers None.
+    The input starts with `default`; with a `cancel` label, a Cancel button answers None.
     """
 
-    def __init__(self, msg: Child, default: str = "", ok: str = "Ok", cancel: str = "Cancel") -> None:
+    def __init__(self, msg: Child, default: str = "", ok: str = "Send", cancel: str | None = None) -> None:
         self.msg = msg
         self.input = var.Var(default)
         self.ok_label = ok
@@ -98,12 +104,32 @@ class Ask:
 
 @presentation.render_for(Ask)
 def _render_ask(self: Ask, h: Renderer, comp: Component, model: object) -> Child:
-    # The input's value action (priority 1) runs before the submit actions (priority 4), so `ok`
-    # answers the string of the same request.
+    # The input's value action (priority 1) runs before the submit actions, so `ok` answers the
+    # string of the same request.
     with h.form:
         h << h.p(self.msg)
         h << h.input(type="text", value=self.input()).action(self.input)
         h << " "
         h << h.input(type="submit", value=self.ok_label).action(partial(self.ok, comp))
-        h << h.input(type="submit", value=self.cancel_label).action(partial(self.cancel, comp))
+        if self.cancel_label is not None:
+            h << h.input(type="submit", value=self.cancel_label).action(partial(self.cancel, comp))
     return h.root
+
+
+class View:
+    """A component made of a function: it renders as `view(h)`.
+
+    `view` is kept in the state: a module-level function, a bound method, or a closure (the
+    session's pickler stores those by reference to their code).
+    """
+
+    def __init__(self, view: Callable[[Renderer], Child]) -> None:
+        self.view = view
+
+    def __repr__(self) -> str:
+        return f"View({self.view!r})"
+
+
+@presentation.render_for(View)
+def _render_view(self: View, h: Renderer, comp: Component, model: object) -> Child:
+    return self.view(h)
