@@ -3,6 +3,7 @@
 The app renders with the real renderer and runs the actions through a real `Callbacks` registry:
 asynchronous links and submit buttons must update their component in place (no reload), run the
 head's new JavaScript once, follow `reload`, and show an error page answered instead of JSON.
+A field whose action is an `ajax.Update` sends its value when it changes.
 """
 
 from __future__ import annotations
@@ -25,12 +26,18 @@ class Counter:
     def __init__(self):
         self.value = 0
         self.text = var.Var("")
+        self.live = ""
+        self.choices = ()
+        self.notes = ""
 
     def increase(self):
         self.value += 1
 
     def fail(self):
         raise RuntimeError("boom")
+
+    def set(self, name, value):
+        setattr(self, name, value)
 
 
 @presentation.render_for(Counter)
@@ -43,9 +50,16 @@ def render_counter(self, h, comp, model):
         h << h.a("++", id="increase").action(self.increase)
         h << h.a("fail", id="fail").action(self.fail)
         h << h.script("window.inlineRuns = (window.inlineRuns || 0) + 1;")
+        h << h.span(self.live, class_="live") << h.span(repr(self.choices), class_="choices")
+        h << h.span(self.notes.replace("\n", "|"), class_="notes")  # a \r kept would show
+        # no form around it: the session parameters come with the URL of data-nagare-async
+        h << h.input(id="live", value=self.live).action(ajax.Update(action=self.set), "live")
         with h.form:
             h << h.input(id="field", value=self.text()).action(self.text)
             h << h.input(type="submit", id="send", value="Send").action(self.increase)
+            with h.select(id="choices", multiple=True).action(ajax.Update(action=self.set), "choices"):
+                h << [h.option(x, value=x) for x in "abc"]
+            h << h.textarea(self.notes, id="notes").action(ajax.Update(action=self.set), "notes")
     return h.root
 
 
@@ -179,3 +193,24 @@ def test_sync_link_is_a_normal_navigation(page):
     with page.expect_navigation(timeout=10000):
         page.click("#sync")
     assert page.evaluate("window.notReloaded") is None
+
+
+def test_a_field_with_an_update_sends_its_value_on_change(page, app):
+    page.fill("#live", "typed")
+    page.press("#live", "Tab")  # the change event
+    page.wait_for_function("document.querySelector('.live').textContent === 'typed'", timeout=10000)
+    method, params = app.log[-1]
+    names = [name for name, _ in params]
+    assert method == "POST" and names.count("_a") == 1 and ("_s", "S") in params and ("_c", "C") in params
+    assert "typed" in [value for _, value in params]
+    assert not any(name.startswith("_action4") for name in names)  # the field alone, no button
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_a_multiple_select_and_a_textarea_with_an_update(page):
+    page.select_option("#choices", ["a", "c"])
+    page.wait_for_function("document.querySelector('.choices').textContent === \"('a', 'c')\"", timeout=10000)
+    page.fill("#notes", "one\ntwo")
+    page.press("#notes", "Tab")
+    page.wait_for_function("document.querySelector('.notes').textContent === 'one|two'", timeout=10000)
+    assert page.evaluate("window.notReloaded") is True

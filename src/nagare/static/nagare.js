@@ -2,6 +2,8 @@
  *
  * Links and submit buttons marked `data-nagare-async` (by an asynchronous renderer) are sent with
  * fetch, adding `_a=1`: a link GETs its href, a submit button POSTs its form (its own name added).
+ * A field whose action is an `ajax.Update` has `data-nagare-async="<url>"` (the session parameters
+ * in its query): when it changes, its value alone is POSTed there, with `_a=1`.
  * The JSON answer (see nagare/ajax.py) is applied in place:
  *   {"updates": [{"id", "mode": "outer"|"inner", "html"}],
  *    "head": {"css": [[name, text]], "css_url": [url], "js": [[name, text]], "js_url": [url]},
@@ -130,6 +132,26 @@
     const url = new URL(link.href);
     url.searchParams.append('_a', '1');
     send(url.href, { method: 'GET' });
+  });
+
+  // A field with an Update: its own value only, not its form's (Nagare 0.5 did the same).
+  document.addEventListener('change', (event) => {
+    const field = event.target instanceof Element ? event.target : null;
+    if (!field || !field.name || !field.matches('input[' + ASYNC + '], select[' + ASYNC + '], textarea[' + ASYNC + ']')) return;
+    const url = field.getAttribute(ASYNC);
+    if (!url) return; // a submit button: sent with its form
+    const data = new FormData();
+    if (field.type === 'file') {
+      for (const file of Array.from(field.files)) data.append(field.name, file);
+    } else if (field.type === 'checkbox' || field.type === 'radio') {
+      if (field.checked) data.append(field.name, field.value);
+    } else if (field.tagName === 'SELECT') {
+      for (const option of Array.from(field.selectedOptions)) data.append(field.name, option.value);
+    } else {
+      data.append(field.name, field.value);
+    }
+    data.append('_a', '1');
+    send(new URL(url, document.baseURI).href, { method: 'POST', body: data });
   });
 
   // A click on a submit button, as Enter in a field, submits the form: its submitter decides.
