@@ -335,10 +335,10 @@ def test_radio_and_checkbox_selected(h):
 def test_error(h):
     field = h.input(value="x")
     assert field.error(None) is field
-    wrapper = h.input(value="x").error("Too <short>")
-    assert wrapper.get("class") == "nagare-error-input"
-    assert h.fragment(wrapper).replace("<input value=\"x\"/>", '<input value="x">') == (
-        '<div class="nagare-error-input"><input value="x">'
+    field = h.input(value="x")
+    assert field.error("Too <short>") is field  # the same tag; decorated where it is added
+    assert h.fragment(field).replace("<input value=\"x\"/>", '<input value="x">') == (
+        '<div class="nagare-error-field"><div class="nagare-error-input"><input value="x"></div>'
         '<div class="nagare-error-message">Too &lt;short&gt;</div></div>'
     )
 
@@ -743,3 +743,85 @@ def test_update_on_a_radio(h, callbacks):
     assert radio.get("data-nagare-async") and radio.get("value").startswith("_action2")
     (rendering,) = callbacks.process([("g", radio.get("value"))])
     assert f.calls == [("male",)] and isinstance(rendering, ajax.Rendering)
+
+
+# --- through the request cycle ----------------------------------------------------------------
+
+
+class Survey:
+    def __init__(self):
+        self.got = []
+
+    def keep(self, *args):
+        self.got.append(args)
+
+
+@presentation.render_for(Survey)
+def render_survey(self, h, comp, model):
+    h << h.span(repr(self.got), id="got")
+    with h.form:
+        h << h.input(type="radio", name="gender", id="male").action(self.keep, "male")
+        h << h.input(type="radio", name="gender", id="female").action(self.keep, "female")
+        h << h.textarea(id="notes").action(self.keep, "notes")
+        h << h.input(type="file", id="photo").action(self.keep, "photo")
+        with h.select(id="colours", multiple=True).action(self.keep, "colours"):
+            h << [h.option(c, value=c) for c in ("red", "blue")]
+        h << h.input(type="image", id="map").action(self.keep, "map")
+    return h.root
+
+
+def survey_app():
+    from nagare.config import loader
+    from nagare.sessions.memory import Sessions
+    from nagare.sessions.serializer import Serializer
+    from nagare.wsgi.app import WSGIApp
+
+    sessions = Sessions(loader.check(None, Sessions.SETTINGS, {}), Serializer(b"k" * 32, "t"), "t")
+    return WSGIApp(Survey, name="t", sessions=sessions)
+
+
+def multipart(fields):
+    """A multipart/form-data body as a browser sends it; a value (name, b'...') is a file."""
+    parts = []
+    for name, value in fields:
+        if isinstance(value, tuple):
+            filename, data = value
+            head = f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\nContent-Type: application/octet-stream'
+            parts.append(head.encode() + b"\r\n\r\n" + data)
+        else:
+            parts.append(f'Content-Disposition: form-data; name="{name}"\r\n\r\n{value}'.encode())
+    return b"".join(b"--B\r\n" + part + b"\r\n" for part in parts) + b"--B--\r\n"
+
+
+def test_a_form_posted_through_the_request_cycle():
+    app = survey_app()
+
+    def blank(**kw):
+        request = webob.Request.blank("/t/", base_url="http://localhost", **kw)
+        request.script_name, request.path_info = "/t", "/"
+        return request
+
+    page = blank().get_response(app)
+    cookie = page.headers["Set-Cookie"].split(";")[0]
+    form = lxml.html.fromstring(page.body).forms[0]
+    fields = {e.get("id"): e for e in form.iter("input", "textarea", "select") if e.get("id")}
+    hidden = [(i.get("name"), i.get("value")) for i in form.iter("input") if i.get("type") == "hidden"]
+    body = multipart(
+        hidden
+        + [
+            ("gender", fields["female"].get("value")),
+            (fields["notes"].get("name"), "one\r\ntwo"),
+            (fields["photo"].get("name"), ("", b"")),  # no file chosen
+            (fields["colours"].get("name"), "blue"),
+            (fields["map"].get("name") + ".x", "12"),
+            (fields["map"].get("name") + ".y", "34"),
+        ]
+    )
+    request = blank(method="POST", body=body)
+    request.content_type = "multipart/form-data; boundary=B"
+    request.headers["Cookie"] = cookie
+    answer = request.get_response(app)
+    got = lxml.html.fromstring(answer.body).get_element_by_id("got").text
+    assert got == repr(
+        [("notes", "one\ntwo"), ("photo", ""), ("colours", ("blue",)), ("female",), ("map", False, 12), ("map", True, 34)]
+    )
