@@ -45,13 +45,15 @@ def challenges_of(manager, stale=False):
 def client_header(challenge, name, password, method="GET", uri="/page?x=1", nc="00000001", cnonce="0a4f113b", **override):
     """What a client answers to `challenge`: written from RFC 7616 §3.4, apart from the code under test."""
     algorithm = challenge["algorithm"]
-    h = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}[algorithm]
+    h = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}[algorithm.removesuffix("-sess")]
 
     def hexdigest(text):
         return h(text.encode()).hexdigest()
 
     realm, nonce = override.pop("realm", challenge["realm"]), override.pop("nonce", challenge["nonce"])
     ha1 = hexdigest(f"{name}:{realm}:{password}")
+    if algorithm.endswith("-sess"):
+        ha1 = hexdigest(f"{ha1}:{nonce}:{cnonce}")
     ha2 = hexdigest(f"{method}:{uri}")
     response = hexdigest(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
     params = {
@@ -120,10 +122,10 @@ def test_bad_settings_are_one_line_errors():
 # --- the credentials ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("algorithm", ["SHA-256", "MD5"])
+@pytest.mark.parametrize("algorithm", ["SHA-256", "MD5", "SHA-256-sess", "MD5-sess"])
 def test_right_credentials_make_the_user(algorithm, clock):
-    manager = Manager("app", b"key", clock=clock)
-    challenge = {c["algorithm"]: c for c in challenges_of(manager)}[algorithm]
+    manager = Manager("app", b"key", clock=clock, algorithms=("SHA-256", "MD5", "SHA-256-sess", "MD5-sess"))
+    challenge = {c["algorithm"]: c for c in challenges_of(manager)}[algorithm]  # spelled as RFC 7616 does
     user, stale = authenticate(manager, request_with(client_header(challenge, "ann", "s3cret")))
     assert user.id == "ann" and not stale
     post = client_header(challenge, "ann", "s3cret", method="POST", uri="/page", nc="00000002")

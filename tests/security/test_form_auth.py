@@ -195,3 +195,14 @@ def test_through_a_real_client():
         assert browser.get(url + "/logout", timeout=10).text == "bye"
         assert browser.get(url + "/", timeout=10).status_code == 403
         assert app.events[-1] == "logout to '', delete=True"
+
+
+def test_the_cookie_of_a_login_goes_on_whatever_response_is_sent(clock):
+    # a login posted with an action that is refused: the 403 sent carries the cookie
+    manager = Manager(key=b"k", clock=clock)
+    with security.bind(manager, login_request(), Response()) as context:
+        with pytest.raises(HTTPForbidden) as refused:
+            security.check_permissions("write")
+        context.finish(refused.value)
+    value, _ = cookie_of(refused.value.headers.getall("Set-Cookie"))
+    assert run(manager, with_cookie(value))[0].user.id == "ann"

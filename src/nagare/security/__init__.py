@@ -31,14 +31,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
 
-from webob.exc import HTTPForbidden
+from webob import Response
+from webob.exc import HTTPException, HTTPForbidden
 
 from nagare.partial import Decorator
 from nagare.security import dummy_manager
 from nagare.security.common import Denial, Logout, Permission, User, private, public
 
 if TYPE_CHECKING:
-    from webob import Request, Response
+    from webob import Request
 
 __all__ = [
     "Context",
@@ -118,16 +119,18 @@ class Context:
         """The user current before the last `push()` is again."""
         self.user = self._users.pop()
 
-    def finish(self, response: Response, session: Any = None) -> None:
+    def finish(self, response: Response | HTTPException, session: Any = None) -> None:
         """Let the manager write its cookies into `response`, the one sent (a page, a redirect, an error).
 
         `session` is the request's session, or None; the manager sees this context as current.
         """
-        if self.request is None:
+        # WebOb's HTTP errors are responses; a bare HTTPException carries one.
+        sent = response if isinstance(response, Response) else getattr(response, "wsgi_response", None)
+        if self.request is None or not isinstance(sent, Response):
             return
         token = _current.set(self)
         try:
-            self.manager.end_rendering(self.request, response, session)
+            self.manager.end_rendering(self.request, sent, session)
         finally:
             _current.reset(token)
 

@@ -48,6 +48,7 @@ __all__ = [
     "User",
     "private",
     "public",
+    "same_secret",
     "when",
 ]
 
@@ -197,7 +198,7 @@ def _matching(kinds: tuple[type, type, type, type]) -> tuple[Rule, ...]:
     """The rules registered for supertypes of `kinds`, the most specific first."""
     mros = [kind.__mro__ for kind in kinds]
     found = []
-    for key, rule in Rules._rules.items():
+    for key, rule in list(Rules._rules.items()):  # a copy: a module being imported may register meanwhile
         if all(registered in mro for registered, mro in zip(key, mros)):
             manager, user, perm, subject = (mro.index(registered) for registered, mro in zip(key, mros))
             found.append(((perm, subject, user, manager), rule))

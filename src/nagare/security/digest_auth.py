@@ -36,13 +36,15 @@ from nagare.security.basic_auth import authorization, checked_realm, quoted
 if TYPE_CHECKING:
     from webob import Request, Response
 
-#: the hash of each algorithm (the "-sess" variants hash the client's nonce into HA1)
+#: the hash of each algorithm, by upper-cased name (the "-sess" variants hash the client's nonce into HA1)
 HASHES: dict[str, Callable[[bytes], Any]] = {
     "MD5": hashlib.md5,
     "MD5-SESS": hashlib.md5,
     "SHA-256": hashlib.sha256,
     "SHA-256-SESS": hashlib.sha256,
 }
+#: the names as RFC 7616 spells them, in the challenges
+SPELLING = {"MD5": "MD5", "MD5-SESS": "MD5-sess", "SHA-256": "SHA-256", "SHA-256-SESS": "SHA-256-sess"}
 
 # An auth-param: token "=" (token / quoted-string), then a comma or the end (RFC 9110 §11.2).
 _PARAM = re.compile(r'\s*([-!#$%&\'*+.^_`|~0-9A-Za-z]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*(?:,|$)')
@@ -122,7 +124,7 @@ class Authentication(common.Authentication):
         self.key = key
         unknown = [name for name in algorithms if name.upper() not in HASHES]
         if unknown or not algorithms:
-            raise ValueError(f"digest algorithms are among {', '.join(HASHES)}, not {list(algorithms)!r}")
+            raise ValueError(f"digest algorithms are among {', '.join(SPELLING.values())}, not {list(algorithms)!r}")
         self.algorithms = tuple(name.upper() for name in algorithms)
         self.nonce_lifetime = nonce_lifetime
         # Wall-clock time, not monotonic: a nonce is checked by other processes, after a restart.
@@ -233,7 +235,8 @@ class Authentication(common.Authentication):
         """The `WWW-Authenticate` headers of a refusal, one per algorithm, sharing a new nonce."""
         nonce = self.make_nonce()
         common_params = f'realm={quoted(self.realm)}, qop="auth", nonce="{nonce}", opaque="{self.opaque}", charset=UTF-8'
-        return [f"Digest {common_params}, algorithm={name}{', stale=true' if stale else ''}" for name in self.algorithms]
+        stale_param = ", stale=true" if stale else ""
+        return [f"Digest {common_params}, algorithm={SPELLING[name]}{stale_param}" for name in self.algorithms]
 
     def denies(self, denial: common.Denial | None = None) -> NoReturn:
         """Refuse the request: 401 with the challenges, `stale=true` when only the nonce was too old."""
