@@ -178,3 +178,35 @@ def test_permissions_and_subject_are_kept_in_the_state():
     second.register(LINK, print)
     second.register(LINK, print)
     assert len(pickle.dumps(second)) - len(plain) <= 2 * one  # no room taken without permissions
+
+
+# --- requests that do not match the page ----------------------------------------------------
+
+
+def test_an_id_sent_with_another_priority_is_skipped():
+    # A forged or stale request must not call a callback in a way it was not registered for
+    # (a value action without its value would fail with a traceback).
+    calls = []
+    callbacks = Callbacks()
+    value = callbacks.register(VALUE, lambda v: calls.append(v))
+    link = callbacks.register(LINK, lambda: calls.append("link"))
+    digits_of = lambda name: name[8:]  # noqa: E731
+    forged = [
+        ("_action4" + digits_of(value), ""),  # as a link
+        ("x", "_action2" + digits_of(value)),  # as a radio
+        ("_action5" + digits_of(link) + ".x", "1"),  # as an image input
+        ("_action1" + digits_of(link), "v"),  # a link as a value
+    ]
+    assert callbacks.process(forged) == [] and calls == []
+    callbacks.process([(value, "v"), (link, "")])
+    assert calls == ["v", "link"]
+
+
+def test_an_image_input_without_coordinates_and_coordinates_of_other_actions_are_skipped():
+    calls = []
+    callbacks = Callbacks()
+    image = callbacks.register(IMAGE, lambda is_y, v: calls.append((is_y, v)))
+    value = callbacks.register(VALUE, lambda v: calls.append(v))
+    link = callbacks.register(LINK, lambda: calls.append("link"))
+    assert callbacks.process([(image, "label"), (value + ".x", "1"), (link + ".y", "2")]) == []
+    assert calls == []

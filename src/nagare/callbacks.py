@@ -36,7 +36,7 @@ SUBMIT = 4  #: a submit button, after every value of the form
 IMAGE = 5  #: an image input: called with (False, x), then (True, y)
 
 _NAME = re.compile(r"_action(\d)(\d+)(?:\.([xy]))?$")
-_RADIO_ID = re.compile(rf"_action{RADIO}(\d+)$")
+_RADIO_ID = re.compile(rf"_action({RADIO}\d+)$")
 
 #: An action named in a request: (priority, key, kind, values), see `Callbacks.parse`.
 ParsedAction = tuple[int, str, str, list[object]]
@@ -80,12 +80,14 @@ class Callbacks:
         if not 0 <= priority <= 9:
             raise ValueError(f"callback priority must be a digit, not {priority!r}")
         self._next += 1
-        key = f"{self._next:05d}"
+        # The priority is part of the key: a request naming the id with another priority (a
+        # value action as a link, without its value) finds nothing.
+        key = f"{priority}{self._next:05d}"
         # The short entry for the usual case: every state pickles one per action.
         self._callbacks[key] = (
             (callback, with_request) if permissions is None else (callback, with_request, permissions, subject)
         )
-        return f"_action{priority}{key}"
+        return "_action" + key
 
     def clear(self) -> None:
         """Forget every callable (a new full-page rendering registers them again)."""
@@ -102,10 +104,11 @@ class Callbacks:
     def parse(params: Iterable[tuple[str, object]]) -> list[ParsedAction]:
         """The actions named in request parameters, as (priority, key, kind, values), sorted.
 
-        `kind` is '' for a plain parameter, 'image' for the `.x`/`.y` pair an image input sends
-        (its values: `(False, x)` then `(True, y)`, integers) and 'radio' for a radio callback id
-        sent as a value (no values). Values of the same parameter are grouped in the order they
-        came.
+        `key` is what follows `_action` (the priority digit and the number). `kind` is '' for a
+        plain parameter, 'image' for the `.x`/`.y` pair an image input sends (its values:
+        `(False, x)`, `(True, y)`, integers; other coordinates are dropped) and 'radio' for a
+        radio callback id sent as a value (no values). Values of the same parameter are grouped
+        in the order they came.
         """
         found: dict[str, ParsedAction] = {}
         order: list[str] = []
@@ -120,22 +123,22 @@ class Callbacks:
                         found[radio.group(1)] = (RADIO, radio.group(1), "radio", [])
                         order.append(radio.group(1))
                 continue
-            priority, key, axis = int(match.group(1)), match.group(2), match.group(3)
+            digit, axis = match.group(1), match.group(3)
+            priority, key = int(digit), digit + match.group(2)
+            if (priority == IMAGE) != bool(axis):
+                # An image input is named by its coordinates only (a browser may add its bare
+                # name); coordinates name nothing else.
+                continue
             entry = found.get(key)
             if entry is None:
+                entry = found[key] = (priority, key, "image" if axis else "", [])
                 order.append(key)
             if axis:
-                # An image input: its coordinates, whatever else came under its bare name.
-                if entry is None or entry[2] != "image":
-                    entry = found[key] = (priority, key, "image", [])
                 coordinate = _coordinate(value)
                 if coordinate is not None:
                     entry[3].append((axis == "y", coordinate))
             else:
-                if entry is None:
-                    entry = found[key] = (priority, key, "", [])
-                if entry[2] == "":
-                    entry[3].append(value)
+                entry[3].append(value)
         actions = (found[key] for key in order)
         # sorted() is stable: within one priority, the order of the request is kept.
         return sorted(actions, key=lambda action: action[0])
