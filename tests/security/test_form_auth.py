@@ -68,7 +68,11 @@ def test_a_posted_login_makes_the_user_and_sets_a_signed_cookie(clock):
 
 def test_a_wrong_password_or_an_unknown_user_is_anonymous_and_sets_no_cookie():
     manager = Manager(key=b"k")
-    for request in (login_request(password="wrong"), login_request(name="bob"), login_request(password="")):
+    uploads = [  # files sent under the fields' names
+        Request.blank("/", POST={"__ac_name": ("name.txt", b"ann"), "__ac_password": "s3cret"}),
+        Request.blank("/", POST={"__ac_name": "ann", "__ac_password": ("p.txt", b"s3cret")}),
+    ]
+    for request in (login_request(password="wrong"), login_request(name="bob"), login_request(password=""), *uploads):
         context, headers = run(manager, request)
         assert context.user is None and not context.login and headers == []
 
