@@ -3,6 +3,7 @@
 import gc
 
 import pytest
+import webob
 from lxml import etree
 
 from nagare import presentation
@@ -156,12 +157,17 @@ def test_unknown_object_has_a_clear_error(h):
 
 
 def test_new_shares_everything_but_the_root(h):
-    parent = xml.Renderer(session_params={"_s": "1"}, static_url="/s/", url="/app/", request="req", response="resp")
+    request, response = webob.Request.blank("/app/"), webob.Response()
+    parent = xml.Renderer(
+        None, "session", request, response, "/s/", "/srv/static", "/app/", session_params={"_s": "1"}
+    )
     parent << "x"
     child = parent.new()
     assert type(child) is xml.Renderer and child.root == ""
-    for name in ("session_params", "static_url", "nagare_static_url", "url", "request", "response", "callbacks"):
+    names = ("session", "session_params", "static_url", "static_path", "nagare_static_url", "url", "request", "response")
+    for name in (*names, "callbacks"):
         assert getattr(child, name) == getattr(parent, name)
+    assert (parent.session, parent.static_path, parent.url, parent.response) == ("session", "/srv/static", "/app/", response)
     assert child._tags is parent._tags
 
 

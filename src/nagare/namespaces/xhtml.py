@@ -31,10 +31,13 @@ This module serialises as XHTML 1.0 Strict written so that browsers can parse it
 
 from __future__ import annotations
 
+import html as _html
+import os
 import re
 import secrets
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 from urllib.parse import urlencode
 
 import webob
@@ -47,10 +50,10 @@ from nagare.partial import Partial
 
 if TYPE_CHECKING:
     from types import TracebackType
-    from typing import Self, Unpack
+    from typing import Self
 
     from nagare.component import Component
-    from nagare.types import Action, Child, RendererOptions
+    from nagare.types import Action, Child
 
     #: What the action of an image returns: the bytes of the image (a string is UTF-8 encoded), or
     #: a whole response.
@@ -58,14 +61,22 @@ if TYPE_CHECKING:
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 
-#: Tags with a fast factory attribute on the renderer (any other name works too, more slowly).
+#: The tags of the renderer, those of HTML 4.01 (`h.<name>`; any other name is an AttributeError,
+#: `h.makeelement(name)` makes any tag).
 TAGS = (
-    "a abbr acronym address area b base bdo big blockquote body br button caption cite code col "
-    "colgroup dd del dfn div dl dt em fieldset form frame frameset h1 h2 h3 h4 h5 h6 hr html i "
-    "iframe img input ins kbd label legend li link map meta noframes noscript object ol optgroup "
-    "option p param pre q s samp script select small span strike strong style sub sup table "
-    "tbody td textarea tfoot th thead title tr tt u ul var"
+    "a abbr acronym address applet area b base basefont bdo big blockquote body br button caption "
+    "center cite code col colgroup dd del dfn dir div dl dt em fieldset font form frame frameset "
+    "h1 h2 h3 h4 h5 h6 hr html i iframe img input ins isindex kbd label legend li link map menu meta "
+    "noframes noscript object ol optgroup option p param pre q s samp script select small span "
+    "strike strong style sub sup table tbody td textarea tfoot th thead title tr tt u ul var"
 ).split()
+
+#: The tags that `page()` moves from the body to the head (not from inside these containers).
+_HEAD_TAGS = ("script", "style")
+_KEEPS_ITS_HEAD_TAGS = frozenset(("svg", "math", "template", "noscript"))
+
+#: The elements a label is for, when it contains one (HTML's labelable elements).
+_LABELABLE = ("input", "select", "textarea", "button", "meter", "output", "progress")
 
 #: Elements that never have content (serialised without an end tag).
 VOID_ELEMENTS = frozenset(
@@ -80,6 +91,8 @@ BOOLEAN_ATTRIBUTES = frozenset(
 )
 
 _SUBMIT_TYPES = frozenset(("submit", "button", "reset"))
+_URL = re.compile(r"^(https?|ftp)://", re.IGNORECASE)
+_FETCH_TIMEOUT = 30  # seconds: a template read over the network while a page is rendered
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _UNSET = object()
 
@@ -102,6 +115,16 @@ def link_url(href: str, base: str) -> str:
     if href[0] == "?":
         return base + href
     return absolute_url(href, base)
+
+
+def _fetch(url: str) -> bytes:
+    """The bytes at `url` (`parse_html` of a URL); a failure is one line, naming the URL."""
+    try:
+        with urllib.request.urlopen(url, timeout=_FETCH_TIMEOUT) as answer:
+            data: bytes = answer.read()
+            return data
+    except OSError as exc:
+        raise OSError(f"cannot read {url}: {exc}") from None
 
 
 def _matches(value: str, wanted: object) -> bool:
@@ -268,6 +291,7 @@ class HTMLTag(xml.Tag):
     """An HTML element."""
 
     __slots__ = ()
+    _data_dashes = True
 
     if TYPE_CHECKING:  # tags with actions belong to an XHTML renderer; the head's have none
         _renderer: Renderer
@@ -296,13 +320,33 @@ class HTMLTag(xml.Tag):
     def selected(self, value: object) -> "HTMLTag":
         raise TypeError(f"<{self.tag!s}> cannot be selected: options, selects, radio buttons and checkboxes can")
 
-    def error(self, msg: Child) -> "HTMLTag":
-        """This element, or when `msg` is not None, a wrapper showing the error message `msg`."""
-        if msg is None:
+    def error(self, msg: Child) -> Self:
+        """Mark this element as in error (`msg` None: not in error); return this same element.
+
+        Wherever it is added, the element is shown decorated by the renderer's `decorate_error`:
+        `div.nagare-error-field` holding `div.nagare-error-input` (the element) and
+        `div.nagare-error-message` (`msg`). An element already added is decorated in place.
+        """
+        previous = getattr(self, "_stand_in", None)
+        if msg is None and previous is None:
             return self
-        renderer = self._owner()
-        message = renderer.makeelement("div")(msg, class_="nagare-error-message")
-        return renderer.makeelement("div")(self, message, class_="nagare-error-input")
+        current: xml._Element = xml.placed(self)  # what stands in the tree for this element
+        parent = current.getparent()
+        index, tail = 0, current.tail
+        if parent is not None:
+            index = parent.index(current)
+            current.tail = None  # the tail is the parent's text, it stays where it is
+            parent.remove(current)
+        if current is not self:
+            container = self.getparent()
+            if container is not None:
+                container.remove(self)
+        decorated = self if msg is None else self._owner().decorate_error(self, msg)
+        self._stand_in = decorated if decorated is not self else None  # type: ignore[assignment]
+        if parent is not None:
+            parent.insert(index, decorated)
+            decorated.tail = tail
+        return self
 
 
 class A(HTMLTag):
@@ -666,13 +710,67 @@ class _FormFactory(_TagFactory):
         return renderer.makeelement("form")
 
 
-def add_tag_factories(cls: type, names: Iterable[str]) -> None:
-    """Give `cls` a fast factory attribute per tag name (names it already defines are skipped)."""
+class _LabelFactory(_TagFactory):
+    """`h.label`: a label with a generated `for` (the id of the field it holds, see `Renderer`)."""
+
+    __slots__ = ()
+
+    def __get__(self, renderer: xml.Renderer | None, cls: type | None = None) -> xml.Tag | Self:
+        element = _TagFactory.__get__(self, renderer, cls)
+        if isinstance(renderer, Renderer) and isinstance(element, xml.Tag):
+            generated = renderer.generate_id()
+            element.set("for", generated)
+            renderer._labels.append((element, generated))
+        return element
+
+
+class _HeadTagFactory(_TagFactory):
+    """`h.script`, `h.style` of the body renderer: `page()` moves them to the head."""
+
+    __slots__ = ()
+
+    def __get__(self, renderer: xml.Renderer | None, cls: type | None = None) -> xml.Tag | Self:
+        element = _TagFactory.__get__(self, renderer, cls)
+        if isinstance(renderer, Renderer) and isinstance(element, xml.Tag):
+            renderer._to_head.append(element)
+        return element
+
+
+_FACTORIES: dict[str, type[_TagFactory]] = {"form": _FormFactory}
+
+
+def add_tag_factories(cls: type, names: Iterable[str], factories: Mapping[str, type[_TagFactory]] = _FACTORIES) -> None:
+    """Give `cls` a fast factory attribute per tag name (names it already defines are skipped).
+
+    `factories`: the factory class of some names (`_TagFactory` for the others).
+    """
     for name in names:
         attribute = name + "_" if name == "del" else name
         existing = getattr(cls, attribute, None)
         if existing is None or isinstance(existing, _TagFactory):
-            setattr(cls, attribute, _FormFactory(name) if name == "form" else _TagFactory(name))
+            setattr(cls, attribute, factories.get(name, _TagFactory)(name))
+
+
+class _Missing:
+    """A tag the renderer does not have (an obsolete tag of HTML5): `h.<name>` is an AttributeError."""
+
+    __slots__ = ("name", "reason")
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def __get__(self, renderer: object, cls: type | None = None) -> Self:
+        if renderer is None:
+            return self
+        # Python then asks `__getattr__`, which says why (a descriptor cannot end the lookup).
+        raise AttributeError(f"<{self.name}> {self.reason}")
+
+
+def remove_tags(cls: type, names: Iterable[str], reason: str) -> None:
+    """`cls.<name>` raises AttributeError(`<name> reason`) for each of `names`."""
+    for name in names:
+        setattr(cls, name, _Missing(name, reason))
 
 
 # --- the head --------------------------------------------------------------------------------
@@ -692,14 +790,24 @@ class HeadRenderer(xml.Renderer):
 
     `css(name, text)`, `css_url(url)`, `javascript(name, text)`, `javascript_url(url)` are kept
     once per name/url, in order of first use; other tags are added with `h.head << h.head.meta(...)`.
-    Calling it, `h.head(...)`, creates a `<head>` element.
+    Calling it, `h.head(...)`, creates a `<head>` element. Its tags: base, head, link, meta,
+    noscript, script, style, title.
     """
 
     _parser = _xml_parser
     _makeelement = _xml_parser.makeelement
+    _lookup = _lookup
 
-    def __init__(self, parent: HeadRenderer | None = None, **kw: Unpack[RendererOptions]) -> None:
-        super().__init__(parent, **kw)
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> HTMLTag: ...
+
+    else:
+
+        def __getattr__(self, name: str) -> HTMLTag:
+            raise AttributeError(f"the head renderer has no {name!r} (its tags: {', '.join(_HEAD_RENDERER_TAGS)})")
+
+    def _inherit(self, parent: xml.Renderer | None) -> None:
         self._css: dict[str, tuple[str, dict[str, object]]] = {}
         self._css_url: dict[str, dict[str, object]] = {}
         self._js: dict[str, tuple[str, dict[str, object]]] = {}
@@ -744,7 +852,8 @@ class HeadRenderer(xml.Renderer):
         }
 
 
-add_tag_factories(HeadRenderer, ("base", "link", "meta", "noscript", "script", "style", "title"))
+_HEAD_RENDERER_TAGS = ("base", "head", "link", "meta", "noscript", "script", "style", "title")
+add_tag_factories(HeadRenderer, _HEAD_RENDERER_TAGS)
 
 
 # --- the renderer ----------------------------------------------------------------------------
@@ -765,6 +874,7 @@ class Renderer(xml.Renderer):
     _parser = _xml_parser
     _html_parser = _html_parser
     _makeelement = _xml_parser.makeelement
+    _lookup = _lookup
 
     if TYPE_CHECKING:
         callbacks: Callbacks  # a Callbacks() when none is given
@@ -782,23 +892,42 @@ class Renderer(xml.Renderer):
 
         def __getattr__(self, name: str) -> HTMLTag: ...
 
-    def __init__(self, parent: "Renderer | None" = None, **kw: Unpack[RendererOptions]) -> None:
-        """The arguments of `xml.Renderer`."""
-        super().__init__(parent, **kw)
-        if parent is None:
+    else:
+
+        def __getattr__(self, name: str) -> HTMLTag:
+            # Only the declared tags (a mistyped name or a 0.5 service must not become a tag).
+            missing = getattr(type(self), name, None)
+            if isinstance(missing, _Missing):
+                raise AttributeError(f"<{name}> {missing.reason}")
+            raise AttributeError(
+                f"{type(self).__module__}.{type(self).__qualname__} has no tag or attribute {name!r}"
+                f" (h.makeelement({name!r}) makes any tag)"
+            )
+
+    #: The classes `AsyncRenderer(...)` and `SyncRenderer(...)` make with arguments.
+    _async_class: type[Renderer]
+    _sync_class: type[Renderer]
+
+    def _inherit(self, parent: xml.Renderer | None) -> None:
+        if not isinstance(parent, Renderer):
             if self.callbacks is None:
                 self.callbacks = Callbacks()
             self._head = self.head_renderer_class(static_url=self.static_url)
             self._radio_groups: dict[tuple[object, ...], tuple[str, object]] = {}
             self._async = False
-        else:
-            self._head = parent._head
-            self._radio_groups = parent._radio_groups
-            self._async = parent._async
-        if parent is None or kw.get("session_params") is not None:
+            self._labels: list[tuple[xml.Tag, str]] = []
+            self._to_head: list[xml.Tag] = []
             self._session_query = urlencode([(str(k), str(v)) for k, v in self.session_params.items()])
-        else:
+            return
+        self._head = parent._head
+        self._radio_groups = parent._radio_groups
+        self._async = parent._async
+        self._labels = parent._labels
+        self._to_head = parent._to_head
+        if self.session_params is parent.session_params:
             self._session_query = parent._session_query
+        else:
+            self._session_query = urlencode([(str(k), str(v)) for k, v in self.session_params.items()])
 
     @property
     def head(self) -> HeadRenderer:
@@ -820,15 +949,25 @@ class Renderer(xml.Renderer):
 
     # --- child renderers --------------------------------------------------------------------
 
-    def AsyncRenderer(self) -> "Renderer":  # noqa: N802 (the Nagare 0.5 name)
-        """A child renderer whose components can be updated in place by their actions."""
+    def AsyncRenderer(self, *args: Any, **kw: Any) -> "Renderer":  # noqa: N802 (the Nagare 0.5 name)
+        """A child renderer whose components can be updated in place by their actions.
+
+        With arguments, a new asynchronous renderer made with them (those of the constructor:
+        no parent, a new root).
+        """
+        if args or kw:
+            return self._async_class(*args, **kw)
         renderer = self.new()
         renderer._async = True
         return renderer
 
-    def SyncRenderer(self) -> "Renderer":  # noqa: N802
-        """A child renderer whose actions render the whole page again."""
-        renderer = self.new()
+    def SyncRenderer(self, *args: Any, **kw: Any) -> "Renderer":  # noqa: N802
+        """A child renderer whose actions render the whole page again (with arguments: a new one)."""
+        if args or kw or isinstance(self, self._async_class):
+            # an asynchronous class makes asynchronous children: the synchronous one instead
+            renderer = self._sync_class(*(args or (self,)), **kw)
+        else:
+            renderer = self.new()
         renderer._async = False
         return renderer
 
@@ -881,6 +1020,51 @@ class Renderer(xml.Renderer):
         query = self._session_query
         params = name + "&" + query if query else name
         return url + ("&" if "?" in url else "?") + params + fragment
+
+    def add_sessionid_in_url(self, u: str = "", params: Iterable[str] | None = None, sep: str = "&") -> str:
+        """`u` with `params` (strings `name=value`, URL-encoded) and the session parameters in its query.
+
+        `sep` joins them (`'&amp;'` for a URL written in HTML by hand); a `#fragment` stays last.
+        """
+        fragment = ""
+        hash_ = u.find("#")
+        if hash_ != -1:
+            u, fragment = u[:hash_], u[hash_:]
+        query = [*(params or ()), *(self._session_query.split("&") if self._session_query else ())]
+        if not query:
+            return u + fragment
+        return u + ("&" if "?" in u else "?") + sep.join(query) + fragment
+
+    def add_sessionid_in_form(self, form: xml._Element) -> xml._Element:
+        """Add the session parameters to `form` as hidden inputs (a form not made by `h.form`); return it."""
+        for name, value in self.session_params.items():
+            etree.SubElement(form, "input", type="hidden", name=str(name), value=str(value))
+        return form
+
+    def register_callback(self, priority: int, f: Action, with_request: bool = False, render: object = None) -> str:
+        """Register `f` with `priority`; return the name of the parameter that calls it.
+
+        With `render` (a view name or a `render(h)` callable), `f` is an asynchronous update of
+        the component being rendered, as an `ajax.Update(render, f)` would be.
+        """
+        if render is not None:
+            return self.register(priority, ajax.Update(render, f).bind(self), with_request)  # type: ignore[arg-type]
+        return self.register(priority, f, with_request)
+
+    def decorate_error(self, element: xml._Element, error: Child) -> xml._Element:
+        """`element` shown with the error message `error` (None: `element` itself).
+
+        `div.nagare-error-field` holding `div.nagare-error-input` (the element) and
+        `div.nagare-error-message`. A subclass may decorate otherwise; `tag.error(msg)` uses it.
+        """
+        if error is None:
+            return element
+        make = self.makeelement
+        return make("div")(
+            make("div")(element, class_="nagare-error-input"),
+            make("div")(error, class_="nagare-error-message"),
+            class_="nagare-error-field",
+        )
 
     def _register_action(
         self,
@@ -971,27 +1155,53 @@ class Renderer(xml.Renderer):
 
     # --- parsing (trusted markup only: nothing is escaped) ------------------------------------
 
+    def _adopt(self, tree: xml._ElementT) -> xml._ElementT:
+        super()._adopt(tree)
+        self._to_head.extend(element for element in tree.iter(*_HEAD_TAGS) if isinstance(element, xml.Tag))
+        return tree
+
+    def _parser_with(self, options: Mapping[str, Any]) -> etree.HTMLParser[HTMLTag]:
+        """The HTML parser; with `options`, a new one made with them (those of lxml's `HTMLParser`)."""
+        if not options:
+            return self._html_parser
+        parser: etree.HTMLParser[HTMLTag] = etree.HTMLParser(**{"no_network": True, **options})
+        parser.set_element_class_lookup(self._lookup)
+        return parser
+
     def parse_htmlstring(
-        self, text: str | bytes, fragment: bool = False, no_leading_text: bool = False, xhtml: bool = False
+        self, text: str | bytes, fragment: bool = False, no_leading_text: bool = False, xhtml: bool = False, **kw: Any
     ) -> xml.Tag | list[str | xml._Element]:
-        """The tree of the HTML `text`; with `fragment`, the list of its top-level nodes."""
+        """The tree of the HTML `text`; with `fragment`, the list of its top-level nodes.
+
+        `kw` are options of lxml's parser (`remove_blank_text=True`, ...); `xhtml`: parsed as XML.
+        """
         if xhtml:
-            return self.parse_xmlstring(text, fragment, no_leading_text)
+            return self.parse_xmlstring(text, fragment, no_leading_text, **kw)
+        parser = self._parser_with(kw)
         if fragment:
             if isinstance(text, bytes):
                 text = text.decode("utf-8")
-            document = etree.fromstring("<html><body>" + text + "</body></html>", self._html_parser)
+            document = etree.fromstring("<html><body>" + text + "</body></html>", parser)
             body = document.find("body")
             return self._fragment_of(body, no_leading_text) if body is not None else []
-        return self._adopt(etree.fromstring(text, self._html_parser))
+        return self._adopt(etree.fromstring(text, parser))
 
     def parse_html(
-        self, source: xml.Source, fragment: bool = False, no_leading_text: bool = False, xhtml: bool = False
+        self, source: xml.Source, fragment: bool = False, no_leading_text: bool = False, xhtml: bool = False, **kw: Any
     ) -> xml.Tag | list[str | xml._Element]:
-        """Parse HTML markup (a string containing '<'), or the file `source` (a path or a file)."""
-        is_markup = (isinstance(source, str) and "<" in source) or (isinstance(source, bytes) and b"<" in source)
-        text = cast("str | bytes", source) if is_markup else xml._read(source)
-        return self.parse_htmlstring(text, fragment, no_leading_text, xhtml)
+        """Parse the file `source`: a file name (relative: in `static_path`), a file object, a URL.
+
+        A string holding markup (a `<`) is parsed as it is. `kw`: see `parse_htmlstring`.
+        """
+        if isinstance(source, (str, bytes)) and ("<" in source if isinstance(source, str) else b"<" in source):
+            text: str | bytes = source
+        elif isinstance(source, str) and _URL.match(source):
+            text = _fetch(source)
+        else:
+            if isinstance(source, str) and self.static_path:
+                source = os.path.join(self.static_path, source)  # an absolute name stays as it is
+            text = xml._read(source)
+        return self.parse_htmlstring(text, fragment, no_leading_text, xhtml, **kw)
 
     # --- the page ---------------------------------------------------------------------------
 
@@ -1030,15 +1240,56 @@ class Renderer(xml.Renderer):
     def _prepare_head(self, head: xml._Element) -> None:
         """Last touches to the `<head>` of a page (a charset declaration in HTML5)."""
 
+    def _complete(self) -> None:
+        """Before serialising: a label made with a generated `for` that holds a field is for it.
+
+        The field gets the generated id, or the label the field's own id. A label that holds no
+        field keeps its generated `for`: the view may have given it to the field as its id.
+        """
+        labels = self._labels
+        for label, generated in labels:
+            if label.get("for") != generated:
+                continue  # given by the view
+            for field in label.iter(*_LABELABLE):
+                if field.get("type") == "hidden":
+                    continue
+                own = field.get("id")
+                if own:
+                    label.set("for", own)
+                else:
+                    field.set("id", generated)
+                break
+        labels.clear()
+
+    def _move_to_head(self, html: xml._Element, head: xml._Element) -> None:
+        """The `<script>` and `<style>` of the body go to the end of the head, in their order."""
+        body = html.find("body")
+        for element in self._to_head:
+            for ancestor in element.iterancestors():
+                if ancestor is body:
+                    xml.detach(element)
+                    head.append(element)
+                    break
+                if ancestor.tag in _KEEPS_ITS_HEAD_TAGS or ancestor is head:
+                    break
+        self._to_head.clear()
+
     def page(self, output: Child, always_html: bool = True) -> bytes:
         """The page of `output` as bytes, the head assets (and nagare.js) merged into its `<head>`.
 
-        `output` is an `<html>` element (its head is completed) or what goes into `<body>`.
-        With `always_html=False`, an output that is not an `<html>` element is serialised alone.
+        `output` is an `<html>` element (its head is completed) or what goes into `<body>`; the
+        `<script>` and `<style>` tags of the body are moved to the head. With `always_html=False`,
+        or when a view set a content type other than HTML on `h.response`, an output that is not
+        an `<html>` element is serialised alone (as XML for an XML type, strings unescaped for
+        a type that is not markup).
         """
         html = _html_element(output)
-        if html is None and not always_html:
-            return self.fragment(output).encode("utf-8")
+        if html is None:
+            content_type = self.view_content_type
+            if content_type is not None and "html" not in content_type:
+                return self._document(output, content_type)
+            if not always_html:
+                return self.fragment(output).encode("utf-8")
         elements = self._head_elements()
         head: xml._Element | None
         if html is None:
@@ -1050,13 +1301,35 @@ class Renderer(xml.Renderer):
                 head = self.makeelement("head")
                 html.insert(0, head)
             xml._add(head, elements, self)
+        if self._to_head:
+            self._move_to_head(html, head)
         self._prepare_head(head)
+        if self._labels:
+            self._complete()
         return self._serialize_page(html)
+
+    def _document(self, output: Child, content_type: str) -> bytes:
+        """`output` alone, for the content type `content_type` a view chose (not HTML)."""
+        items: list[str | xml._Element] = []
+        xml._add_to_list(items, (output,), self)
+        if self._labels:
+            self._complete()
+        if "xml" in content_type:
+            return "".join(
+                _html.escape(item, quote=False) if isinstance(item, str) else etree.tostring(item, encoding="unicode")
+                for item in items
+            ).encode("utf-8")
+        return "".join(item if isinstance(item, str) else self._serialize(item) for item in items).encode("utf-8")
+
+    def _doctype(self) -> str:
+        """The doctype of the page: the renderer's, or the one a view set on `h.response.doctype`."""
+        doctype = getattr(self.response, "doctype", None)
+        return doctype if isinstance(doctype, str) else self.doctype
 
     def _serialize_page(self, html: xml._Element) -> bytes:
         if html.get("xmlns") is None:
             html.set("xmlns", XHTML_NS)
-        return (self.doctype + "\n" + self._serialize(html)).encode("utf-8")
+        return (self._doctype() + "\n" + self._serialize(html)).encode("utf-8")
 
     def _serialize(self, element: xml._Element) -> str:
         """XML serialisation that browsers also parse as text/html: no `<div/>`, raw scripts."""
@@ -1095,13 +1368,16 @@ def _html_element(output: Child) -> xml._Element | None:
     return None
 
 
-add_tag_factories(Renderer, TAGS)
+add_tag_factories(Renderer, TAGS, {**_FACTORIES, "label": _LabelFactory, "script": _HeadTagFactory, "style": _HeadTagFactory})
 
 
 class AsyncRenderer(Renderer):
-    """A root renderer that is asynchronous (the same as `Renderer(...).AsyncRenderer()`)."""
+    """An asynchronous renderer (the same as `Renderer(...).AsyncRenderer()`), with its children."""
 
-    def __init__(self, parent: Renderer | None = None, **kw: Unpack[RendererOptions]) -> None:
-        super().__init__(parent, **kw)
-        if parent is None:
-            self._async = True
+    def _inherit(self, parent: xml.Renderer | None) -> None:
+        super()._inherit(parent)
+        self._async = True
+
+
+Renderer._async_class = AsyncRenderer
+Renderer._sync_class = Renderer

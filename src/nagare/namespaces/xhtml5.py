@@ -3,26 +3,25 @@
 The same tags, actions, head and asynchronous rendering as `xhtml` (see its docstring), with the
 HTML5 elements and an HTML serialisation: `<!DOCTYPE html>`, void elements without end tags,
 `<script></script>` never self-closed, boolean attributes in their short form, utf-8 bytes.
+The tags HTML5 made obsolete (`h.center`, `h.font`, `h.big`, `h.tt`, ...) are AttributeErrors.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from lxml import etree
 
-from nagare.namespaces import xhtml
-
-if TYPE_CHECKING:
-    from typing import Unpack
-
-    from nagare.types import RendererOptions
+from nagare.namespaces import xhtml, xml
 
 #: The HTML5 elements, in addition to those of `xhtml.TAGS`.
 TAGS = (
     "article aside audio bdi canvas data datalist details dialog embed figcaption figure footer "
     "header hgroup main mark menu meter nav output picture progress rp rt ruby search section slot "
     "source summary svg template time track video wbr math"
+).split()
+
+#: The tags of HTML 4 that HTML5 made obsolete (WHATWG HTML, "Obsolete features").
+OBSOLETE_TAGS = (
+    "acronym applet basefont big center dir font frame frameset isindex noframes strike tt"
 ).split()
 
 
@@ -52,12 +51,16 @@ class Renderer(xhtml.Renderer):
 
 
 xhtml.add_tag_factories(Renderer, TAGS)
+xhtml.remove_tags(Renderer, OBSOLETE_TAGS, "is obsolete in HTML5: use CSS or the HTML5 elements")
 
 
 class AsyncRenderer(Renderer):
-    """A root renderer that is asynchronous (the same as `Renderer(...).AsyncRenderer()`)."""
+    """An asynchronous renderer (the same as `Renderer(...).AsyncRenderer()`), with its children."""
 
-    def __init__(self, parent: Renderer | None = None, **kw: Unpack[RendererOptions]) -> None:
-        super().__init__(parent, **kw)
-        if parent is None:
-            self._async = True
+    def _inherit(self, parent: xml.Renderer | None) -> None:
+        super()._inherit(parent)
+        self._async = True
+
+
+Renderer._async_class = AsyncRenderer
+Renderer._sync_class = Renderer

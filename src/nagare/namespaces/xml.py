@@ -14,6 +14,9 @@
 - attributes: a trailing underscore is dropped (`class_`, `for_`), None omits the attribute,
   numbers and other objects are converted with `str()`, booleans are handled by `_boolean`.
 
+A tag can have a *stand-in*: the element added in its place wherever it is added, as long as the
+tag is inside it (`xhtml`'s `.error(msg)` decoration wraps the tag this way).
+
 lxml creates the Python object of an element on demand and forgets the Python attributes set on it
 when that object is garbage-collected. A tag keeps its renderer in such an attribute, so every tag
 a renderer creates is kept alive by a list shared by all the renderers of one rendering.
@@ -22,10 +25,12 @@ a renderer creates is kept alive by a list shared by all the renderers of one re
 from __future__ import annotations
 
 import html as _html
+import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import GeneratorType, TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from lxml import etree
@@ -117,6 +122,36 @@ def _add_text(parent: _Element, text: str) -> None:
         _add_text(parent, cleaned)
 
 
+def placed(element: _ElementT) -> _ElementT:
+    """What is added in place of `element`: its stand-in while it is inside it, else `element`.
+
+    Only an element that already has a parent can be inside a stand-in, so the callers test
+    `getparent()` first: a fresh element costs nothing more.
+    """
+    stand_in = getattr(element, "_stand_in", None)
+    if stand_in is not None:
+        for ancestor in element.iterancestors():
+            if ancestor is stand_in:
+                return stand_in
+    return element
+
+
+def detach(element: _Element) -> None:
+    """Take `element` out of its parent, leaving its tail (the text after it) in place."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    tail = element.tail
+    if tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+        element.tail = None
+    parent.remove(element)
+
+
 def _add(parent: _Element, children: Iterable[Child], renderer: Renderer | None) -> None:
     """Append `children` to the element `parent` (`renderer` renders components; None: the tag's)."""
     for child in children:
@@ -124,7 +159,7 @@ def _add(parent: _Element, children: Iterable[Child], renderer: Renderer | None)
             if child:
                 _add_text(parent, child)
         elif isinstance(child, _Element):
-            parent.append(child)
+            parent.append(child if child.getparent() is None else placed(child))
         elif child is None:
             continue
         elif isinstance(child, _SEQUENCES):
@@ -144,7 +179,7 @@ def _add_to_list(items: list[str | _Element], children: Iterable[Child], rendere
             if child:
                 items.append(child)
         elif isinstance(child, _Element):
-            items.append(child)
+            items.append(child if child.getparent() is None else placed(child))
         elif child is None:
             continue
         elif isinstance(child, _SEQUENCES):
@@ -156,8 +191,15 @@ def _add_to_list(items: list[str | _Element], children: Iterable[Child], rendere
 
 
 def _set_special(element: _Element, name: str, value: str) -> None:
+    """Set what `element.set` refused: `prefix:name` attributes, values with invalid characters."""
     if name.startswith("xml:"):
         name = _XML_NS + name[4:]
+    elif ":" in name:
+        prefix, _, local = name.partition(":")
+        renderer = getattr(element, "_renderer", None)
+        uri = (renderer.namespaces or {}).get(prefix) if renderer is not None else None
+        if uri is not None:
+            name = f"{{{uri}}}{local}"
     try:
         element.set(name, value)
     except ValueError:
@@ -172,6 +214,8 @@ def _set_attributes(element: Tag, attributes: Mapping[str, object]) -> None:
     for name, value in attributes.items():
         if name[-1:] == "_":
             name = name[:-1]
+        if name[:5] == "data_" and element._data_dashes:
+            name = name.replace("_", "-")  # `data_foo=` is the HTML attribute `data-foo`
         if value is None:
             if element.get(name) is not None:
                 del element.attrib[name]
@@ -193,8 +237,12 @@ def _set_attributes(element: Tag, attributes: Mapping[str, object]) -> None:
 class Tag(etree.ElementBase):
     """An element created by a renderer: callable to add children and attributes, a `with` context."""
 
-    __slots__ = ("_renderer",)
+    __slots__ = ("_renderer", "_stand_in")
     _renderer: Renderer
+    _stand_in: _Element
+
+    #: Write the attribute `data_foo=` as `data-foo` (HTML's data attributes).
+    _data_dashes = False
 
     def __call__(self, *children: Child, **attributes: object) -> Self:
         if attributes:
@@ -258,34 +306,63 @@ _xml_parser, _html_parser, _lookup = make_parsers(Tag, {})
 
 
 class Renderer:
-    """A renderer of tags of any name (see the module docstring)."""
+    """A renderer of tags of any name (see the module docstring).
+
+    The positional parameters are those of Nagare 0.5 (`xhtml.Renderer(parent, session, request,
+    response, static_url, static_path, url)`); a child (`parent` given) shares everything with
+    its parent but what is given explicitly.
+
+    - `session`: the session of the request, kept for the views (`h.session`);
+    - `static_url`: the URL of the application's static files (relative `src`, head assets);
+    - `static_path`: their folder (relative file names of `parse_html`);
+    - `url`: the URL of the application, extended by the `url` of each component rendered;
+    - `callbacks`, `session_params`: the registry of the actions and the parameters (`_s`, `_c`)
+      that the URLs of the actions carry;
+    - `nagare_static_url`: the URL of Nagare's own static files (`nagare.js`).
+    """
 
     content_type = "text/xml; charset=utf-8"
 
+    #: Namespace URIs by prefix; `default_namespace` (one of the prefixes) is that of the tags
+    #: made, and attributes named `prefix:name` are in the namespace of `prefix`.
+    namespaces: dict[str, str] | None = None
+    default_namespace: str | None = None
+
     _parser: etree.XMLParser[Tag] = _xml_parser
     _makeelement: Callable[[str], Tag] = _xml_parser.makeelement
+    _lookup: etree.ElementNamespaceClassLookup = _lookup
+
+    # Made on first use, at the root renderer (see `generate_id`) and per renderer (`id`).
+    _ids: tuple[str, Iterator[int]] | None = None
+    _id: str | None = None
 
     def __init__(
         self,
-        parent: "Renderer | None" = None,
+        parent: Renderer | None = None,
+        session: object = None,
+        request: Request | None = None,
+        response: Response | None = None,
+        static_url: str = "",
+        static_path: str = "",
+        url: str = "",
         *,
         callbacks: Callbacks | None = None,
         session_params: dict[str, str] | None = None,
-        static_url: str = "",
         nagare_static_url: str = "/static/nagare/",
-        url: str = "",
-        request: Request | None = None,
-        response: Response | None = None,
     ) -> None:
         self.parent = parent
         if parent is None:
             self.callbacks = callbacks
+            self.session = session
             self.session_params = {} if session_params is None else session_params
             self.static_url = static_url
+            self.static_path = static_path
             self.nagare_static_url = nagare_static_url
             self.url = url
             self.request = request
             self.response = response
+            # What the response said before any view ran (see `view_content_type`).
+            self._content_type_header = None if response is None else response.headers.get("Content-Type")
             self._tags: list[_Element] = []
             self.component: Component | None = None
             self.model: object = None
@@ -294,8 +371,10 @@ class Renderer:
         else:
             # A child shares everything with its parent; an argument given explicitly overrides.
             self.callbacks = parent.callbacks if callbacks is None else callbacks
+            self.session = parent.session if session is None else session
             self.session_params = parent.session_params if session_params is None else session_params
             self.static_url = static_url or parent.static_url
+            self.static_path = static_path or parent.static_path
             self.nagare_static_url = (
                 parent.nagare_static_url if nagare_static_url == "/static/nagare/" else nagare_static_url
             )
@@ -307,14 +386,27 @@ class Renderer:
             self.model = parent.model
             self.async_component = parent.async_component
             self.async_model = parent.async_model
+            if parent.namespaces is not self.namespaces:
+                self.namespaces = parent.namespaces
+            if parent.default_namespace is not self.default_namespace:
+                self.default_namespace = parent.default_namespace
         self._root: list[str | _Element] = []
         self._stack: list[Tag] = []
+        self._inherit(parent)
+
+    def _inherit(self, parent: Renderer | None) -> None:
+        """What a subclass adds to `__init__`: made at the root, shared with the `parent` otherwise."""
 
     # --- tags -------------------------------------------------------------------------------
 
     def makeelement(self, tag: str) -> Tag:
         """A new tag named `tag`, owned (and kept alive) by this renderer."""
-        element = self._makeelement(tag)
+        if self.default_namespace is None:
+            element = self._makeelement(tag)
+        else:
+            namespaces = self.namespaces or {}
+            uri = namespaces[self.default_namespace]
+            element = self._parser.makeelement(f"{{{uri}}}{tag}", nsmap=namespaces)
         element._renderer = self
         self._tags.append(element)
         return element
@@ -328,8 +420,56 @@ class Renderer:
         """An XML/HTML comment, to be added as a child."""
         return etree.Comment(text)
 
-    def processing_instruction(self, target: str, text: str | None = None) -> etree._ProcessingInstruction:
+    def processing_instruction(
+        self, target: str, text: str | None = None, **attributes: object
+    ) -> etree._ProcessingInstruction:
+        """A processing instruction; `attributes` are written after `text` as pseudo-attributes.
+
+        `h.processing_instruction('xml-stylesheet', href='s.css', type='text/css')` is
+        `<?xml-stylesheet href="s.css" type="text/css"?>`.
+        """
+        if attributes:
+            pseudo = " ".join(
+                f'{name[:-1] if name[-1:] == "_" else name}="{_html.escape(str(value))}"'
+                for name, value in attributes.items()
+                if value is not None
+            )
+            text = f"{text} {pseudo}" if text else pseudo
         return etree.ProcessingInstruction(target, text)
+
+    # --- services of the renderer ---------------------------------------------------------------
+
+    def generate_id(self, prefix: str = "") -> str:
+        """An id unique in the page, and across the XHR updates of the page: `prefix` (or 'id') + a random part + a number."""
+        root = self
+        while root.parent is not None:
+            root = root.parent
+        ids = root._ids
+        if ids is None:
+            # One random part per rendering: the ids of an XHR update never meet those of the page.
+            ids = root._ids = (secrets.token_hex(3), itertools.count(1))
+        return f"{prefix or 'id'}{ids[0]}-{next(ids[1])}"
+
+    @property
+    def id(self) -> str:
+        """An id of this renderer, made on first use (`generate_id`)."""
+        if self._id is None:
+            self._id = self.generate_id()
+        return self._id
+
+    @property
+    def view_content_type(self) -> str | None:
+        """The content type a view set on `h.response` (without parameters), None when no view did.
+
+        The response goes out with it instead of `content_type`.
+        """
+        root = self
+        while root.parent is not None:
+            root = root.parent
+        response = root.response
+        if response is None or response.headers.get("Content-Type") == root._content_type_header:
+            return None
+        return response.content_type
 
     def __lshift__(self, child: Child) -> Self:
         """Add `child` to the innermost `with` tag, or to the root; return the renderer."""
@@ -337,7 +477,7 @@ class Renderer:
         if stack:
             parent: _Element = stack[-1]
             if isinstance(child, _Element):  # the common cases first, without a tuple
-                parent.append(child)
+                parent.append(child if child.getparent() is None else placed(child))
             elif isinstance(child, str):
                 if child:
                     _add_text(parent, child)
@@ -389,36 +529,53 @@ class Renderer:
             result.append(self._adopt(child))
         return result
 
+    def _xml_parser(self, options: Mapping[str, Any]) -> etree.XMLParser[Tag]:
+        """The XML parser of this renderer; with `options`, a new one made with them (lxml's names)."""
+        if not options:
+            return self._parser
+        # Entities stay unresolved and the network closed unless asked (the markup may be a user's).
+        parser: etree.XMLParser[Tag] = etree.XMLParser(**{"resolve_entities": False, "no_network": True, **options})
+        parser.set_element_class_lookup(self._lookup)
+        return parser
+
     def parse_xmlstring(
-        self, text: str | bytes, fragment: bool = False, no_leading_text: bool = False
+        self, text: str | bytes, fragment: bool = False, no_leading_text: bool = False, **kw: Any
     ) -> Tag | list[str | _Element]:
-        """The tree of the XML `text`; with `fragment`, the list of its top-level nodes."""
+        """The tree of the XML `text`; with `fragment`, the list of its top-level nodes.
+
+        `kw` are options of lxml's `XMLParser` (`remove_blank_text=True`, ...).
+        """
+        parser = self._xml_parser(kw)
         if fragment:
             if isinstance(text, bytes):
                 text = text.decode("utf-8")
-            wrapper = etree.fromstring("<fragment>" + text + "</fragment>", self._parser)
+            wrapper = etree.fromstring("<fragment>" + text + "</fragment>", parser)
             return self._fragment_of(wrapper, no_leading_text)
         if isinstance(text, str) and text.lstrip().startswith("<?xml"):
             text = text.encode("utf-8")
-        return self._adopt(etree.fromstring(text, self._parser))
+        return self._adopt(etree.fromstring(text, parser))
 
     def parse_xml(
-        self, source: Source, fragment: bool = False, no_leading_text: bool = False
+        self, source: Source, fragment: bool = False, no_leading_text: bool = False, **kw: Any
     ) -> Tag | list[str | _Element]:
-        """Parse the XML file `source` (a path or a file object)."""
+        """Parse the XML file `source` (a path or a file object); `kw`: see `parse_xmlstring`."""
         if fragment:
-            return self.parse_xmlstring(_read(source), True, no_leading_text)
-        return self._adopt(etree.parse(source, self._parser).getroot())
+            return self.parse_xmlstring(_read(source), True, no_leading_text, **kw)
+        return self._adopt(etree.parse(source, self._xml_parser(kw)).getroot())
 
     # --- serialisation ----------------------------------------------------------------------
 
     def _serialize(self, element: _Element) -> str:
         return etree.tostring(element, encoding="unicode")
 
+    def _complete(self) -> None:
+        """Last changes to the tree before it is serialised (`fragment`, a subclass's `page`)."""
+
     def fragment(self, output: Child) -> str:
         """`output` (a tag, a string, a list...) serialised as a string, strings escaped."""
         items: list[str | _Element] = []
         _add_to_list(items, (output,), self)
+        self._complete()
         escape = _html.escape
         return "".join(
             escape(item, quote=False) if isinstance(item, str) else self._serialize(item) for item in items
