@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from nagare import var
+
 __all__ = ["Property", "Editor"]
 
 
