@@ -49,6 +49,30 @@ def test_here_root_and_name(tmp_path):
     assert conf.config.items("custom") == {"log": f"{tmp_path}/conf/shop.log"}  # custom sections allowed
 
 
+def test_the_whole_file_for_the_application_custom_sections_included(tmp_path):
+    filename = write(
+        tmp_path / "conf",
+        "[application]\npath = a:b\nname = shop\ndebug = on\nstatic = $here/$$static\n"
+        "[sessions]\nnb_states = 3\n"
+        "[shop]\nlog = $here/$name.log\nprice = 10\n[[nested]]\ntop = $root\n",
+    )
+    conf = application.read(filename, {"always_html": False}).as_configobj()
+    assert conf["shop"]["log"] == f"{tmp_path}/conf/shop.log" and conf["shop"].as_int("price") == 10
+    assert conf["shop"]["nested"]["top"] == str(tmp_path)
+    assert conf["sessions"]["nb_states"] == "3"  # our other sections as written
+    # [application]: the checked values, with the command line's
+    assert dict(conf["application"]) == {
+        "path": "a:b", "name": "shop", "debug": True, "redirect_after_post": False, "always_html": False,
+        "wsgi_pipe": "", "static": f"{tmp_path}/conf/$static",
+    }
+
+
+def test_the_configuration_of_a_reference_given_on_the_command_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    conf = application.from_reference("python os:getcwd", "quick").as_configobj()
+    assert conf["application"]["name"] == "quick" and conf["application"]["static"] == f"{tmp_path}/static"
+
+
 def test_relative_static_is_relative_to_the_file(tmp_path, monkeypatch):
     filename = write(tmp_path / "conf", "[application]\npath = a:b\nname = x\nstatic = ../public\n")
     monkeypatch.chdir("/")

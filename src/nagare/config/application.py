@@ -1,4 +1,9 @@
-"""The application configuration file (`conf/<name>.cfg`) and finding registered applications."""
+"""The application configuration file (`conf/<name>.cfg`) and finding registered applications.
+
+Our sections (`[application]`, `[sessions]`, `[database]`, `[logging]`) are checked: an unknown
+key in one of them is an error. Any other section is the application's own: it is left alone
+here, and the application reads it in `WSGIApp.set_config()` (`AppConfig.as_configobj()`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
+
+import configobj  # type: ignore[import-untyped]  # ConfigObj ships no type information
 
 from nagare.config import loader, logs
 from nagare.config.reference import APPLICATIONS, entry_points
@@ -78,6 +86,27 @@ class AppConfig:
     logging: logs.LoggingConfig = field(default_factory=logs.LoggingConfig)
     sessions: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))  # raw: merged with the publisher's
     config: loader.ConfigFile | None = None
+
+    def as_configobj(self) -> Any:
+        """The whole file as a new ConfigObj, what Nagare 0.5 gave `WSGIApp.set_config()`.
+
+        Every section is there (the application's own too), interpolated when read (`$here`,
+        `$root`, `$name`); `[application]` holds the checked values (booleans, the command
+        line's `-d`, `static` made absolute), the other sections the text of the file.
+        """
+        raw = _raw(self.config.conf) if self.config is not None else {}
+        # `$` doubled: the checked values are interpolated already
+        checked = self.application.as_dict().items()
+        raw["application"] = {key: value.replace("$", "$$") if isinstance(value, str) else value for key, value in checked}
+        return configobj.ConfigObj(raw, interpolation="template")
+
+
+def _raw(section: Any) -> dict[str, Any]:
+    """The keys and sub-sections of a ConfigObj section, as written (not interpolated)."""
+    # dict.__getitem__ bypasses ConfigObj's Section.__getitem__, which is where it interpolates
+    found: dict[str, Any] = {key: dict.__getitem__(section, key) for key in section.scalars}
+    found.update((name, _raw(section[name])) for name in section.sections)
+    return found
 
 
 def registered() -> dict[str, importlib.metadata.EntryPoint]:
