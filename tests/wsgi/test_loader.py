@@ -6,7 +6,8 @@ import pytest
 
 from nagare.config import application, publisher
 from nagare.errors import ConfigError
-from nagare.wsgi.loader import classify, load
+from nagare.wsgi.app import WSGIApp
+from nagare.wsgi.loader import classify, load, project_of
 
 
 def write(path, text):
@@ -36,6 +37,7 @@ def test_classify():
 
     assert classify(Root) == "factory" and classify(factory) == "factory"
     assert classify(wsgi) == "wsgi" and classify(WsgiObject()) == "wsgi"
+    assert classify(WSGIApp(Root)) == "application"  # callable as WSGI, but served with sessions
 
 
 def test_application_sessions_override_the_publisher(tmp_path, secret):
@@ -60,3 +62,19 @@ def test_a_wsgi_application_has_no_sessions(tmp_path, secret):
     app = application.read(write(tmp_path / "app.cfg", f"[application]\npath = file {tmp_path}/hello.py:app\nname = h\n"))
     loaded = load(app, publisher.read(None))
     assert loaded.kind == "wsgi" and loaded.sessions is None and loaded.wsgi({}, None) == [b"hi"]
+
+
+def test_a_root_factory_is_served_in_a_configured_wsgiapp(tmp_path, secret):
+    app = application.read(write(tmp_path / "app.cfg", "[application]\npath = python nagare.demo.app:Demo\nname = a\nredirect_after_post = on\n"))
+    loaded = load(app, publisher.read(None))
+    assert isinstance(loaded.app, WSGIApp) and loaded.wsgi is loaded.app
+    assert (loaded.app.name, loaded.app.static_url, loaded.app.redirect_after_post) == ("a", "/static/a/", True)
+    assert loaded.app.sessions is loaded.sessions and loaded.app.project_name == "nagare"
+
+
+def test_the_project_is_the_distribution_of_the_reference():
+    assert project_of("python nagare.demo.app:Demo") == project_of("nagare.demo.app:Demo") == "nagare"
+    assert project_of("app demo") == "nagare"
+    assert project_of("egg shop:main") == "shop"
+    assert project_of("file /somewhere/app.py:App") is None
+    assert project_of("python no_such_module_anywhere:x") is None

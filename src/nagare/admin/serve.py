@@ -12,6 +12,7 @@ from nagare.admin import reloader
 from nagare.admin.command import ArgumentParser, Command
 from nagare.config import application, publisher
 from nagare.errors import CommandError, ConfigError
+from nagare.publishers.base import Publisher
 from nagare.wsgi.loader import LoadedApp, load
 
 
@@ -40,9 +41,12 @@ def add_server_options(parser: ArgumentParser) -> None:
     parser.add_argument("--reload", action="store_true", default=None, help="restart when a source file changes")
 
 
-def serve(args: argparse.Namespace, load_apps: Callable[[publisher.PublisherConfig], list[LoadedApp]], *watched: str) -> int:
+def serve(
+    args: argparse.Namespace, load_apps: Callable[[publisher.PublisherConfig, Publisher], list[LoadedApp]], *watched: str
+) -> int:
     """Read the publisher file; then, with --reload, be the monitor of workers that each come back
-    here; otherwise load the applications and serve them. `watched`: more files for the reloader."""
+    here; otherwise load the applications for the publisher and serve them. `watched`: more files
+    for the reloader."""
     with reloader.watch_failure():
         reloader.watch(args.conf, *watched)
         conf = publisher.read(args.conf, {"host": args.host, "port": args.port, "reload": args.reload})
@@ -51,9 +55,10 @@ def serve(args: argparse.Namespace, load_apps: Callable[[publisher.PublisherConf
         if conf.reloader.activated and not reloader.in_worker():
             return reloader.monitor(conf.reloader)
         reloader.watch(*conf.reloader.files)
-        apps = load_apps(conf)
+        server = conf.publisher_class(conf.publisher)
+        apps = load_apps(conf, server)
         reloader.watch_modules()
-    conf.publisher_class(conf.publisher).serve(apps)
+    server.serve(apps)
     sys.stderr.flush()
     return 0
 
@@ -64,7 +69,7 @@ def print_applications() -> None:
         print(f" - {name}")
 
 
-def load_all(conf: publisher.PublisherConfig, references: Sequence[str], debug: bool) -> list[LoadedApp]:
+def load_all(conf: publisher.PublisherConfig, references: Sequence[str], debug: bool, server: Publisher | None = None) -> list[LoadedApp]:
     overrides = {"debug": True} if debug else None  # -d: every application in debug mode
     configs = [application.read(ref, overrides) for ref in references]
     reloader.watch(*(app.filename for app in configs))
@@ -73,7 +78,7 @@ def load_all(conf: publisher.PublisherConfig, references: Sequence[str], debug: 
         if app.name in names:
             raise ConfigError(app.filename, "application", "name", app.name, f"already served by {names[app.name]}")
         names[app.name] = app.filename
-    apps = [load(app, conf) for app in configs]
+    apps = [load(app, conf, server) for app in configs]
     check_publisher(conf, apps, debug)
     return apps
 
@@ -89,4 +94,4 @@ class Serve(Command):
         if not args.apps:
             print_applications()
             return 0
-        return serve(args, lambda conf: load_all(conf, args.apps, bool(args.debug)))
+        return serve(args, lambda conf, server: load_all(conf, args.apps, bool(args.debug), server))

@@ -2,20 +2,38 @@
 
 SPEC "URLs and wire protocol" is implemented here: `_s`/`_c` ids, `_action…` callbacks, `_a`
 for XHR, the `_nagare` secure-id cookie, 301/307/303 redirections and RESTful URL segments.
+
+`WSGIApp` is also the class Nagare 0.5 applications subclass: `WSGIApp(root_factory)`, then,
+once per process that loads it (the loader, `nagare.wsgi.loader`): `set_config(filename, conf,
+error)`, `set_static_path`, `set_static_url`, `set_data_path`, `set_publisher`,
+`set_sessions_manager`, `set_databases`, `set_project` and `start()`. Per request:
+`create_root()` for a new session, `start_request(root, request, response)`, `create_renderer(...)`,
+and the `on_…` hooks for what goes wrong. A hook answers with the response it returns, or with the
+WebOb HTTP exception it raises; None means the `response` it was given (which it may have changed).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, NoReturn, Protocol
 
 from webob import Request, Response
-from webob.exc import HTTPException, HTTPMovedPermanently, HTTPSeeOther, HTTPTemporaryRedirect
+from webob.exc import (
+    HTTPException,
+    HTTPForbidden,
+    HTTPMethodNotAllowed,
+    HTTPMovedPermanently,
+    HTTPSeeOther,
+    HTTPTemporaryRedirect,
+)
 
-from nagare import ajax, presentation
-from nagare.callbacks import Callbacks
+from nagare import ajax, log, presentation
+from nagare.callbacks import Callbacks, ParsedAction
 from nagare.component import Component
 from nagare.errors import ExpirationError, LockError, SessionSecurityError, StateError, StoreUnavailableError
 from nagare.namespaces import xhtml5
@@ -23,56 +41,268 @@ from nagare.sessions.base import PageState, Session, Sessions
 
 StartResponse = Callable[..., Any]
 
+#: the methods a Nagare application answers; any other goes to `on_bad_http_method` (405)
+HTTP_METHODS = ("GET", "HEAD", "POST")
+
+#: the application serving the current request (None outside a request)
+current_app: ContextVar[WSGIApp | None] = ContextVar("nagare_wsgi_current_app", default=None)
+#: the user `WSGIApp.security.create_user()` found for the current request (None: anonymous)
+current_user: ContextVar[Any] = ContextVar("nagare_wsgi_current_user", default=None)
+
+
+class SecurityManager(Protocol):
+    """What the request cycle asks of `WSGIApp.security`."""
+
+    def create_user(self, request: Request, response: Response, /) -> Any:
+        """The user of the request, None when anonymous."""
+
+    def end_rendering(self, request: Request, response: Response, session: Any, /) -> None:
+        """Write what the authentication keeps (a cookie) into the response sent."""
+
+    def has_permission(self, user: Any, perm: Any, subject: Any, /) -> object:
+        """True when `user` has `perm` on `subject`; false when refused."""
+
+    def denies(self, detail: Any = None, /) -> NoReturn:
+        """Raise the HTTP error that refuses the request."""
+
+
+class AnonymousSecurity:
+    """The default `WSGIApp.security` until `nagare.security` provides its own: every request is
+    anonymous and only the `public` permission passes (any other is a 403)."""
+
+    def create_user(self, request: Request, response: Response) -> None:
+        """Nobody: no credentials are read."""
+        return None
+
+    def end_rendering(self, request: Request, response: Response, session: Any) -> None:
+        """Nothing to keep."""
+
+    def has_permission(self, user: Any, perm: Any, subject: Any) -> bool:
+        """`public` (the string, or an object of a class named Public); a collection: any of them."""
+        if isinstance(perm, (tuple, list, set, frozenset)):
+            return any(self.has_permission(user, p, subject) for p in perm)
+        return perm == "public" or type(perm).__name__ == "Public"
+
+    def denies(self, detail: Any = None) -> NoReturn:
+        """403 Forbidden."""
+        raise HTTPForbidden()
+
 
 class WSGIApp:
-    """A Nagare application: a root component factory served with sessions."""
+    """A Nagare application: a root component factory served with sessions.
+
+    `WSGIApp(root_factory)` is Nagare 0.5's signature; the loader then configures the instance
+    through the `set_…` methods and calls `start()`. The keywords configure it directly (tests,
+    an application served without the loader).
+    """
+
+    #: makes the renderer of each page (a class attribute a subclass may replace)
+    renderer_factory: Callable[..., Any] = xhtml5.Renderer
+    request_factory: Callable[..., Request] = Request
+    response_factory: Callable[..., Response] = Response
+    #: the security manager: authenticates each request, checks the actions' permissions
+    security: SecurityManager = AnonymousSecurity()
 
     def __init__(
         self,
         root_factory: Callable[[], Any],
         *,
-        name: str,
-        sessions: Sessions[Any],
+        name: str | None = None,
+        sessions: Sessions[Any] | None = None,
         static_url: str | None = None,
         always_html: bool = True,
         redirect_after_post: bool = False,
-        renderer_factory: Callable[..., Any] = xhtml5.Renderer,
+        renderer_factory: Callable[..., Any] | None = None,
         logger: logging.Logger | None = None,
         debug: bool = False,
     ) -> None:
         self.root_factory = root_factory
         self.name = name
         self.sessions = sessions
-        self.static_url = static_url if static_url is not None else f"/static/{name}/"
+        self.static_url = static_url if static_url is not None else f"/static/{name}/" if name else ""
+        self.static_path = ""
+        self.data_path = ""
+        self.publisher: Any = None
+        self.databases: Sequence[Any] = ()
+        self.project_name: str | None = None
+        self.config_filename: str | None = None
         self.always_html = always_html
         self.redirect_after_post = redirect_after_post
-        self.renderer_factory = renderer_factory
-        self.log = logger or logging.getLogger(f"nagare.application.{name}")
+        if renderer_factory is not None:  # else the class attribute: a subclass may set its own
+            self.renderer_factory = renderer_factory
+        self.log = logger or logging.getLogger(f"nagare.application.{name}" if name else "nagare.application")
         #: an exception goes on to the server (the debugger's page) instead of a 500 page
         self.debug = debug
 
+    # -- per process: the configuration (called by the loader, in this order) ----------------
+
+    def set_config(self, config_filename: str | None, conf: Any, error: Callable[[str], NoReturn]) -> None:
+        """Read the application file: `conf` is the whole file as a ConfigObj (custom sections
+        too, `[application]` with its checked values); `error(message)` stops the start with a
+        one-line error naming the file."""
+        self.config_filename = config_filename
+        application = conf.get("application", {})
+        self.name = application.get("name", self.name)
+        for key in ("debug", "redirect_after_post", "always_html"):
+            setattr(self, key, application.get(key, getattr(self, key)))
+        self.log = logging.getLogger(f"nagare.application.{self.name}")
+
+    def set_static_path(self, static_path: str) -> None:
+        """The folder of the application's static files."""
+        self.static_path = static_path
+
+    def set_static_url(self, static_url: str) -> None:
+        """The URL its static files are served at (`/static/<name>/`)."""
+        self.static_url = static_url
+
+    def set_data_path(self, data_path: str) -> None:
+        """The folder of its data files (`$root/data`)."""
+        self.data_path = data_path
+
+    def set_publisher(self, publisher: Any) -> None:
+        """The publisher that serves it (None outside a server: `nagare-admin shell`)."""
+        self.publisher = publisher
+
+    def set_sessions_manager(self, sessions_manager: Sessions[Any]) -> None:
+        """Its sessions manager (the publisher's `[sessions]` with its own keys)."""
+        self.sessions = sessions_manager
+
+    def set_databases(self, databases: Sequence[Any]) -> None:
+        """The activated `[database]` sections (kept: nothing binds them yet)."""
+        self.databases = databases
+
+    def set_project(self, project_name: str | None) -> None:
+        """The distribution that provides the application (None: a file, a module of no distribution)."""
+        self.project_name = project_name
+
+    def start(self) -> None:
+        """Called once configured, before serving (in the FastCGI master, before the workers fork)."""
+
+    # -- per request ------------------------------------------------------------------------
+
     def create_root(self) -> Component:
+        """The root component of a new session: what `root_factory()` returns, in a Component."""
         root = self.root_factory()
         return root if isinstance(root, Component) else Component(root)
+
+    def start_request(self, root: Component, request: Request, response: Response) -> None:
+        """Called per request once the root is built or loaded, before `init` and the actions."""
+
+    def create_renderer(self, async_: bool, session: Session[Any], request: Request, response: Response, callbacks: Callbacks) -> Any:
+        """The renderer of a page (`async_` False: its links carry the id of the state stored
+        next) or of an XHR update (True: the loaded state's id, as the update stores in place)."""
+        state_id = session.state_id if async_ and session.state_id is not None else session.next_state_id
+        return self.renderer_factory(
+            session=session,
+            request=request,
+            response=response,
+            static_url=self.static_url,
+            static_path=self.static_path,
+            url=request.script_name + "/",
+            callbacks=callbacks,
+            session_params={"_s": session.session_id, "_c": f"{state_id:05d}"},
+        )
+
+    @contextmanager
+    def request_scope(self, request: Request, response: Response) -> Iterator[None]:
+        """Around everything done for one request: this application's logger is `nagare.log`'s
+        current one, this application is `current_app`, and `security.create_user()` has
+        authenticated the request (its user is `current_user`)."""
+        log_token = log.set_logger(self.log.name)
+        app_token = current_app.set(self)
+        user_token = current_user.set(None)
+        try:
+            current_user.set(self.security.create_user(request, response))
+            yield
+        finally:
+            current_user.reset(user_token)
+            current_app.reset(app_token)
+            log_token.var.reset(log_token)
+
+    def check_permissions(self, permissions: Any, subject: Any) -> None:
+        """Before an action registered with `permissions`: the security manager refuses (403) when
+        the current user lacks them."""
+        if not self.security.has_permission(current_user.get(), permissions, subject):
+            self.security.denies()
+
+    # -- the hooks: what goes wrong, and a few decisions -------------------------------------
+
+    def on_exception(self, request: Request, response: Response) -> Response | None:
+        """An exception in an action, a view or a hook (called in its `except`): a 500 page, logged
+        with its traceback; in debug mode the exception goes on to the debugger."""
+        if self.debug:  # the debugger around the application shows and prints the traceback
+            exc = sys.exc_info()[1]
+            self.log.error("error while serving %s %s: %s: %s", request.method, request.url, type(exc).__name__, exc)
+            raise  # the exception the caller is handling
+        self.log.exception("error while serving %s %s", request.method, request.url)
+        return error_page(500, "Internal Server Error", "The server could not answer this request.")
+
+    def on_expired_session(self, request: Request, response: Response) -> Response | None:
+        """Unknown or expired session or state: back to the same path, in a fresh session (301;
+        an XHR request is told to reload the page)."""
+        if _is_xhr(request):
+            return json_response({"updates": [], "reload": request.path_url})
+        return HTTPMovedPermanently(location=request.path_url)
+
+    def on_invalid_session(self, request: Request, response: Response) -> Response | None:
+        """The browser's secure-id cookie does not match the session's: 307 to the same path (503
+        for XHR), the session left alone."""
+        if _is_xhr(request):
+            return error_page(503, "Service Unavailable", "Session not available.")
+        return HTTPTemporaryRedirect(location=request.path_url)
+
+    def on_callback_lookuperror(self, request: Request, response: Response, async_: bool) -> Response | None:
+        """Action ids of the request unknown to the state (an older page of it): skipped."""
+        return None
+
+    def on_after_post(self, request: Request, response: Response, ids: list[str]) -> Response | None:
+        """A POST ran actions; `ids`: the query of the state about to be stored (`_s=…`, `_c=…`).
+        With `redirect_after_post`, 303 to it; None: the page is rendered in answer."""
+        if self.redirect_after_post:
+            return HTTPSeeOther(location=f"{request.path_url}?{'&'.join(ids)}")
+        return None
+
+    def on_back(self, request: Request, response: Response, h: Any, output: Any) -> Any:
+        """The page of a state that is not the session's last (the back button, another tab):
+        the tree rendered, to show as it is or changed."""
+        return output
+
+    def on_bad_http_method(self, request: Request, response: Response) -> Response | None:
+        """A method other than GET, HEAD and POST: 405."""
+        return HTTPMethodNotAllowed(headers={"Allow": ", ".join(HTTP_METHODS)})
 
     # -- WSGI --------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ, charset="utf-8")
-        response: Response | HTTPException
+        request = self.request_factory(environ, charset="utf-8")
+        response = self.response_factory(charset="utf-8")
+        answer: Response | HTTPException
+        inside = False
         try:
-            response = self.handle(request)
-        except HTTPException as exc:
-            response = exc
-        except Exception as exc:
-            if self.debug:  # the debugger around the application shows and prints the traceback
-                self.log.error("error while serving %s %s: %s: %s", request.method, request.url, type(exc).__name__, exc)
+            with self.request_scope(request, response):
+                inside = True
+                answer = self._answer(request, response)
+        except HTTPException as exc:  # from the scope itself: an authentication that refuses
+            answer = exc
+        except Exception:
+            if inside:  # `on_exception` let it go on (debug mode): to the debugger
                 raise
-            self.log.exception("error while serving %s %s", request.method, request.url)
-            response = error_page(500, "Internal Server Error", "The server could not answer this request.")
-        return response(environ, start_response)
+            answer = _or(self.on_exception(request, response), response)
+        return answer(environ, start_response)
 
-    def handle(self, request: Request) -> Response:
+    def _answer(self, request: Request, response: Response) -> Response | HTTPException:
+        try:
+            return self.handle(request, response)
+        except HTTPException as exc:  # raised by init_for, an action, a view or a hook: the answer
+            return exc
+        except Exception:
+            try:
+                return _or(self.on_exception(request, response), response)
+            except HTTPException as exc:
+                return exc
+
+    def handle(self, request: Request, response: Response) -> Response:
+        """One request: the session, the actions and the page (raises the WebOb HTTP exceptions)."""
         try:
             # Decoded once here (WebOb caches them): a malformed URL or body is the client's error.
             path_info = request.path_info
@@ -81,48 +311,50 @@ class WSGIApp:
             raw = request.environ.get("SCRIPT_NAME", "") + request.environ.get("PATH_INFO", "")
             self.log.warning("bad request %s %r: %s", request.method, raw, exc)
             return error_page(400, "Bad Request", "The request could not be read.")
+        if request.method not in HTTP_METHODS:
+            return _or(self.on_bad_http_method(request, response), response)
         if not path_info:
             location = request.script_name + "/" + ("?" + request.query_string if request.query_string else "")
             raise HTTPMovedPermanently(location=location)
+        sessions = self.sessions
+        if sessions is None:
+            raise RuntimeError(f"application {self.name!r} has no sessions manager: set_sessions_manager() was not called")
         session_id, state_id = params.get("_s"), params.get("_c")
         is_xhr = "_a" in params
         try:
             if session_id is None or state_id is None:
-                with self.sessions.create() as session:
-                    return self.start(request, session, is_xhr)
+                with sessions.create() as session:
+                    return self.new_session(request, response, session, is_xhr)
             if not isinstance(session_id, str) or not isinstance(state_id, str):  # a file sent as _s or _c
                 raise ExpirationError("malformed session or state id")
-            secure_id = request.cookies.get(self.sessions.security_cookie_name)
-            with self.sessions.open(session_id, state_id, secure_id) as session:
-                return self.process(request, session, is_xhr)
+            secure_id = request.cookies.get(sessions.security_cookie_name)
+            with sessions.open(session_id, state_id, secure_id) as session:
+                return self.existing_session(request, response, session, is_xhr)
         except ExpirationError:
-            return self.restart(request, is_xhr)
+            return _or(self.on_expired_session(request, response), response)
         except StateError as exc:
             self.log.warning("state refused for %s %s: %s", request.method, request.path_url, exc)
-            return self.restart(request, is_xhr)
+            return _or(self.on_expired_session(request, response), response)
         except SessionSecurityError:
             self.log.warning("secure id mismatch for session %s from %s", session_id, request.remote_addr)
-            if is_xhr:
-                return error_page(503, "Service Unavailable", "Session not available.")
-            return HTTPTemporaryRedirect(location=request.path_url)
+            return _or(self.on_invalid_session(request, response), response)
         except (LockError, StoreUnavailableError) as exc:
             self.log.error("%s %s: %s", request.method, request.path_url, exc)
             busy = isinstance(exc, LockError)
             message = "The session is busy; try again." if busy else "The sessions are unavailable; try again in a moment."
-            response = error_page(503, "Service Unavailable", message)
-            response.headers["Retry-After"] = "1"
-            return response
-
-    def restart(self, request: Request, is_xhr: bool) -> Response:
-        """Expired or unknown session or state: back to the same path, a fresh session."""
-        if is_xhr:
-            return json_response({"updates": [], "reload": request.path_url})
-        return HTTPMovedPermanently(location=request.path_url)
+            unavailable = error_page(503, "Service Unavailable", message)
+            unavailable.headers["Retry-After"] = "1"
+            return unavailable
 
     # -- a new session -----------------------------------------------------------------------
 
-    def start(self, request: Request, session: Session[Any], is_xhr: bool) -> Response:
+    def new_session(self, request: Request, response: Response, session: Session[Any], is_xhr: bool) -> Response:
+        """No `_s`/`_c`: a new root, initialised from the URL segments, rendered as the first state.
+
+        Nothing is stored when it fails: an exception (a WebOb HTTP one too) leaves no session.
+        """
         page = PageState(self.create_root(), Callbacks())
+        self.start_request(page.root, request, response)
         url = [segment for segment in request.path_info.split("/") if segment]
         if url:
             try:
@@ -133,11 +365,11 @@ class WSGIApp:
         if is_xhr:  # an update for a page whose session is gone: the page reloads
             session.delete()
             return json_response({"updates": [], "reload": request.path_url})
-        response = Response(charset="utf-8")
         self.set_cookie(request, response, session.secure_id)
-        return self.render_page(request, response, session, page, session.next_state_id)
+        return self.render_page(request, response, session, page)
 
     def set_cookie(self, request: Request, response: Response, secure_id: str) -> None:
+        assert self.sessions is not None
         response.set_cookie(
             self.sessions.security_cookie_name,
             secure_id,
@@ -149,59 +381,79 @@ class WSGIApp:
 
     # -- an existing session -----------------------------------------------------------------
 
-    def process(self, request: Request, session: Session[Any], is_xhr: bool) -> Response:
+    def existing_session(self, request: Request, response: Response, session: Session[Any], is_xhr: bool) -> Response:
+        """`_s`/`_c` named a state: its actions run, then its page (or XHR updates) is rendered.
+
+        A WebOb HTTP exception raised before the rendering (by `start_request` or an action) is
+        the answer; a redirection or a success keeps what the actions changed (the state is
+        stored in place, as for an action answering with its own response), an error does not.
+        """
         page, state_id = session.state, session.state_id
         assert page is not None and state_id is not None  # what `Sessions.open` yields
-        response = Response(charset="utf-8")
         actions = Callbacks.parse(request.params.items())
-        results = page.callbacks.run(actions, request, response)
+        try:
+            self.start_request(page.root, request, response)
+            if _unknown(page.callbacks, actions):
+                reply = self.on_callback_lookuperror(request, response, is_xhr)
+                if reply is not None:
+                    return reply
+            results = page.callbacks.run(actions, request, response, self.check_permissions)
+        except HTTPException as exc:
+            answer = exc.wsgi_response
+            if answer.status_int < 400:
+                session.store(page, state_id)
+                self.security.end_rendering(request, answer, session)
+            raise
 
         for result in results:
             if isinstance(result, Response):  # an action that answers by itself (an image, a file)
                 session.store(page, state_id)  # no page rendered: its links are the state's own
+                self.security.end_rendering(request, result, session)
                 return result
 
         if is_xhr:
-            return self.render_updates(request, session, page, state_id, results)
+            return self.render_updates(request, response, session, page, results)
 
-        if actions and self.redirect_after_post and request.method == "POST":
-            session.store(page, session.next_state_id)
-            raise HTTPSeeOther(location=self.state_url(request, session.session_id, session.next_state_id))
+        if actions and request.method == "POST":
+            try:
+                reply = self.on_after_post(request, response, [f"_s={session.session_id}", f"_c={session.next_state_id:05d}"])
+            except HTTPException as exc:
+                reply = exc.wsgi_response
+            if reply is not None:  # the page is not rendered: the state of the URL it redirects to is stored
+                session.store(page, session.next_state_id)
+                self.security.end_rendering(request, reply, session)
+                return reply
 
         # A new state even without actions (a reload, the back button): rendering registers new
         # action ids, and the pages already shown from this state (another tab, the browser's
         # cache) must keep working with theirs.
-        return self.render_page(request, response, session, page, session.next_state_id)
+        return self.render_page(request, response, session, page)
 
     def state_url(self, request: Request, session_id: str, state_id: int) -> str:
         return f"{request.path_url}?_s={session_id}&_c={state_id:05d}"
 
-    def new_renderer(self, request: Request, response: Response, callbacks: Callbacks, session_id: str, state_id: int) -> Any:
-        return self.renderer_factory(
-            callbacks=callbacks,
-            session_params={"_s": session_id, "_c": f"{state_id:05d}"},
-            static_url=self.static_url,
-            url=request.script_name + "/",
-            request=request,
-            response=response,
-        )
-
-    def render_page(self, request: Request, response: Response, session: Session[Any], page: PageState, state_id: int) -> Response:
-        """Render the whole page with fresh action ids, store it as the state `state_id`."""
+    def render_page(self, request: Request, response: Response, session: Session[Any], page: PageState) -> Response:
+        """Render the whole page with fresh action ids, store it as the state `next_state_id`."""
         page.callbacks.clear()
-        h = self.new_renderer(request, response, page.callbacks, session.session_id, state_id)
+        h = self.create_renderer(False, session, request, response, page.callbacks)
+        content_type = response.headers.get("Content-Type")
         output = page.root.render(h)
+        if session.state_id is not None and session.manager.states_history and session.state_id + 1 != session.next_state_id:
+            output = self.on_back(request, response, h, output)
         body = h.page(output, self.always_html)
-        session.store(page, state_id)
-        response.content_type = h.content_type.split(";")[0]
+        session.store(page, session.next_state_id)
+        if response.headers.get("Content-Type") == content_type:  # else a view set its own (`h.response`)
+            response.headers["Content-Type"] = h.content_type
         response.body = body
         response.cache_control = "no-cache"
+        self.security.end_rendering(request, response, session)
         return response
 
-    def render_updates(self, request: Request, session: Session[Any], page: PageState, state_id: int, results: list[Any]) -> Response:
+    def render_updates(self, request: Request, response: Response, session: Session[Any], page: PageState, results: list[Any]) -> Response:
         """An XHR request: render the parts its actions asked for, keep the state in place."""
-        response = Response(charset="utf-8")
-        h = self.new_renderer(request, response, page.callbacks, session.session_id, state_id)
+        state_id = session.state_id
+        assert state_id is not None
+        h = self.create_renderer(True, session, request, response, page.callbacks)
         updates, reload = [], None
         for rendering in results:
             if not isinstance(rendering, ajax.Rendering):
@@ -219,7 +471,33 @@ class WSGIApp:
                 output = rendering.component.render(h.AsyncRenderer(), rendering.render)
                 updates.append({"id": rendering.dom_id, "mode": "outer", "html": h.fragment(output)})
         session.store(page, state_id)  # the page shown keeps its state id: its links stay valid
-        return json_response({"updates": updates, "head": h.head_assets(), "reload": reload}, response)
+        json_response({"updates": updates, "head": h.head_assets(), "reload": reload}, response)
+        self.security.end_rendering(request, response, session)
+        return response
+
+
+def create_WSGIApp(app: Any, with_component: bool = True) -> WSGIApp:
+    """`app` as an application: a `WSGIApp` as it is, a root factory (a class, a function) in a new one.
+
+    `with_component` is Nagare 0.5's; a root that is not a `Component` is put in one either way.
+    """
+    return app if isinstance(app, WSGIApp) else WSGIApp(app)
+
+
+def _or(reply: Response | None, response: Response) -> Response:
+    """What a hook answers: its reply, else the response it was given."""
+    return response if reply is None else reply
+
+
+def _is_xhr(request: Request) -> bool:
+    return "_a" in request.params
+
+
+def _unknown(callbacks: Callbacks, actions: list[ParsedAction]) -> bool:
+    """Whether an action of the request is not registered in the state."""
+    # Callbacks offers no lookup of its own: the registry is read as `run()` reads it.
+    registered = callbacks._callbacks
+    return any(key not in registered for _, key, _, _ in actions)
 
 
 def json_response(data: dict[str, Any], response: Response | None = None) -> Response:

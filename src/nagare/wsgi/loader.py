@@ -1,24 +1,37 @@
-"""From configuration to a served application: the root factory, its sessions, its logger."""
+"""From configuration to a served application: the root factory, its sessions, its logger.
+
+The object an application file names is a `WSGIApp` (an instance of it or of a subclass, as
+Nagare 0.5 applications define one), a root factory (put in a new `WSGIApp`, as Nagare 0.5's
+`create_WSGIApp` did), or a plain WSGI callable (served as it is). A `WSGIApp` is configured
+here, once per process that loads it: `set_config`, `set_static_path`, `set_static_url`,
+`set_data_path`, `set_publisher`, `set_sessions_manager`, `set_databases`, `set_project`, then
+`start()`. An exception in one of them stops the start with one line naming the file.
+"""
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from nagare import log
 from nagare.config import loader as config_loader
 from nagare.config.application import AppConfig
 from nagare.config.publisher import SESSIONS, PublisherConfig, plugin
+from nagare.config.reference import APPLICATIONS, entry_points
 from nagare.config.reference import load as load_reference
 from nagare.config.settings import Table
 from nagare.config.values import Values
 from nagare.errors import ConfigError, NagareError
 from nagare.sessions.base import Sessions
 from nagare.sessions.serializer import Serializer, load_secret
-from nagare.wsgi.app import WSGIApp
+from nagare.wsgi.app import WSGIApp, create_WSGIApp
+
+if TYPE_CHECKING:  # the publishers import the loader, not the other way round
+    from nagare.publishers.base import Publisher
 
 NAGARE_STATIC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
 
@@ -30,9 +43,10 @@ class LoadedApp:
     name: str
     wsgi: Any
     static: str | None
-    kind: str  # "nagare": root component factory with sessions; "wsgi": served as it is
+    kind: str  # "nagare": a WSGIApp with sessions; "wsgi": served as it is
     config: AppConfig
     sessions: Sessions[Any] | None = None
+    app: WSGIApp | None = None  # the application object, before the `wsgi_pipe`
 
 
 def _reason(exc: Exception) -> str:
@@ -41,7 +55,9 @@ def _reason(exc: Exception) -> str:
 
 
 def classify(obj: Any) -> str:
-    """'factory' for a component root factory, 'wsgi' for a WSGI callable."""
+    """'application' for a WSGIApp, 'factory' for a component root factory, 'wsgi' for a WSGI callable."""
+    if isinstance(obj, WSGIApp):
+        return "application"
     if isinstance(obj, type):
         return "factory"
     if not callable(obj):
@@ -79,7 +95,53 @@ def sessions_manager(app: AppConfig, publisher: PublisherConfig) -> Sessions[Any
     return manager
 
 
-def load(app: AppConfig, publisher: PublisherConfig) -> LoadedApp:
+def project_of(reference: str) -> str | None:
+    """The distribution that provides the object of `reference` (None: a file, or no distribution)."""
+    kind, _, rest = reference.strip().partition(" ")
+    rest = rest.strip()
+    if kind == "egg":
+        return rest.split(":")[0].strip()
+    if kind == "app":
+        entry = entry_points(APPLICATIONS).get(rest)
+        return entry.dist.name if entry is not None and entry.dist is not None else None
+    if kind == "file":
+        return None
+    top = (rest if kind == "python" else kind).split(":")[0].split(".")[0]
+    names = importlib.metadata.packages_distributions().get(top, [])
+    return names[0] if names else None
+
+
+def configure(application: WSGIApp, app: AppConfig, sessions: Sessions[Any], server: Publisher | None = None) -> None:
+    """Nagare 0.5's configuration of a `WSGIApp`, in its order, then `start()`."""
+    settings = app.application
+
+    def error(message: str) -> NoReturn:
+        raise ConfigError(app.filename, reason=" ".join(str(message).split()))
+
+    calls: list[tuple[str, tuple[Any, ...]]] = [
+        ("set_config", (app.filename, app.as_configobj(), error)),
+        ("set_static_path", (settings.static,)),
+        ("set_static_url", (f"/static/{app.name}/",)),
+        ("set_data_path", (os.path.join(app.root, "data"),)),
+        ("set_publisher", (server,)),
+        ("set_sessions_manager", (sessions,)),
+        ("set_databases", (tuple(database for database in app.databases if database.activated),)),
+        ("set_project", (project_of(settings.path),)),
+        ("start", ()),
+    ]
+    for name, args in calls:
+        try:
+            getattr(application, name)(*args)
+        except NagareError:
+            raise
+        except Exception as exc:  # the application's code: reported in one line, as its import is
+            text = " ".join(str(exc).split())
+            raise ConfigError(app.filename, "application", "path", settings.path, f"{name}() failed: {type(exc).__name__}: {text}") from exc
+
+
+def load(app: AppConfig, publisher: PublisherConfig, server: Publisher | None = None) -> LoadedApp:
+    """The application of `app`, configured, started and ready to mount; `server`: the publisher
+    that will serve it (None: `nagare-admin shell`)."""
     settings = app.application
     try:
         obj = load_reference(settings.path)
@@ -89,29 +151,23 @@ def load(app: AppConfig, publisher: PublisherConfig) -> LoadedApp:
         kind = classify(obj)
     except NagareError as exc:
         raise ConfigError(app.filename, "application", "path", settings.path, _reason(exc)) from None
-    logger = log.configure_application(app.name, app.logging)
+    log.configure_application(app.name, app.logging)
     static = settings.static if settings.static and os.path.isdir(settings.static) else None
-    sessions = None
+    sessions = application = None
     if kind == "wsgi":
         wsgi = obj
     else:
         sessions = sessions_manager(app, publisher)
-        wsgi = WSGIApp(
-            obj,
-            name=app.name,
-            sessions=sessions,
-            always_html=settings.always_html,
-            redirect_after_post=settings.redirect_after_post,
-            logger=logger,
-            debug=settings.debug,
-        )
+        application = create_WSGIApp(obj)
+        configure(application, app, sessions, server)
+        wsgi = application
     if settings.wsgi_pipe:
         try:
             pipe = load_reference(settings.wsgi_pipe)
         except NagareError as exc:
             raise ConfigError(app.filename, "application", "wsgi_pipe", settings.wsgi_pipe, _reason(exc)) from None
         wsgi = apply_pipe(pipe, wsgi, app.filename, settings.wsgi_pipe)
-    return LoadedApp(app.name, wsgi, static, "nagare" if kind == "factory" else "wsgi", app, sessions)
+    return LoadedApp(app.name, wsgi, static, "wsgi" if application is None else "nagare", app, sessions, application)
 
 
 def apply_pipe(pipe: Any, wsgi: Any, filename: str, reference: str) -> Any:
