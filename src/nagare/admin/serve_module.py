@@ -9,6 +9,7 @@ from nagare.admin.command import ArgumentParser, Command
 from nagare.admin.serve import add_server_options, check_publisher, serve
 from nagare.config import application, publisher
 from nagare.errors import CommandError
+from nagare.publishers.base import Publisher
 from nagare.wsgi.loader import LoadedApp, load
 
 
@@ -27,10 +28,10 @@ class ServeModule(Command):
         kind = "file" if target.endswith(".py") or os.sep in target else "python"
         reference = f"{kind} {os.path.abspath(target) if kind == 'file' else target}:{factory}"
 
-        def load_apps(conf: publisher.PublisherConfig) -> list[LoadedApp]:
+        def load_apps(conf: publisher.PublisherConfig, server: Publisher) -> list[LoadedApp]:
             overrides = {"debug": True} if args.debug else None
             app_config = application.from_reference(reference, args.name.strip("/"), overrides)
-            apps = [load(app_config, conf)]
+            apps = [load(app_config, conf, server)]
             check_publisher(conf, apps, bool(args.debug))
             return apps
 
