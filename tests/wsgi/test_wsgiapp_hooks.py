@@ -18,6 +18,7 @@ from webob.exc import HTTPFound, HTTPNotFound, HTTPSeeOther
 from nagare import log, presentation, wsgi
 from nagare.config import application, loader, publisher
 from nagare.errors import ConfigError
+from nagare.security import common as security_common
 from nagare.sessions.memory import Sessions
 from nagare.sessions.serializer import Serializer
 from nagare.wsgi import app as wsgi_app
@@ -66,6 +67,7 @@ def render_page(self: Page, h: Any, comp: Any, *args: Any) -> Any:
         h << h.a(name, id=name).action(getattr(self, name))
     h << h.a("admin", id="admin").action(self.admin_only, permissions="admin")
     h << h.a("public", id="public").action(self.click, permissions="public")
+    h << h.a("public", id="security-public").action(self.click, permissions=security_common.public)
     with h.form:
         h << h.input(type="submit", value="save", id="save").action(self.click)
     return h.root
@@ -584,6 +586,7 @@ def test_an_action_needing_a_permission_is_refused_to_the_anonymous_user_by_defa
     page = client.get()
     assert client.click(page, "admin").status_int == 403
     assert clicks(client.click(page, "public")) == 1
+    assert clicks(client.click(page, "security-public")) == 1  # nagare.security's `public`
     session_id, state_id = ids(page.text)
     assert clicks(client.get(f"?_s={session_id}&_c={state_id:05d}")) == 0  # the refused action stored nothing
 
