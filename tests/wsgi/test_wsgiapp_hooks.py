@@ -591,6 +591,18 @@ def test_an_action_needing_a_permission_is_refused_to_the_anonymous_user_by_defa
     assert clicks(client.get(f"?_s={session_id}&_c={state_id:05d}")) == 0  # the refused action stored nothing
 
 
+def test_a_request_the_manager_cannot_read_is_a_400_not_a_500(caplog):
+    class Reading(Manager):
+        def create_user(self, request: Request, response: Response) -> str | None:
+            return request.params.get("__ac_name")  # a form authentication reads the fields
+
+    class App(wsgi.WSGIApp):
+        security = Reading()
+
+    response = Client(App(Page, name="t", sessions=sessions())).get("?%ff=1")
+    assert response.status_int == 400 and "Traceback" not in caplog.text
+
+
 def test_a_permission_the_manager_grants_lets_the_action_run():
     class App(wsgi.WSGIApp):
         security = Manager()

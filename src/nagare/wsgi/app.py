@@ -276,7 +276,9 @@ class WSGIApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = self.request_factory(environ, charset="utf-8")
         response = self.response_factory(charset="utf-8")
-        answer: Response | HTTPException
+        answer: Response | HTTPException | None = self.unreadable(request)
+        if answer is not None:  # before anything reads it: the authentication does
+            return answer(environ, start_response)
         inside = False
         try:
             with self.request_scope(request, response):
@@ -301,16 +303,20 @@ class WSGIApp:
             except HTTPException as exc:
                 return exc
 
-    def handle(self, request: Request, response: Response) -> Response:
-        """One request: the session, the actions and the page (raises the WebOb HTTP exceptions)."""
+    def unreadable(self, request: Request) -> Response | None:
+        """A 400 page when the URL or the body cannot be decoded (the client's error), else None."""
         try:
-            # Decoded once here (WebOb caches them): a malformed URL or body is the client's error.
-            path_info = request.path_info
-            params = request.params
+            # Decoded once here (WebOb caches them), before the security manager reads them.
+            _decoded = (request.path_info, request.params)
         except (UnicodeDecodeError, ValueError) as exc:
             raw = request.environ.get("SCRIPT_NAME", "") + request.environ.get("PATH_INFO", "")
             self.log.warning("bad request %s %r: %s", request.method, raw, exc)
             return error_page(400, "Bad Request", "The request could not be read.")
+        return None
+
+    def handle(self, request: Request, response: Response) -> Response:
+        """One request: the session, the actions and the page (raises the WebOb HTTP exceptions)."""
+        path_info, params = request.path_info, request.params
         if request.method not in HTTP_METHODS:
             return _or(self.on_bad_http_method(request, response), response)
         if not path_info:
@@ -476,7 +482,7 @@ class WSGIApp:
         return response
 
 
-def create_WSGIApp(app: Any, with_component: bool = True) -> WSGIApp:
+def create_WSGIApp(app: Any, with_component: bool = True) -> WSGIApp:  # noqa: N802 (the Nagare 0.5 name)
     """`app` as an application: a `WSGIApp` as it is, a root factory (a class, a function) in a new one.
 
     `with_component` is Nagare 0.5's; a root that is not a `Component` is put in one either way.
