@@ -577,6 +577,9 @@ def test_the_security_manager_authenticates_each_request_and_ends_each_rendering
     assert request.get_response(app).status_int == 200
     assert users == [None, "root"] and wsgi_app.current_user.get() is None  # per request, cleared after
     assert app.security.ended == [(200, session_id), (200, session_id)]
+    client.click(page, "admin")  # refused: the 403 goes through the manager too (its cookie)
+    client.click(page, "click_then_redirect")
+    assert app.security.ended[2:] == [(403, session_id), (303, session_id)]
 
 
 def test_an_action_needing_a_permission_is_refused_to_the_anonymous_user_by_default():

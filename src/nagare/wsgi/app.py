@@ -330,12 +330,12 @@ class WSGIApp:
         try:
             if session_id is None or state_id is None:
                 with sessions.create() as session:
-                    return self.new_session(request, response, session, is_xhr)
+                    return self._in_session(self.new_session, request, response, session, is_xhr)
             if not isinstance(session_id, str) or not isinstance(state_id, str):  # a file sent as _s or _c
                 raise ExpirationError("malformed session or state id")
             secure_id = request.cookies.get(sessions.security_cookie_name)
             with sessions.open(session_id, state_id, secure_id) as session:
-                return self.existing_session(request, response, session, is_xhr)
+                return self._in_session(self.existing_session, request, response, session, is_xhr)
         except ExpirationError:
             return _or(self.on_expired_session(request, response), response)
         except StateError as exc:
@@ -351,6 +351,24 @@ class WSGIApp:
             unavailable = error_page(503, "Service Unavailable", message)
             unavailable.headers["Retry-After"] = "1"
             return unavailable
+
+    def _in_session(
+        self,
+        step: Callable[[Request, Response, Session[Any], bool], Response],
+        request: Request,
+        response: Response,
+        session: Session[Any],
+        is_xhr: bool,
+    ) -> Response:
+        """`step`, then `security.end_rendering()` with its answer (a WebOb HTTP exception too:
+        a 403 carries the authentication's cookie), after the store, the session still locked."""
+        try:
+            answer = step(request, response, session, is_xhr)
+        except HTTPException as exc:
+            self.security.end_rendering(request, exc.wsgi_response, session)
+            raise
+        self.security.end_rendering(request, answer, session)
+        return answer
 
     # -- a new session -----------------------------------------------------------------------
 
@@ -408,13 +426,11 @@ class WSGIApp:
             answer = exc.wsgi_response
             if answer.status_int < 400:
                 session.store(page, state_id)
-                self.security.end_rendering(request, answer, session)
             raise
 
         for result in results:
             if isinstance(result, Response):  # an action that answers by itself (an image, a file)
                 session.store(page, state_id)  # no page rendered: its links are the state's own
-                self.security.end_rendering(request, result, session)
                 return result
 
         if is_xhr:
@@ -427,7 +443,6 @@ class WSGIApp:
                 reply = exc.wsgi_response
             if reply is not None:  # the page is not rendered: the state of the URL it redirects to is stored
                 session.store(page, session.next_state_id)
-                self.security.end_rendering(request, reply, session)
                 return reply
 
         # A new state even without actions (a reload, the back button): rendering registers new
@@ -452,7 +467,6 @@ class WSGIApp:
             response.headers["Content-Type"] = h.content_type
         response.body = body
         response.cache_control = "no-cache"
-        self.security.end_rendering(request, response, session)
         return response
 
     def render_updates(self, request: Request, response: Response, session: Session[Any], page: PageState, results: list[Any]) -> Response:
@@ -477,9 +491,7 @@ class WSGIApp:
                 output = rendering.component.render(h.AsyncRenderer(), rendering.render)
                 updates.append({"id": rendering.dom_id, "mode": "outer", "html": h.fragment(output)})
         session.store(page, state_id)  # the page shown keeps its state id: its links stay valid
-        json_response({"updates": updates, "head": h.head_assets(), "reload": reload}, response)
-        self.security.end_rendering(request, response, session)
-        return response
+        return json_response({"updates": updates, "head": h.head_assets(), "reload": reload}, response)
 
 
 def create_WSGIApp(app: Any, with_component: bool = True) -> WSGIApp:  # noqa: N802 (the Nagare 0.5 name)
