@@ -71,6 +71,10 @@ class Page:
             else:
                 data.append((el.get("name"), el.get("value", "")))
         multipart = {by_id.get(k, k): v for k, v in (files or {}).items()}
+        for el in form.iter("input"):  # a file field left empty is sent as an empty part, as browsers do
+            name = el.get("name")
+            if (el.get("type") or "").lower() == "file" and name and el.get("disabled") is None and name not in multipart:
+                multipart[name] = ("", b"")
         action = urljoin(self.url, form.get("action") or self.url)
         if (form.get("method") or "get").lower() == "post":
             parts = [(n, (None, v)) for n, v in data] + [(n, (fn, content)) for n, (fn, content) in multipart.items()]

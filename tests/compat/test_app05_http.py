@@ -1,0 +1,90 @@
+"""A Nagare 0.5 application (tests/compat/app05.py) served for real, clicked and submitted as a browser does."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.support.browser import Browser, Page
+from tests.support.server import NagareServer
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("app05")
+    for name in ("app05.py", "app05.cfg"):
+        shutil.copy(HERE / name, tmp / name)
+    server = NagareServer([str(tmp / "app05.cfg")], tmp)
+    yield server
+    server.stop()
+
+
+def home(server) -> Page:
+    page = Browser().get(server.url + "/app05/")
+    assert page.status == 200, page.text[:500]
+    return page
+
+
+def test_the_application_reads_its_own_config_section_and_imports_what_05_offers(server):
+    page = home(server)
+    assert page.text_of("#greeting") == "Hello from the application file"  # set_config + start_request
+    assert page.text_of("#continuations") == "no continuations"  # has_continuation tells the truth
+
+
+def test_links_and_submits_call_their_action_with_its_arguments(server):
+    page = home(server)
+    page = page.click("#digit2").click("#digit3")
+    assert page.text_of("#display") == "23"
+    page = page.submit("#keys", button="#seven")
+    page = page.submit("#keys", button="#eight")  # a keyword argument
+    assert page.text_of("#display") == "2378"
+    assert "digit 7" in server.log()  # nagare.log writes to the application's logger
+
+
+def test_a_link_keeps_its_restful_path_and_the_fragment(server):
+    page = home(server)
+    link = page.find("#menu-profile").get("href")
+    parts = urlsplit(link)
+    assert parts.path == "/app05/profile" and "_s=" in parts.query and "_action" in parts.query
+    assert urlsplit(page.find("#help").get("href")).path == "/app05/help"
+    assert page.find("#help").get("href").endswith("#top")
+    page = page.click("#menu-profile")
+    assert urlsplit(page.url).path == "/app05/profile" and page.find("#profile") is not None
+
+
+def test_a_restful_url_starts_on_its_page_and_an_unknown_one_is_a_404(server):
+    page = Browser().get(server.url + "/app05/profile")
+    assert page.status == 200 and page.find("#profile") is not None
+    missing = Browser().get(server.url + "/app05/nothing")
+    assert missing.status == 404  # presentation.HTTPNotFound raised by init_for
+
+
+def test_a_form_with_deferred_validators_radios_select_textarea_and_an_empty_upload(server):
+    page = home(server).click("#menu-profile")
+    page = page.submit("#profile", fields={"age": "70", "notes": "hi", "choice": "L", "subscribe": "on", "green": None}, button="#save")
+    assert page.text_of("#age-error") != ""  # to_int().lesser_than(50) built before the value
+    page = page.submit("#profile", fields={"age": "42"}, button="#save")
+    assert page.text_of("#age-value") == "42" and page.text_of("#age-error") == ""
+    assert page.text_of("#notes-value").startswith("N:")
+    assert page.text_of("#choice-value") == "size=L"
+    assert page.text_of("#upload") == "empty"  # no file chosen: ''
+    # 0.5.1's order: the form's pre_action, the values, its post_action, then the submit
+    assert page.text_of("#trace").startswith("pre,post,save")
+
+
+def test_radio_buttons_share_the_application_name_and_call_their_own_action(server):
+    page = home(server).click("#menu-profile")
+    red, green = page.find("#red"), page.find("#green")
+    assert red.get("name") == green.get("name") == "color"
+    page = page.submit("#profile", fields={"color": green.get("value")}, button="#save")
+    assert page.text_of("#color") == "green"
+
+
+def test_comp_answer_as_an_action_with_its_argument(server):
+    page = home(server).click("#yes")
+    assert page.text_of("#answer") == "question: yes"
