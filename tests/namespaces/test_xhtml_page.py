@@ -208,3 +208,149 @@ def test_parse_html_document_and_file(h, tmp_path):
 def test_parsed_markup_is_not_escaped_but_text_is(h):
     out = h.fragment(h.div(h.parse_html("<em>ok</em>", fragment=True), "<em>no</em>"))
     assert out == "<div><em>ok</em>&lt;em&gt;no&lt;/em&gt;</div>"
+
+
+def test_parse_html_reads_relative_names_from_the_static_path(tmp_path):
+    (tmp_path / "menu.html").write_text("<ul><li>one</li></ul>")
+    h = xhtml5.Renderer(static_path=str(tmp_path))
+    assert h.new().parse_html("menu.html", fragment=True)[0].tag == "ul"
+    assert h.parse_html(str(tmp_path / "menu.html"), fragment=True)[0].find("li").text == "one"
+
+
+def test_parse_html_reads_a_url():
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = b"<div id='remote'>from the network</div>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    with http.server.HTTPServer(("127.0.0.1", 0), Handler) as server:
+        server.timeout = 10  # handle_request gives up if no request comes
+        thread = threading.Thread(target=server.handle_request, daemon=True)
+        thread.start()
+        try:
+            (div,) = xhtml5.Renderer().parse_html(f"http://127.0.0.1:{server.server_port}/t.html", fragment=True)
+        finally:
+            thread.join(10)
+    assert div.get("id") == "remote" and div.text == "from the network"
+
+
+def test_parse_html_of_an_unreachable_url_is_one_line():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    with pytest.raises(OSError, match=rf"^cannot read http://127.0.0.1:{port}/x: "):
+        xhtml5.Renderer().parse_html(f"http://127.0.0.1:{port}/x")
+
+
+def test_parse_options_go_to_lxml(h):
+    (ul,) = h.parse_htmlstring("<ul> <!-- c --> <li>x</li> </ul>", fragment=True, remove_comments=True)
+    assert [type(node).__name__ for node in ul] == ["HTMLTag"] and ul[0].text == "x"
+    tree = h.parse_xmlstring("<a>\n  <b/>\n</a>", remove_blank_text=True)
+    assert h.fragment(tree).replace(" ", "") in ("<a><b/></a>", "<a><b></b></a>")
+    tree = h.parse_htmlstring("<p><?pi x?>y</p>", fragment=True, xhtml=True, remove_pis=True)
+    assert h.fragment(tree) == "<p>y</p>"
+
+
+# --- scripts and styles of the body, the content type a view sets ------------------------------
+
+
+def test_scripts_and_styles_of_the_body_go_to_the_head(h):
+    h.head.javascript_url("lib.js")
+    with h.div:
+        h << "a" << h.script("var first = 1;") << "b"
+        h << h.style(".x { color: red }")
+        h << h.p(h.script(src="widget.js"), "c")
+    page = document(h.page(h.root))
+    head, body = page.find("head"), page.find("body")
+    assert not body.findall(".//script") and not body.findall(".//style")
+    scripts = [s.get("src") or s.text for s in head.findall("script")]
+    assert scripts == ["/static/nagare/nagare.js", "/static/app/lib.js", "var first = 1;", "widget.js"]
+    assert head.find("style").text == ".x { color: red }"
+    assert body.find("div").text_content() == "abc"  # the text around them stays in place
+
+
+def test_scripts_in_parsed_markup_go_to_the_head_too(h):
+    page = document(h.page(h.div(h.parse_html("<p>x<script>var p;</script></p>", fragment=True))))
+    assert page.find("head/script[last()]").text == "var p;" and page.find("body//script") is None
+
+
+def test_scripts_that_belong_where_they_are_stay(h):
+    svg = h.svg(h.makeelement("style")("circle { fill: red }"))
+    html = h.html(h.head(h.script("var in_head;")), h.body(svg, h.noscript(h.style("p {}")), h.template(h.script("t"))))
+    page = document(h.page(html))
+    assert page.find("body/svg/style") is not None and page.find("body/template") is not None
+    assert [s.text for s in page.findall("head/script")][0] == "var in_head;"
+
+
+def test_a_content_type_set_by_a_view_is_kept_and_the_output_is_not_a_page():
+    import webob
+
+    response = webob.Response(charset="utf-8")
+    h = xhtml5.Renderer(response=response)
+    assert h.view_content_type is None
+    h.new().response.content_type = "text/xml"
+    assert h.view_content_type == "text/xml"
+    rss = h.parse_xmlstring("<rss version='2.0'><channel><title>News &amp; more</title></channel></rss>")
+    assert h.page(rss) == b'<rss version="2.0"><channel><title>News &amp; more</title></channel></rss>'
+    response.content_type = "text/plain"
+    assert h.page("a < b") == b"a < b"
+
+
+def test_a_view_may_set_the_doctype():
+    import webob
+
+    response = webob.Response()
+    h = xhtml5.Renderer(response=response)
+    response.doctype = '<!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.01//EN">'  # type: ignore[attr-defined]
+    assert h.page(h.p("x")).startswith(b'<!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.01//EN">\n<html>')
+    x = xhtml.Renderer(response=response)
+    assert x.page(x.p("x")).startswith(b'<!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.01//EN">\n<html')
+
+
+# --- Nagare's own static files ------------------------------------------------------------------
+
+
+def test_the_static_files_of_the_0_5_skeleton_are_served():
+    import struct
+    import zlib
+
+    from webob import Request
+
+    from nagare.wsgi.loader import NAGARE_STATIC
+    from nagare.wsgi.static import StaticFiles
+
+    static = StaticFiles(NAGARE_STATIC)
+    css = Request.blank("/application.css").get_response(static)
+    assert css.status_int == 200 and css.content_type == "text/css"
+    assert css.text.count("{") == css.text.count("}") > 5
+    assert all(selector in css.text for selector in (".mybody", "#myheader", "#main", ".nagare-error-message"))
+    logo = Request.blank("/img/logo.png").get_response(static)
+    assert logo.status_int == 200 and logo.content_type == "image/png"
+    data = logo.body
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) < 8000
+    # every chunk's CRC is right, the image data inflates to the size IHDR announces
+    position, chunks = 8, {}
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
+        assert zlib.crc32(kind + body) == crc
+        chunks[kind] = chunks.get(kind, b"") + body
+        position += 12 + length
+    width, height, depth, color = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    channels = {2: 3, 6: 4}[color]
+    assert 16 <= width <= 400 and 16 <= height <= 200 and depth == 8
+    assert len(zlib.decompress(chunks[b"IDAT"])) == height * (1 + width * channels)
+    assert b"IEND" in chunks

@@ -44,7 +44,7 @@ class Renderer(xhtml.Renderer):
             head.insert(0, self.makeelement("meta")(charset="utf-8"))
 
     def _serialize_page(self, html: etree._Element) -> bytes:
-        return b"<!DOCTYPE html>\n" + etree.tostring(html, method="html", encoding="utf-8")
+        return self._doctype().encode("utf-8") + b"\n" + etree.tostring(html, method="html", encoding="utf-8")
 
     def _serialize(self, element: etree._Element) -> str:
         return etree.tostring(element, method="html", encoding="unicode")
