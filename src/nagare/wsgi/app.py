@@ -33,6 +33,8 @@ from webob.exc import (
 )
 
 from nagare import ajax, log, presentation
+from nagare import security as nagare_security
+from nagare.security.common import Logout
 from nagare.callbacks import Callbacks, ParsedAction
 from nagare.component import Component
 from nagare.errors import ExpirationError, LockError, SessionSecurityError, StateError, StoreUnavailableError
@@ -46,48 +48,6 @@ HTTP_METHODS = ("GET", "HEAD", "POST")
 
 #: the application serving the current request (None outside a request)
 current_app: ContextVar[WSGIApp | None] = ContextVar("nagare_wsgi_current_app", default=None)
-#: the user `WSGIApp.security.create_user()` found for the current request (None: anonymous)
-current_user: ContextVar[Any] = ContextVar("nagare_wsgi_current_user", default=None)
-
-
-class SecurityManager(Protocol):
-    """What the request cycle asks of `WSGIApp.security`."""
-
-    def create_user(self, request: Request, response: Response, /) -> Any:
-        """The user of the request, None when anonymous."""
-
-    def end_rendering(self, request: Request, response: Response, session: Any, /) -> None:
-        """Write what the authentication keeps (a cookie) into the response sent."""
-
-    def has_permission(self, user: Any, perm: Any, subject: Any, /) -> object:
-        """True when `user` has `perm` on `subject`; false when refused."""
-
-    def denies(self, detail: Any = None, /) -> NoReturn:
-        """Raise the HTTP error that refuses the request."""
-
-
-class AnonymousSecurity:
-    """The default `WSGIApp.security` until `nagare.security` provides its own: every request is
-    anonymous and only the `public` permission passes (any other is a 403)."""
-
-    def create_user(self, request: Request, response: Response) -> None:
-        """Nobody: no credentials are read."""
-        return None
-
-    def end_rendering(self, request: Request, response: Response, session: Any) -> None:
-        """Nothing to keep."""
-
-    def has_permission(self, user: Any, perm: Any, subject: Any) -> bool:
-        """`public` (the string, or an object of a class named Public); a collection: any of them."""
-        if isinstance(perm, (tuple, list, set, frozenset)):
-            return any(self.has_permission(user, p, subject) for p in perm)
-        return perm == "public" or type(perm).__name__ == "Public"
-
-    def denies(self, detail: Any = None) -> NoReturn:
-        """403 Forbidden."""
-        raise HTTPForbidden()
-
-
 class WSGIApp:
     """A Nagare application: a root component factory served with sessions.
 
@@ -100,8 +60,9 @@ class WSGIApp:
     renderer_factory: Callable[..., Any] = xhtml5.Renderer
     request_factory: Callable[..., Request] = Request
     response_factory: Callable[..., Response] = Response
-    #: the security manager: authenticates each request, checks the actions' permissions
-    security: SecurityManager = AnonymousSecurity()
+    #: the security manager (`nagare.security`): authenticates each request, checks the actions'
+    #: permissions; the default lets only `public` pass
+    security: nagare_security.Manager = nagare_security.DEFAULT_MANAGER
 
     def __init__(
         self,
@@ -206,24 +167,21 @@ class WSGIApp:
     @contextmanager
     def request_scope(self, request: Request, response: Response) -> Iterator[None]:
         """Around everything done for one request: this application's logger is `nagare.log`'s
-        current one, this application is `current_app`, and `security.create_user()` has
-        authenticated the request (its user is `current_user`)."""
+        current one, this application is `current_app`, and the security manager has
+        authenticated the request (`nagare.security.get_user()`)."""
         log_token = log.set_logger(self.log.name)
         app_token = current_app.set(self)
-        user_token = current_user.set(None)
         try:
-            current_user.set(self.security.create_user(request, response))
-            yield
+            with nagare_security.bind(self.security, request, response):
+                yield
         finally:
-            current_user.reset(user_token)
             current_app.reset(app_token)
             log_token.var.reset(log_token)
 
     def check_permissions(self, permissions: Any, subject: Any) -> None:
-        """Before an action registered with `permissions`: the security manager refuses (403) when
-        the current user lacks them."""
-        if not self.security.has_permission(current_user.get(), permissions, subject):
-            self.security.denies()
+        """Before an action registered with `permissions`: the security manager refuses (403, or
+        401 with basic and digest authentication) when the current user lacks them, logged."""
+        nagare_security.check_permissions(permissions, subject)
 
     # -- the hooks: what goes wrong, and a few decisions -------------------------------------
 
@@ -362,12 +320,13 @@ class WSGIApp:
     ) -> Response:
         """`step`, then `security.end_rendering()` with its answer (a WebOb HTTP exception too:
         a 403 carries the authentication's cookie), after the store, the session still locked."""
+        context = nagare_security.current()
         try:
             answer = step(request, response, session, is_xhr)
         except HTTPException as exc:
-            self.security.end_rendering(request, exc.wsgi_response, session)
+            context.finish(exc, session)
             raise
-        self.security.end_rendering(request, answer, session)
+        context.finish(answer, session)
         return answer
 
     # -- a new session -----------------------------------------------------------------------
@@ -433,6 +392,14 @@ class WSGIApp:
                 session.store(page, state_id)  # no page rendered: its links are the state's own
                 return result
 
+        context = nagare_security.current()
+        if context.logout is not None:
+            reply = self.after_logout(request, session, page, context.logout, is_xhr)
+            if reply is not None:
+                return reply
+        if context.login and not is_xhr:
+            return self.renew_session(request, response, session, page)
+
         if is_xhr:
             return self.render_updates(request, response, session, page, results)
 
@@ -449,6 +416,30 @@ class WSGIApp:
         # action ids, and the pages already shown from this state (another tab, the browser's
         # cache) must keep working with theirs.
         return self.render_page(request, response, session, page)
+
+    def renew_session(self, request: Request, response: Response, session: Session[Any], page: PageState) -> Response:
+        """After a login, the page goes on in a new session (new ids, a new secure-id cookie) and
+        the old one is deleted: a session id known before the login (fixation) is worth nothing."""
+        assert self.sessions is not None
+        with self.sessions.create() as fresh:
+            self.set_cookie(request, response, fresh.secure_id)
+            answer = self.render_page(request, response, fresh, page)
+        session.delete()
+        return answer
+
+    def after_logout(
+        self, request: Request, session: Session[Any], page: PageState, logout: Logout, is_xhr: bool
+    ) -> Response | None:
+        """`security.get_manager().logout(location, delete_session)` was called by an action: the
+        answer, or None to render the page as usual (the user is already anonymous)."""
+        if logout.delete_session:
+            session.delete()  # nothing of the user's session outlives the logout
+        elif logout.location:
+            session.store(page, session.state_id if session.state_id is not None else session.next_state_id)
+        else:
+            return None
+        location = logout.location or request.path_url
+        return json_response({"updates": [], "reload": location}) if is_xhr else HTTPSeeOther(location=location)
 
     def state_url(self, request: Request, session_id: str, state_id: int) -> str:
         return f"{request.path_url}?_s={session_id}&_c={state_id:05d}"
