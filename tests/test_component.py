@@ -71,6 +71,55 @@ def test_becomes_replaces_object_and_model():
     assert comp().name == "c" and comp.model is None
 
 
+def test_becomes_without_an_object_changes_the_view_of_the_same_object():
+    thing = Thing("a")
+    comp = component.Component(thing)
+    assert comp.becomes(model="short") is comp
+    assert comp() is thing and comp.render(FakeRenderer()) == "[short a]"
+    comp.becomes()  # model=0: the default view again
+    assert comp() is thing and comp.model is None and comp.render(FakeRenderer()) == "[default a]"
+
+
+def test_becomes_shows_the_default_view_unless_a_model_is_given():
+    comp = component.Component(Thing("a"), model="short")
+    comp.becomes(Thing("b"))
+    assert comp.render(FakeRenderer()) == "[default b]"
+    comp.becomes(component.Component(Thing("c"), model="short"))  # its object, with the default view
+    assert comp().name == "c" and comp.render(FakeRenderer()) == "[default c]"
+    comp.becomes(Thing("d"), None)
+    assert comp.model is None
+    comp.becomes(component.Component(Thing("e")), "short")
+    assert comp.render(FakeRenderer()) == "[short e]"
+
+
+def test_becomes_keeps_the_url_unless_one_is_given():
+    comp = component.Component(Thing("a"), url="things/a")
+    comp.becomes(Thing("b"))
+    assert comp.url == "things/a"
+    comp.becomes(Thing("c"), url="things/c")
+    assert comp.url == "things/c"
+    comp.becomes(model="short")
+    assert comp.url == "things/c"
+
+
+def test_the_url_of_a_component_goes_to_its_renderer():
+    from nagare.namespaces import xhtml5
+
+    h = xhtml5.Renderer(url="/app/")
+    seen = []
+
+    @presentation.render_for(SubThing, model="url")
+    def render_url(self, h, comp, model):
+        seen.append(h.url)
+        return h.a("x").action(lambda: None)
+
+    comp = component.Component(SubThing("a"), model="url", url="things")
+    comp.render(h)
+    comp.becomes(SubThing("b"), model="url", url="other/b")
+    comp.render(h)
+    assert seen == ["/app/things", "/app/other/b"] and h.url == "/app/"
+
+
 def test_on_answer_and_answer():
     got = []
     comp = component.Component(Thing())

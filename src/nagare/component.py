@@ -11,7 +11,7 @@ import reprlib
 import secrets
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from nagare import presentation
 from nagare.errors import ContinuationError
@@ -28,8 +28,16 @@ _CALL_UNSUPPORTED = (
 )
 
 
+#: `becomes()` without an object: the same object, another view.
+_SAME: Any = object()
+
+
 class Component:
-    """A replaceable view of an object."""
+    """A replaceable view of an object.
+
+    `url` is a path fragment that the renderer adds to the URLs of the links (and forms) of its
+    views, after the application URL and the `url` of every enclosing component.
+    """
 
     #: The object shown; `Any`: it changes with `becomes()`, and who holds the component knows what it is.
     o: Any
@@ -68,13 +76,19 @@ class Component:
         output = presentation.render(self.o, renderer, self, model)
         return renderer.end_rendering(output)
 
-    def becomes(self, o: object, model: str | None = None, url: str | None = None) -> "Component":
-        """Show `o` (with its view `model`) in place of the current object."""
-        if isinstance(o, Component):
-            model, o = model if model is not None else o.model, o.o
-        self.o = o
-        self.model = model
-        self.url = url
+    def becomes(self, o: object = _SAME, model: str | Literal[0] | None = 0, url: str | None = None) -> "Component":
+        """Show `o` (by default the same object) with its view `model` in place of the current one.
+
+        `model` 0 or None is the default view, whatever the component showed (and whatever the
+        view of `o` when it is a component: its object is shown). `url` None keeps the current
+        `url`. `comp.becomes(model='edit')` shows another view of the same object. Returns the
+        component.
+        """
+        if o is not _SAME:
+            self.o = o.o if isinstance(o, Component) else o
+        self.model = None if isinstance(model, int) else model
+        if url is not None:
+            self.url = url
         return self
 
     def on_answer(self, f: Callable[..., object], *args: object, **kw: object) -> "Component":
