@@ -210,3 +210,13 @@ def test_an_image_input_without_coordinates_and_coordinates_of_other_actions_are
     link = callbacks.register(LINK, lambda: calls.append("link"))
     assert callbacks.process([(image, "label"), (value + ".x", "1"), (link + ".y", "2")]) == []
     assert calls == []
+
+
+def test_a_parameter_without_a_name_is_skipped():
+    # WebOb gives None as the name of a multipart part sent without one
+    cb = Callbacks()
+    calls = []
+    name = cb.register(LINK, lambda: calls.append("link"))
+    assert Callbacks.parse([(None, "x"), (name, "")]) == Callbacks.parse([(name, "")])
+    cb.process([(None, "x"), (name, "")])
+    assert calls == ["link"]

@@ -113,7 +113,8 @@ class Callbacks:
         found: dict[str, ParsedAction] = {}
         order: list[str] = []
         for name, value in params:
-            match = _NAME.match(name)
+            # a multipart part without a name comes as None: nothing to run, not a 500
+            match = _NAME.match(name) if name.__class__ is str else None
             if match is None:
                 # Only the ids of radio callbacks: a field typed "_action1..." must not trigger
                 # a value callback without its value.

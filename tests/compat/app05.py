@@ -6,8 +6,9 @@ way 0.5 applications do — positional action arguments on every kind of tag, a 
 deferred validators, radios, an empty upload, `comp.answer` as an action, `nagare.log`.
 """
 
-from nagare import component, editor, log, presentation, validator, var, wsgi
+from nagare import component, editor, log, presentation, security, validator, var, wsgi
 from nagare.continuation import has_continuation
+from nagare.security import common, form_auth
 
 
 class Calculator(object):
@@ -98,6 +99,52 @@ def render_question(self, h, comp, *args):
     return h.root
 
 
+class Rules(common.Rules):
+    pass
+
+
+@common.when(Rules.has_permission, (common.User, str, object))
+def admin_may_see_the_secret(rules, user, perm, subject):
+    return perm == 'see_secret' and user.id == 'admin'
+
+
+class SecurityManager(form_auth.Authentication, Rules):
+    def get_password(self, username):
+        return {'admin': 'secret', 'guest': 'guest'}.get(username)
+
+
+class Secret(object):
+    def __init__(self):
+        self.shown = False
+
+    @security.permissions('see_secret')
+    def show(self):
+        self.shown = True
+
+
+@presentation.render_for(Secret)
+def render_secret(self, h, comp, *args):
+    user = security.get_user()
+    h << h.span(user.id if user is not None else 'anonymous', id='user')
+    h << h.span('the secret' if self.shown else '', id='secret')
+    h << h.a('Show the secret', id='show').action(self.show)
+    h << h.a('Count', id='count').action(self.count, permissions='see_secret')
+    if user is None:
+        with h.form(id='login'):
+            h << h.input(name='__ac_name', id='name') << h.input(type='password', name='__ac_password', id='password')
+            h << h.input(type='submit', value='Log in', id='log-in')
+    else:
+        h << h.a('Log out', id='log-out').action(lambda: security.get_manager().logout())
+    return h.root
+
+
+def count(self):
+    self.shown = True
+
+
+Secret.count = count
+
+
 class Root(object):
     def __init__(self):
         self.page = 'calc'
@@ -107,6 +154,7 @@ class Root(object):
         self.answer = ''
         self.greeting = ''
         self.requests = var.Var(0)
+        self.secret = component.Component(Secret())
 
     def select(self, page):
         self.page = page
@@ -128,6 +176,7 @@ def render_root(self, h, comp, *args):
     h << h.div(self.content, id='content')
     h << h.div(self.question, id='question')
     h << h.span(self.answer, id='answer')
+    h << h.div(self.secret, id='security')
     return h.root
 
 
@@ -154,3 +203,4 @@ class App(wsgi.WSGIApp):
 
 
 app = App(Root)
+app.security = SecurityManager(key='a key of the tests', secure=False)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -22,6 +23,16 @@ def server(tmp_path_factory):
     server = NagareServer([str(tmp / "app05.cfg")], tmp)
     yield server
     server.stop()
+
+
+def logged(server, text: str, timeout: float = 5.0) -> bool:
+    """`text` is in the server's log (written by a background thread: it may come a little later)."""
+    deadline = time.monotonic() + timeout
+    while text not in server.log():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def home(server) -> Page:
@@ -43,7 +54,7 @@ def test_links_and_submits_call_their_action_with_its_arguments(server):
     page = page.submit("#keys", button="#seven")
     page = page.submit("#keys", button="#eight")  # a keyword argument
     assert page.text_of("#display") == "2378"
-    assert "digit 7" in server.log()  # nagare.log writes to the application's logger
+    assert logged(server, "digit 7")  # nagare.log writes to the application's logger
 
 
 def test_a_link_keeps_its_restful_path_and_the_fragment(server):
@@ -88,3 +99,34 @@ def test_radio_buttons_share_the_application_name_and_call_their_own_action(serv
 def test_comp_answer_as_an_action_with_its_argument(server):
     page = home(server).click("#yes")
     assert page.text_of("#answer") == "question: yes"
+
+
+def test_form_login_renews_the_session_a_permission_refused_then_granted_and_a_logout(server):
+    browser = Browser()
+    page = browser.get(server.url + "/app05/")
+    assert page.text_of("#user") == "anonymous"
+    before = page.find("#show").get("href")
+    refused = page.click("#show")  # @security.permissions: anonymous may not
+    assert refused.status == 403
+    assert logged(server, "permission 'see_secret' refused to anonymous")
+    refused = page.click("#count")  # .action(..., permissions=...)
+    assert refused.status == 403
+    wrong = page.submit("#login", fields={"name": "admin", "password": "nope"}, button="#log-in")
+    assert wrong.text_of("#user") == "anonymous"
+    page = wrong.submit("#login", fields={"name": "admin", "password": "secret"}, button="#log-in")
+    assert page.status == 200 and page.text_of("#user") == "admin"
+    old_session = dict(p.split("=") for p in urlsplit(before).query.split("&") if p.startswith("_s="))["_s"]
+    new_session = dict(p.split("=") for p in urlsplit(page.find("#show").get("href")).query.split("&") if p.startswith("_s="))["_s"]
+    assert new_session != old_session  # a session id known before the login is worth nothing after it
+    stale = Browser().get(urljoin(server.url + "/app05/", before))  # the pre-login state: its session is gone
+    assert stale.text_of("#user") == "anonymous" and "_s=" + old_session not in stale.url
+    page = page.click("#show")
+    assert page.text_of("#secret") == "the secret"
+    page = page.click("#log-out")
+    assert page.status == 200 and page.text_of("#user") == "anonymous"
+    assert "_s=" + new_session not in page.url
+    guest = Browser()
+    page = guest.get(server.url + "/app05/").submit("#login", fields={"name": "guest", "password": "guest"}, button="#log-in")
+    assert page.text_of("#user") == "guest"
+    assert page.click("#show").status == 403  # logged in, but not allowed
+    assert logged(server, "permission 'see_secret' refused to 'guest'")

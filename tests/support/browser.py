@@ -68,7 +68,7 @@ class Page:
             el = form.cssselect(button)[0] if not button.startswith("/") else form.xpath(button)[0]
             if (el.get("type") or "").lower() == "image":
                 data += [(el.get("name") + ".x", "1"), (el.get("name") + ".y", "1")]
-            else:
+            elif el.get("name"):  # a submit without a name is not sent
                 data.append((el.get("name"), el.get("value", "")))
         multipart = {by_id.get(k, k): v for k, v in (files or {}).items()}
         for el in form.iter("input"):  # a file field left empty is sent as an empty part, as browsers do
