@@ -49,3 +49,25 @@ def test_every_marker_names_a_distinct_table():
 def test_every_command_is_documented():
     for name in entry_points("nagare.commands"):
         assert f"`{name}" in DOC, f"command {name} is not in docs/configuration.md"
+
+
+def test_every_test_named_by_the_compatibility_page_exists():
+    """docs/compatibility.md names the test that shows each row: it must exist (renamed, the row lies)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "docs" / "compatibility.md").read_text()
+    named: list[tuple[str, str]] = []
+    # "file::a, ::b" names two tests of one file; "file (one test per hook)" names the file
+    for path, names in re.findall(r"(tests/[\w/]+\.py)((?:::\w+|, ::\w+)*)", text):
+        named += [(path, name) for name in re.findall(r"::(\w+)", names)]
+        assert (root / path).is_file(), path
+    assert len(named) > 50
+    defined: dict[str, set[str]] = {}
+    for path, name in named:
+        if path not in defined:
+            tree = ast.parse((root / path).read_text())
+            defined[path] = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        assert name in defined[path], f"docs/compatibility.md names {path}::{name}, which does not exist"
