@@ -110,11 +110,17 @@ def link_url(href: str, base: str) -> str:
     Absolute paths, full URLs and `#fragment`s alone are kept; an empty href is `base` itself,
     a query alone (`?sort=name`) goes on `base`.
     """
+    # The hot path of every link with an href: the common cases first, the regex last.
     if not href:
         return base
-    if href[0] == "?":
+    first = href[0]
+    if first == "/" or first == "#" or not base:
+        return href
+    if first == "?":
         return base + href
-    return absolute_url(href, base)
+    if ":" in href and _SCHEME.match(href):
+        return href
+    return base + href if base[-1] == "/" else base + "/" + href
 
 
 def _fetch(url: str) -> bytes:
@@ -355,11 +361,13 @@ class A(HTMLTag):
     __slots__ = ()
 
     def __call__(self, *children: Child, **attributes: object) -> "A":
-        xml.Tag.__call__(self, *children, **attributes)
-        if "href" in attributes:
-            href = self.get("href")
-            if href and href[0] not in "/#":
-                self.set("href", link_url(href, self._renderer.url))
+        if attributes:
+            href = attributes.get("href")
+            if href and isinstance(href, str) and href[0] not in "/#":
+                attributes["href"] = link_url(href, self._renderer.url)  # a dict of this call only
+            xml._set_attributes(self, attributes)
+        if children:
+            xml._add(self, children, None)
         return self
 
     def action(
