@@ -94,10 +94,12 @@ class Renderer(Protocol):
 class RendererOptions(TypedDict, total=False):
     """The keyword arguments of a renderer (`xml.Renderer`: what they mean)."""
 
-    callbacks: Callbacks | None
-    session_params: dict[str, str] | None
-    static_url: str
-    nagare_static_url: str
-    url: str
+    session: object
     request: Request | None
     response: Response | None
+    static_url: str
+    static_path: str
+    url: str
+    callbacks: Callbacks | None
+    session_params: dict[str, str] | None
+    nagare_static_url: str
