@@ -343,3 +343,27 @@ def test_a_0_5_form_view(module):
     field = label.find(".//input[@name='name']")
     assert label.find("div").get("class") == "nagare-error-field" and field.get("id") == label.get("for")
     assert page.find(".//input[@type='submit']").get("data-role") == "save"
+
+
+class SessionView:
+    pass
+
+
+@presentation.render_for(SessionView)
+def render_session_view(self, h, comp, model):
+    return h.p(h.span(h.session.session_id, id="sid"), h.a("x", id="link").action(lambda: None))
+
+
+def test_h_session_is_the_session_of_the_request():
+    from nagare.config import loader
+    from nagare.sessions.memory import Sessions
+    from nagare.sessions.serializer import Serializer
+    from nagare.wsgi.app import WSGIApp
+
+    sessions = Sessions(loader.check(None, Sessions.SETTINGS, {}), Serializer(b"k" * 32, "t"), "t")
+    app = WSGIApp(SessionView, name="t", sessions=sessions)
+    request = webob.Request.blank("/t/", base_url="http://localhost")
+    request.script_name, request.path_info = "/t", "/"
+    page = request.get_response(app).text
+    session_id = re.search(r'id="sid">([0-9a-f]+)<', page).group(1)
+    assert f"_s={session_id}" in re.search(r'id="link" href="([^"]+)"', page).group(1)
