@@ -217,3 +217,29 @@ def test_parse_xml_file(h, tmp_path):
 
 def test_comment(h):
     assert h.fragment(h.p(h.comment(" note "), "x")) == "<p><!-- note -->x</p>"
+
+
+def test_write_xmlstring_serialises_the_tree_with_lxml_options(h):
+    tree = h.catalog(h.book("Dune", isbn="1"))
+    assert tree.write_xmlstring() == b'<catalog><book isbn="1">Dune</book></catalog>'
+    assert tree.write_xmlstring(encoding="unicode") == '<catalog><book isbn="1">Dune</book></catalog>'
+    assert tree.write_xmlstring(xml_declaration=True).startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+    assert tree.write_xmlstring(encoding="iso-8859-1").startswith(b"<?xml")
+
+
+def test_write_htmlstring_serialises_as_html():
+    from nagare.namespaces import xhtml
+
+    h = xhtml.Renderer()
+    tree = h.div(h.br(), h.p(), "é")
+    assert tree.write_htmlstring() == "<div><br><p></p>é</div>".encode()
+    assert tree.write_htmlstring(encoding="unicode") == "<div><br><p></p>é</div>"
+
+
+def test_write_keeps_the_meld_ids_unless_pipeline_is_false(h):
+    tree = h.list(h.item("x").meld_id("item"))
+    ns = 'xmlns:meld="http://www.plope.com/software/meld3"'
+    assert tree.write_xmlstring() == f'<list><item {ns} meld:id="item">x</item></list>'.encode()
+    assert tree.write_xmlstring(pipeline=False) == b"<list><item>x</item></list>"
+    assert tree.write_htmlstring(pipeline=False) == b"<list><item>x</item></list>"
+    assert tree.findmeld("item") is not None  # the tree itself keeps them

@@ -14,6 +14,11 @@
 - attributes: a trailing underscore is dropped (`class_`, `for_`), None omits the attribute,
   numbers and other objects are converted with `str()`, booleans are handled by `_boolean`.
 
+Tags also have Nagare 0.5's meld3-style templating (`meld_id`, `findmeld`, `repeat`, `fill`,
+`replace`, `append_text`) and serialisation (`write_xmlstring`, `write_htmlstring`): the meld id
+of an element is its attribute `id` in meld3's namespace (`MELD_NS`, written `meld:id`), the one
+the templates of meld3 and Nagare 0.5 use.
+
 A tag can have a *stand-in*: the element added in its place wherever it is added, as long as the
 tag is inside it (`xhtml`'s `.error(msg)` decoration wraps the tag this way).
 
@@ -24,6 +29,7 @@ a renderer creates is kept alive by a list shared by all the renderers of one re
 
 from __future__ import annotations
 
+import copy
 import html as _html
 import itertools
 import re
@@ -60,7 +66,16 @@ _PATH_SAFE = "/!$&'()*+,;=:@"
 # Characters that XML (so lxml) refuses: control characters, surrogates, U+FFFE/U+FFFF.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
+#: The namespace of meld ids: meld3's, so that templates written for meld3 and Nagare 0.5 work.
+MELD_NS = "http://www.plope.com/software/meld3"
+MELD_ID = f"{{{MELD_NS}}}id"
+# In a template read by the HTML parser (no namespaces), the attribute as written.
+_HTML_MELD_ID = "meld:id"
+# Elements that get a meld id are written with the prefix `meld`, not lxml's `ns0`.
+etree.register_namespace("meld", MELD_NS)
+
 _TagT = TypeVar("_TagT", bound="Tag")
+_T = TypeVar("_T")
 _ElementT = TypeVar("_ElementT", bound=_Element)
 
 _component_class: type[Component] | None = None
@@ -120,6 +135,19 @@ def _add_text(parent: _Element, text: str) -> None:
         if cleaned == text:
             raise
         _add_text(parent, cleaned)
+
+
+def _meld_id_of(element: _Element) -> str | None:
+    attrib = element.attrib
+    return attrib.get(MELD_ID) or attrib.get(_HTML_MELD_ID)
+
+
+def _insert_text(parent: _Element, previous: _Element | None, text: str) -> None:
+    """Add `text` after the child `previous` of `parent` (None: at the start of `parent`)."""
+    if previous is None:
+        parent.text = (parent.text or "") + text
+    else:
+        previous.tail = (previous.tail or "") + text
 
 
 def placed(element: _ElementT) -> _ElementT:
@@ -269,6 +297,117 @@ class Tag(etree.ElementBase):
         """Set attributes with the same conversions as `tag(**attributes)`; return this tag."""
         _set_attributes(self, attributes)
         return self
+
+    # --- serialisation and meld3-style templating (Nagare 0.5's API) -----------------------
+
+    def write_xmlstring(self, encoding: str = "utf-8", pipeline: bool = True, **kw: Any) -> str | bytes:
+        """This tree serialised as XML by lxml's `tostring` (`kw`: its options).
+
+        Bytes, or a string for `encoding='unicode'`; `pipeline=False` leaves out the meld ids.
+        """
+        return etree.tostring(self._without_meld_ids(pipeline), encoding=encoding, **kw)
+
+    def write_htmlstring(self, encoding: str = "utf-8", pipeline: bool = True, **kw: Any) -> str | bytes:
+        """This tree serialised as HTML by lxml's `tostring` (see `write_xmlstring`)."""
+        return etree.tostring(self._without_meld_ids(pipeline), encoding=encoding, method="html", **kw)
+
+    def _without_meld_ids(self, pipeline: bool) -> _Element:
+        """This tree, or with `pipeline` False a copy without meld ids (the template stays intact)."""
+        if pipeline or not any(_meld_id_of(element) is not None for element in self.iter(etree.Element)):
+            return self
+        tree = copy.deepcopy(self)
+        for element in tree.iter(etree.Element):
+            attrib = element.attrib
+            attrib.pop(MELD_ID, None)
+            attrib.pop(_HTML_MELD_ID, None)
+        etree.cleanup_namespaces(tree, top_nsmap={}, keep_ns_prefixes=())
+        return tree
+
+    def meld_id(self, id: str) -> Self:  # noqa: A002 (the Nagare 0.5 name)
+        """Give this tag the meld id `id` (found by `findmeld`); return this tag."""
+        self.set(MELD_ID, id)
+        return self
+
+    def findmeld(self, id: str, default: _T | None = None) -> Tag | _T | None:  # noqa: A002
+        """The first element of this tree (this tag included) with the meld id `id`, else `default`."""
+        for element in self.iter(etree.Element):
+            if _meld_id_of(element) == id and isinstance(element, Tag):
+                return element
+        return default
+
+    def repeat(self, iterable: Iterable[_T], childname: str | None = None) -> list[tuple[Tag, _T]]:
+        """One copy of this tag (or of its element with the meld id `childname`) per item.
+
+        The copies take the place of the model in its parent, in order; the result is the list
+        of the pairs (copy, item) to fill. No item: the model is just removed.
+        """
+        model: Tag | None = self if childname is None else self.findmeld(childname)
+        if model is None:
+            raise ValueError(f"<{self.tag!s}> has no element with the meld id {childname!r}")
+        parent = model.getparent()
+        index = 0 if parent is None else parent.index(model)
+        items = list(iterable)
+        if not items:
+            detach(model)
+            return []
+        if parent is not None:
+            parent.remove(model)  # the tail goes with it: each copy has it
+        renderer: Renderer | None = getattr(model, "_renderer", None)
+        pairs: list[tuple[Tag, _T]] = []
+        for item in items:
+            clone = copy.deepcopy(model)
+            if renderer is not None:
+                renderer._adopt(clone)  # copies forget their renderer (see the module docstring)
+            if parent is not None:
+                parent.insert(index, clone)
+                index += 1
+            pairs.append((clone, item))
+        return pairs
+
+    def fill(self, *children: Child, **attrib: object) -> Self:
+        """Replace the content of this tag by `children` and set `attrib`; return this tag."""
+        self.text = None
+        del self[:]
+        self(*children, **attrib)
+        return self
+
+    def replace(self, *children: Any) -> None:
+        """Put `children` (anything a tag accepts) in place of this tag in its parent.
+
+        lxml's `element.replace(old_child, new_element)` keeps its meaning when called so (lxml's
+        own modules use it): two elements, the first a child of this tag.
+        """
+        if len(children) == 2:
+            old, new = children
+            if isinstance(old, _Element) and isinstance(new, _Element) and old.getparent() is self:
+                _Element.replace(self, old, new)
+                return
+        current = placed(self)
+        parent = current.getparent()
+        if parent is None:
+            raise ValueError(f"<{self.tag!s}> has no parent to be replaced in")
+        # The children are built in a scratch element, then moved where this tag was.
+        scratch = self.makeelement("scratch")
+        _add(scratch, children, getattr(self, "_renderer", None))
+        index = parent.index(current)
+        tail = current.tail
+        current.tail = None
+        parent.remove(current)
+        if scratch.text:
+            previous = parent[index - 1] if index else None
+            _insert_text(parent, previous, scratch.text)
+        last: _Element | None = parent[index - 1] if index else None
+        for child in list(scratch):
+            parent.insert(index, child)
+            index += 1
+            last = child
+        if tail:
+            _insert_text(parent, last, tail)
+
+    def append_text(self, text: str) -> None:
+        """Add `text` at the end of this tag's content (after its last child)."""
+        if text:
+            _add_text(self, text)
 
     def _owner(self) -> Renderer:
         renderer: Renderer | None = getattr(self, "_renderer", None)
