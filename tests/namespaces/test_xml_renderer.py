@@ -243,3 +243,19 @@ def test_write_keeps_the_meld_ids_unless_pipeline_is_false(h):
     assert tree.write_xmlstring(pipeline=False) == b"<list><item>x</item></list>"
     assert tree.write_htmlstring(pipeline=False) == b"<list><item>x</item></list>"
     assert tree.findmeld("item") is not None  # the tree itself keeps them
+
+
+def test_the_modules_and_names_of_nagare_0_5():
+    from nagare.namespaces import common, xhtml, xhtml_base
+
+    assert xml.XmlRenderer is xml.Renderer and xml._Tag is xml.Tag
+    assert common.Renderer is xml.Renderer and common.Tag is common._Tag is xml.Tag
+    assert xhtml_base.XHTMLRenderer is xhtml.Renderer
+    assert xhtml_base.HeadRenderer is xhtml.HeadRenderer
+    assert xhtml_base._HTMLTag is xhtml_base.HTMLTag is xhtml.HTMLTag
+
+    class Feed(xml.XmlRenderer):  # an application's own renderer, as in 0.5
+        pass
+
+    f = Feed()
+    assert f.fragment(f.rss(f.channel("c"))) == "<rss><channel>c</channel></rss>"

@@ -721,6 +721,11 @@ class Renderer:
         )
 
 
+#: The names Nagare 0.5 gave these classes (applications subclass them for their own renderers).
+XmlRenderer = Renderer
+_Tag = Tag
+
+
 def _read(source: Source) -> str:
     if hasattr(source, "read"):
         data = source.read()
