@@ -15,31 +15,17 @@ import pytest
 from webob import Request
 
 from nagare import presentation
-from nagare.callbacks import Callbacks
 from nagare.component import Component
 from nagare.config import loader
-from nagare.namespaces import xhtml, xhtml5
+from nagare.namespaces import xhtml5
 from nagare.sessions.memory import Sessions
 from nagare.sessions.serializer import Serializer
 from nagare.wsgi.app import WSGIApp
 
-SESSION = {"_s": "abc", "_c": "00007"}
+from tests.namespaces.conftest import SESSION
 _ACTION = re.compile(r"_action\d+")
 
 
-@pytest.fixture(params=[xhtml5, xhtml], ids=["xhtml5", "xhtml"])
-def module(request):
-    return request.param
-
-
-@pytest.fixture
-def callbacks():
-    return Callbacks()
-
-
-@pytest.fixture
-def h(module, callbacks):
-    return module.Renderer(callbacks=callbacks, session_params=dict(SESSION), url="/app/")
 
 
 def parts(href: str) -> tuple[str, list[tuple[str, str]], str]:

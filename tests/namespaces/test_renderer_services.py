@@ -15,26 +15,12 @@ import webob
 from lxml import etree
 
 from nagare import ajax, presentation
-from nagare.callbacks import Callbacks
 from nagare.component import Component
 from nagare.namespaces import xhtml, xhtml5, xml
 
-SESSION = {"_s": "abc", "_c": "00007"}
+from tests.namespaces.conftest import SESSION
 
 
-@pytest.fixture(params=[xhtml5, xhtml], ids=["xhtml5", "xhtml"])
-def module(request):
-    return request.param
-
-
-@pytest.fixture
-def callbacks():
-    return Callbacks()
-
-
-@pytest.fixture
-def h(module, callbacks):
-    return module.Renderer(callbacks=callbacks, session_params=dict(SESSION), url="/app/")
 
 
 def html(h, output) -> str:

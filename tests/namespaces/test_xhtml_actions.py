@@ -21,22 +21,9 @@ from nagare.namespaces import xhtml, xhtml5
 from nagare.partial import Partial
 from nagare.sessions.pickler import Pickler, Unpickler
 
-SESSION = {"_s": "abc", "_c": "00007"}
+from tests.namespaces.conftest import SESSION
 
 
-@pytest.fixture(params=[xhtml5, xhtml], ids=["xhtml5", "xhtml"])
-def module(request):
-    return request.param
-
-
-@pytest.fixture
-def callbacks():
-    return Callbacks()
-
-
-@pytest.fixture
-def h(module, callbacks):
-    return module.Renderer(callbacks=callbacks, session_params=dict(SESSION), static_url="/static/app/", url="/app/")
 
 
 def tree(h, output):
