@@ -125,16 +125,11 @@ def render_page(self, h, comp, model):
     return h.root
 
 
-def make_app():
-    sessions = Sessions(loader.check(None, Sessions.SETTINGS, {}), Serializer(b"k" * 32, "t"), "t")
-    return WSGIApp(Page, name="t", sessions=sessions)
-
-
 class Client:
     """A browser in miniature: follows the links of the page it was last given."""
 
-    def __init__(self):
-        self.app = make_app()
+    def __init__(self, root=Page):
+        self.app = make_app(root)
         self.cookie = None
 
     def get(self, url="/t/"):
@@ -169,3 +164,89 @@ def test_an_update_with_bound_arguments_and_a_tag_target_through_xhr():
     assert answer.content_type == "application/json"
     (update,) = json.loads(answer.text)["updates"]
     assert update == {"id": target, "mode": "inner", "html": "<b>10</b>"}  # add(2, step=5)
+
+
+# --- ajax.Updates: several updates answered by one XHR ------------------------------------------
+
+
+class Board:
+    """Two counters updated together, after a first action, by one link."""
+
+    def __init__(self):
+        self.left = self.right = 0
+        self.log = []
+
+    def first(self, *args):
+        self.log.append(" ".join(["first", *[type(a).__name__ for a in args]]))
+
+    def add_left(self, n):
+        self.log.append(f"left {n}")
+        self.left += n
+
+    def add_right(self, *args):
+        self.log.append(" ".join(["right", *[type(a).__name__ for a in args]]))
+        self.right += 1
+
+
+@presentation.render_for(Board)
+def render_board(self, h, comp, model):
+    h << h.span(self.left, id="left") << h.span(self.right, id="right") << h.span(", ".join(self.log), id="log")
+    both = ajax.Updates(
+        ajax.Update(lambda r: r.b(self.left), self.add_left, "left", 3),
+        ajax.Update(lambda r: r.i(self.right), self.add_right, "right", with_request=True),
+        action=self.first,
+    )
+    h << h.a("both", id="both").action(both)
+    with h.form:
+        h << h.input(type="submit", id="send", value="Send").action(ajax.Updates(ajax.Update(lambda r: r.b(self.left), self.add_left, "left", 1)))
+    return h.root
+
+
+def make_app(root=Page):
+    sessions = Sessions(loader.check(None, Sessions.SETTINGS, {}), Serializer(b"k" * 32, "t"), "t")
+    return WSGIApp(root, name="t", sessions=sessions)
+
+
+def test_updates_takes_updates_only_and_its_options_as_keywords():
+    update = ajax.Update(lambda r: "", print, "zone", with_request=True)
+    updates = ajax.Updates(update, ajax.Update(lambda r: "", print, "other"), action=print, permissions="edit", subject="doc")
+    assert isinstance(updates, ajax.Update) and updates.updates[0] is update
+    # the registry passes the request when one of them wants it
+    assert (updates.with_request, updates.permissions, updates.subject) == (True, "edit", "doc")
+    with pytest.raises(TypeError, match="Updates"):
+        ajax.Updates(print)
+
+
+def test_updates_runs_its_action_then_each_update_and_answers_every_rendering_at_once():
+    client = Client(Board)
+    page = client.get()
+    answer = client.get(href(page, "both") + "&_a=1")
+    assert answer.content_type == "application/json"
+    assert json.loads(answer.text)["updates"] == [
+        {"id": "left", "mode": "inner", "html": "<b>3</b>"},
+        {"id": "right", "mode": "inner", "html": "<i>1</i>"},
+    ]
+    # the link of the same page again: the state went through the session and stayed in place
+    answer = client.get(href(page, "both") + "&_a=1")
+    assert [u["html"] for u in json.loads(answer.text)["updates"]] == ["<b>6</b>", "<i>2</i>"]
+
+
+def test_updates_gives_the_request_only_to_the_actions_that_asked_for_it():
+    client = Client(Board)
+    page = client.get()
+    link = href(page, "both")
+    client.get(link + "&_a=1")
+    state = "&".join(p for p in urlsplit(link).query.split("&") if not p.startswith("_action"))
+    page = client.get("/t/?" + state)  # the state as the XHR left it
+    assert '<span id="log">first, left 3, right Request Response</span>' in page.text
+
+
+def test_updates_on_a_submit_button():
+    client = Client(Board)
+    page = client.get()
+    form = re.search(r'<form [^>]*action="([^"]+)"[^>]*>(.*?)</form>', page.text)
+    (submit,) = [tag for tag in re.findall(r"<input [^>]*>", form.group(2)) if 'id="send"' in tag]
+    hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)">', form.group(2))
+    fields = [*hidden, (re.search(r'name="([^"]+)"', submit).group(1), "Send"), ("_a", "1")]
+    answer = client.get(form.group(1) + "?" + "&".join(f"{n}={v}" for n, v in fields))
+    assert json.loads(answer.text)["updates"] == [{"id": "left", "mode": "inner", "html": "<b>1</b>"}]

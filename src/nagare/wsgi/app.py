@@ -466,21 +466,28 @@ class WSGIApp:
         assert state_id is not None
         h = self.create_renderer(True, session, request, response, page.callbacks)
         updates, reload = [], None
-        for rendering in results:
-            if not isinstance(rendering, ajax.Rendering):
-                continue
-            if callable(rendering.render):
+        for result in results:
+            # an ajax.Updates answers several renderings
+            for rendering in result if isinstance(result, list) else (result,):
+                if not isinstance(rendering, ajax.Rendering):
+                    continue
+                component = rendering.component
+                if component is None and not callable(rendering.render):
+                    reload = self.state_url(request, session.session_id, state_id)
+                    continue
                 renderer = h.AsyncRenderer()
-                if rendering.component is not None:
-                    # its links and buttons update the same component again
-                    renderer.start_rendering(rendering.component, rendering.component.model)
-                output = rendering.render(renderer)
-                updates.append({"id": rendering.dom_id, "mode": "inner", "html": h.fragment(output)})
-            elif rendering.component is None:
-                reload = self.state_url(request, session.session_id, state_id)
-            else:
-                output = rendering.component.render(h.AsyncRenderer(), rendering.render)
-                updates.append({"id": rendering.dom_id, "mode": "outer", "html": h.fragment(output)})
+                if rendering.url:
+                    # the URL the component was rendered under: its links keep their path
+                    renderer.url = rendering.url
+                if callable(rendering.render):
+                    if component is not None:
+                        # its links and buttons update the same component again
+                        renderer.start_rendering(component, component.model)
+                    output = rendering.render(renderer)
+                    updates.append({"id": rendering.dom_id, "mode": "inner", "html": h.fragment(output)})
+                elif component is not None:
+                    output = component.render(renderer, rendering.render)
+                    updates.append({"id": rendering.dom_id, "mode": "outer", "html": h.fragment(output)})
         session.store(page, state_id)  # the page shown keeps its state id: its links stay valid
         return json_response({"updates": updates, "head": h.head_assets(), "reload": reload}, response)
 
