@@ -250,3 +250,56 @@ def test_updates_on_a_submit_button():
     fields = [*hidden, (re.search(r'name="([^"]+)"', submit).group(1), "Send"), ("_a", "1")]
     answer = client.get(form.group(1) + "?" + "&".join(f"{n}={v}" for n, v in fields))
     assert json.loads(answer.text)["updates"] == [{"id": "left", "mode": "inner", "html": "<b>1</b>"}]
+
+
+# --- the URL of the components enclosing an updated one ---------------------------------------
+
+
+class Clicks:
+    def __init__(self):
+        self.n = 0
+
+    def click(self):
+        self.n += 1
+
+
+@presentation.render_for(Clicks)
+def render_clicks(self, h, comp, model):
+    h << h.span(self.n, id="n") << h.a("+", id="click").action(self.click)
+    h << h.span(id="zone") << h.a("zone", id="zone-link").action(ajax.Update(lambda r: r.a("in", id="in").action(self.click), self.click, "zone"))
+    return h.root
+
+
+class Middle:
+    def __init__(self):
+        self.clicks = Component(Clicks(), url="c")
+
+
+@presentation.render_for(Middle)
+def render_middle(self, h, comp, model):
+    return self.clicks.render(h.AsyncRenderer())
+
+
+class Shell:
+    def __init__(self):
+        self.middle = Component(Middle(), url="sub")
+
+
+@presentation.render_for(Shell)
+def render_shell(self, h, comp, model):
+    return h.div(self.middle)
+
+
+def path_of(html, link_id):
+    """The path of the href of the link `link_id` in `html`."""
+    return urlsplit(re.search(rf'<a [^>]*id="{link_id}"[^>]* href="([^"]+)"', html).group(1)).path
+
+
+def test_an_xhr_update_keeps_the_url_of_the_components_around_the_updated_one():
+    client = Client(Shell)
+    page = client.get()
+    assert path_of(page.text, "click") == "/t/sub/c"
+    (update,) = json.loads(client.get(href(page, "click") + "&_a=1").text)["updates"]
+    assert update["mode"] == "outer" and path_of(update["html"], "click") == "/t/sub/c"
+    (update,) = json.loads(client.get(href(page, "zone-link") + "&_a=1").text)["updates"]
+    assert update["mode"] == "inner" and path_of(update["html"], "in") == "/t/sub/c"
