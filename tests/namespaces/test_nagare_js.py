@@ -3,7 +3,8 @@
 The app renders with the real renderer and runs the actions through a real `Callbacks` registry:
 asynchronous links and submit buttons must update their component in place (no reload), run the
 head's new JavaScript once, follow `reload`, and show an error page answered instead of JSON.
-A field whose action is an `ajax.Update` sends its value when it changes.
+A field whose action is an `ajax.Update` sends its value when it changes; an `ajax.Updates`
+changes several parts of the page with one request.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def render_counter(self, h, comp, model):
         h << h.span(self.value, class_="value") << h.span(self.text(), class_="text")
         h << h.a("++", id="increase").action(self.increase)
         h << h.a("fail", id="fail").action(self.fail)
+        # the counter (its action) and #tens, outside it, in one request
+        tens = ajax.Update(lambda r: str(self.value * 10), None, "tens")
+        h << h.a("both", id="both").action(ajax.Updates(ajax.Update(action=self.increase), tens))
         h << h.script("window.inlineRuns = (window.inlineRuns || 0) + 1;")
         h << h.span(self.live, class_="live") << h.span(repr(self.choices), class_="choices")
         h << h.span(self.notes.replace("\n", "|"), class_="notes")  # a \r kept would show
@@ -77,6 +81,7 @@ class App:
             h << self.counter.render(h.AsyncRenderer())
             h << h.a("reload", id="reload").action(ajax.Update(action=lambda: None))  # no component: reload
             h << h.a("sync", id="sync").action(lambda: None)
+            h << h.span(id="tens")  # outside the counter, updated with it by #both
         return h.root
 
     def __call__(self, environ, start_response):
@@ -100,9 +105,13 @@ class App:
             return webob.Response(body=body, content_type="text/html")(environ, start_response)
         h = self.renderer()
         updates, reload = [], None
-        for rendering in results:
+        renderings = [r for result in results for r in (result if isinstance(result, list) else [result])]
+        for rendering in renderings:
             if isinstance(rendering, ajax.Rendering):
-                if rendering.component is None:
+                if callable(rendering.render):
+                    html = h.fragment(rendering.render(h.AsyncRenderer()))
+                    updates.append({"id": rendering.dom_id, "mode": "inner", "html": html})
+                elif rendering.component is None:
                     reload = "/?reloaded=1"
                 else:
                     output = rendering.component.render(h.AsyncRenderer(), rendering.render)
@@ -214,3 +223,11 @@ def test_a_multiple_select_and_a_textarea_with_an_update(page):
     page.press("#notes", "Tab")
     page.wait_for_function("document.querySelector('.notes').textContent === 'one|two'", timeout=10000)
     assert page.evaluate("window.notReloaded") is True
+
+
+def test_updates_change_two_parts_of_the_page_with_one_request(page, app):
+    requests = len(app.log)
+    page.click("#both")
+    wait_value(page, "1")
+    page.wait_for_function("document.querySelector('#tens').textContent === '10'", timeout=10000)
+    assert len(app.log) == requests + 1 and page.evaluate("window.notReloaded") is True
