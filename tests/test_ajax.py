@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from webob import Request
+from webob.exc import HTTPForbidden
 
 from nagare import ajax, presentation
 from nagare.callbacks import Callbacks
@@ -303,3 +304,16 @@ def test_an_xhr_update_keeps_the_url_of_the_components_around_the_updated_one():
     assert update["mode"] == "outer" and path_of(update["html"], "click") == "/t/sub/c"
     (update,) = json.loads(client.get(href(page, "zone-link") + "&_a=1").text)["updates"]
     assert update["mode"] == "inner" and path_of(update["html"], "in") == "/t/sub/c"
+
+
+def test_the_permissions_of_an_update_in_updates_are_checked_after_the_state_is_restored():
+    callbacks = Callbacks()
+    h = xhtml5.Renderer(callbacks=callbacks)
+    f = Recorder()
+    link = h.a.action(ajax.Updates(ajax.Update(lambda r: "", f, "zone", permissions="edit")))
+    buffer = io.BytesIO()
+    Pickler(buffer).dump(callbacks)
+    restored = Unpickler(io.BytesIO(buffer.getvalue()), {}).load()
+    with pytest.raises(HTTPForbidden):  # the default security manager lets only `public` pass
+        restored.process([(action_name(link.get("href")), "")])
+    assert f.calls == []
