@@ -10,7 +10,6 @@ import re
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from webob import Request
 from webob.exc import HTTPForbidden
 
 from nagare import ajax, presentation
@@ -22,6 +21,7 @@ from nagare.sessions.memory import Sessions
 from nagare.sessions.pickler import Pickler, Unpickler
 from nagare.sessions.serializer import Serializer
 from nagare.wsgi.app import WSGIApp
+from tests.support.wsgi_client import WSGIClient
 
 
 def action_name(url):
@@ -126,22 +126,14 @@ def render_page(self, h, comp, model):
     return h.root
 
 
-class Client:
+class Client(WSGIClient):
     """A browser in miniature: follows the links of the page it was last given."""
 
     def __init__(self, root=Page):
-        self.app = make_app(root)
-        self.cookie = None
+        super().__init__(make_app(root))
 
     def get(self, url="/t/"):
-        request = Request.blank(url, base_url="http://localhost")
-        request.script_name, request.path_info = "/t", urlsplit(url).path[2:] or "/"
-        if self.cookie:
-            request.headers["Cookie"] = self.cookie
-        response = request.get_response(self.app)
-        if "Set-Cookie" in response.headers:
-            self.cookie = response.headers["Set-Cookie"].split(";")[0]
-        return response
+        return self.open(url)
 
 
 def href(page, link_id):

@@ -2,25 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
-
-from tests.support.server import NagareServer
-
-HERE = Path(__file__).parent
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("app05-browser")
-    for name in ("app05.py", "app05.cfg"):
-        shutil.copy(HERE / name, tmp / name)
-    server = NagareServer([str(tmp / "app05.cfg")], tmp)
-    yield server
-    server.stop()
-
 
 def test_login_permission_and_logout_in_chromium(chromium, server):
     context = chromium.new_context()

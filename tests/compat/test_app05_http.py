@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import pytest
 
 from tests.support.browser import Browser, Page
-from tests.support.server import NagareServer
-
-HERE = Path(__file__).parent
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("app05")
-    for name in ("app05.py", "app05.cfg"):
-        shutil.copy(HERE / name, tmp / name)
-    server = NagareServer([str(tmp / "app05.cfg")], tmp)
-    yield server
-    server.stop()
 
 
 def logged(server, text: str, timeout: float = 5.0) -> bool:

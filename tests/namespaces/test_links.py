@@ -12,7 +12,6 @@ import re
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from webob import Request
 
 from nagare import presentation
 from nagare.component import Component
@@ -23,6 +22,7 @@ from nagare.sessions.serializer import Serializer
 from nagare.wsgi.app import WSGIApp
 
 from tests.namespaces.conftest import SESSION
+from tests.support.wsgi_client import WSGIClient
 _ACTION = re.compile(r"_action\d+")
 
 
@@ -191,22 +191,14 @@ def make_app() -> WSGIApp:
     return WSGIApp(Shop, name="shop", sessions=sessions)
 
 
-class Client:
+class Client(WSGIClient):
     """Requests made the way a browser follows the links: the href is the whole path and query."""
 
     def __init__(self, app: WSGIApp) -> None:
-        self.app = app
-        self.cookie: str | None = None
+        super().__init__(app, "/shop")
 
     def get(self, href: str):
-        request = Request.blank(href, base_url="http://localhost")
-        request.script_name, request.path_info = "/shop", request.path_info[len("/shop"):]
-        if self.cookie:
-            request.headers["Cookie"] = self.cookie
-        response = request.get_response(self.app)
-        if "Set-Cookie" in response.headers:
-            self.cookie = response.headers["Set-Cookie"].split(";")[0]
-        return response
+        return self.open(href)
 
 
 def href_of(response, link_id: str) -> str:

@@ -7,13 +7,14 @@ import logging
 import re
 import threading
 
-from webob import Request, Response
+from webob import Response
 
 from nagare import presentation
 from nagare.config import loader
 from nagare.sessions.memory import Sessions
 from nagare.sessions.serializer import Serializer
 from nagare.wsgi.app import WSGIApp
+from tests.support.wsgi_client import WSGIClient
 
 
 class Page:
@@ -51,20 +52,10 @@ def make_app(root=Page, redirect_after_post=False, **settings):
     return WSGIApp(root, name="t", sessions=sessions, redirect_after_post=redirect_after_post)
 
 
-class Client:
-    def __init__(self, app):
-        self.app = app
-        self.cookie = None
-
+class Client(WSGIClient):
     def get(self, query="", path="/", post=None):
-        request = Request.blank("/t" + path + query, base_url="http://localhost", POST=post)
-        request.script_name, request.path_info = "/t", path
-        if self.cookie:
-            request.headers["Cookie"] = self.cookie
-        response = request.get_response(self.app)
-        if "Set-Cookie" in response.headers:
-            self.cookie = response.headers["Set-Cookie"].split(";")[0]
-        return response
+        # `query` may be a link's whole href (links are absolute: `/t/?_action…`)
+        return self.open(query if query.startswith("/") else "/t" + path + query, post=post)
 
     def href(self, response, link_id):
         match = re.search(rf'<a [^>]*id="{link_id}"[^>]* href="([^"]+)"', response.text)

@@ -25,6 +25,7 @@ from nagare.sessions.memory import Sessions
 from nagare.sessions.serializer import Serializer
 from nagare.wsgi import app as wsgi_app
 from nagare.wsgi.loader import load
+from tests.support.wsgi_client import WSGIClient
 
 
 class Page:
@@ -101,22 +102,9 @@ class Recorder(wsgi.WSGIApp):
         return [call[0] for call in self.calls]
 
 
-class Client:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.cookie: str | None = None
-
+class Client(WSGIClient):
     def get(self, query: str = "", path: str = "/", post: dict[str, str] | None = None, method: str | None = None) -> Response:
-        request = Request.blank("/t" + path + query, base_url="http://localhost", POST=post)
-        request.script_name, request.path_info = "/t", path
-        if method:
-            request.method = method
-        if self.cookie:
-            request.headers["Cookie"] = self.cookie
-        response = request.get_response(self.app)
-        if "Set-Cookie" in response.headers:
-            self.cookie = response.headers["Set-Cookie"].split(";")[0]
-        return response
+        return self.open("/t" + path + query, post=post, method=method)
 
     def click(self, page: Response, link_id: str, *, xhr: bool = False) -> Response:
         return self.get(self.href(page, link_id) + ("&_a=1" if xhr else ""))
