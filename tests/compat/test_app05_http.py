@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from urllib.parse import urljoin, urlsplit
 
-
 from tests.support.browser import Browser, Page
 
 
