@@ -1,6 +1,5 @@
 """The registry of actions: ids, priorities, values, image inputs, radio ids, the permission hook."""
 
-import io
 import pickle
 
 import pytest

@@ -18,7 +18,6 @@ from nagare import ajax, presentation, var
 from nagare.callbacks import Callbacks
 from nagare.component import Component
 from nagare.namespaces import xhtml, xhtml5
-from nagare.partial import Partial
 from nagare.sessions.pickler import Pickler, Unpickler
 
 from tests.namespaces.conftest import SESSION

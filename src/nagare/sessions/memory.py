@@ -15,7 +15,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from nagare.config.settings import Setting, integer, number
 from nagare.config.values import Values

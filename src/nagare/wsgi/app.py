@@ -20,12 +20,11 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 from webob import Request, Response
 from webob.exc import (
     HTTPException,
-    HTTPForbidden,
     HTTPMethodNotAllowed,
     HTTPMovedPermanently,
     HTTPSeeOther,

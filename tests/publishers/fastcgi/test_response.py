@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import sys
 
-from tests.publishers.fastcgi.served import STREAMED, Served, ends_of, records_of, serve_one, stdout_of
+from tests.publishers.fastcgi.served import STREAMED, Served, records_of, serve_one, stdout_of
 from tests.support.fcgi_client import encode_request, parse_cgi
 
 
