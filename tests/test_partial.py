@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import functools
-import io
 import pickle
 
 import pytest
 
 from nagare.partial import Decorator, Partial, max_number_of_args
-from nagare.sessions.pickler import Pickler, Unpickler
+from tests.support.pickling import dumps, loads
 
-
-def dumps(obj):
-    buffer = io.BytesIO()
-    Pickler(buffer).dump(obj)
-    return buffer.getvalue()
-
-
-def loads(data):
-    return Unpickler(io.BytesIO(data), {}).load()
 
 
 def record(*args, **kw):

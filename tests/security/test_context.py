@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import io
 import logging
 import pickle
 import threading
@@ -16,7 +15,7 @@ from webob.exc import HTTPForbidden, HTTPUnauthorized
 from nagare import security
 from nagare.security import basic_auth, common, dummy_manager
 from nagare.security.common import Denial, User, public
-from nagare.sessions.pickler import Pickler, Unpickler
+from tests.support.pickling import dumps, loads
 
 
 class Manager(common.Authentication, common.Rules):
@@ -64,15 +63,6 @@ def blank(user=None):
         request.headers["X-User"] = user
     return request, Response()
 
-
-def dumps(obj):
-    buffer = io.BytesIO()
-    Pickler(buffer).dump(obj)
-    return buffer.getvalue()
-
-
-def loads(data):
-    return Unpickler(io.BytesIO(data), {}).load()
 
 
 # --- the current request ------------------------------------------------------------------

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import io
 import pickle
 import sys
 
 import pytest
 
 from nagare import state
-from nagare.sessions.pickler import Pickler, Unpickler
+from tests.support.pickling import dumps, loads
 
 SAMPLES = '''
 import functools
@@ -71,15 +70,6 @@ def samples(tmp_path, monkeypatch):
     yield module
     sys.modules.pop(name, None)
 
-
-def dumps(obj, shared=None):
-    buffer = io.BytesIO()
-    Pickler(buffer, shared).dump(obj)
-    return buffer.getvalue()
-
-
-def loads(data, shared=None):
-    return Unpickler(io.BytesIO(data), shared or {}).load()
 
 
 def test_a_closure_is_pickled_without_its_code(samples):

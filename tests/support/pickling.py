@@ -1,0 +1,20 @@
+"""Pickle with the session pickler, as a state is stored (closures by reference to their code)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from nagare.sessions.pickler import Pickler, Unpickler
+
+
+def dumps(obj: object, shared: dict[int, tuple[str, Any]] | None = None) -> bytes:
+    """`obj` pickled; the stateless objects it holds go into `shared`, when given."""
+    buffer = io.BytesIO()
+    Pickler(buffer, shared).dump(obj)
+    return buffer.getvalue()
+
+
+def loads(data: bytes, shared: dict[str, Any] | None = None) -> Any:
+    """What `dumps` pickled, its stateless objects taken from `shared`."""
+    return Unpickler(io.BytesIO(data), shared or {}).load()
