@@ -140,22 +140,29 @@ def test_answer_with_nobody_listening_raises_answer_without_call():
     assert comp.answer(21) == 42  # what on_answer returns, as the action's result
 
 
-def test_call_and_task_fail_clearly():
-    with pytest.raises(ContinuationError, match="continuations"):
-        component.Component(Thing()).call(Thing())
+def test_call_outside_any_flow_is_a_clear_error_and_changes_nothing():
+    comp = component.Component(Thing())
+    before = comp.o
+    with pytest.raises(ContinuationError, match="outside an action, a Task.go"):
+        comp.call(Thing())
+    assert comp.o is before and comp._on_answer is None
 
+
+def test_a_task_without_go_says_so_when_rendered():
     class MyTask(component.Task):
         pass
 
-    with pytest.raises(ContinuationError):
-        MyTask()
+    with pytest.raises(NotImplementedError, match=r"MyTask.go\(self, comp\) is not written"):
+        component.Component(MyTask()).render(FakeRenderer())
 
-    class OwnInit(component.Task):
-        def __init__(self):
-            pass
 
-    with pytest.raises(ContinuationError, match="becomes"):
-        component.Component(OwnInit()).render(FakeRenderer())
+def test_a_root_task_whose_go_never_calls_is_refused_instead_of_looping():
+    class Quick(component.Task):
+        def go(self, comp):
+            return 1
+
+    with pytest.raises(ContinuationError, match="returned without calling anything"):
+        component.Component(Quick()).render(FakeRenderer())
 
 
 def test_dom_id_is_stable_and_survives_pickling():

@@ -22,6 +22,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypedDict, cast
 
+from nagare.flow.engine import run as run_flow
+
 if TYPE_CHECKING:
     from webob import Request, Response
 
@@ -181,16 +183,17 @@ class Callbacks:
             if check is not None and len(entry) == 4:
                 check(entry[2], entry[3])
             args: tuple[object, ...] = (request, response) if with_request else ()
+            # Each callback runs as a flow (`flow.engine.run`): a comp.call() in it suspends it.
             if kind == "image":
                 for is_y, coordinate in sorted(cast("list[tuple[bool, int]]", values)):  # x first, as 0.5 does
-                    results.append(callback(*args, is_y, coordinate))
+                    results.append(run_flow(callback, (*args, is_y, coordinate)))
             elif priority == VALUE and kind == "":
                 value = values[0] if len(values) == 1 else values
                 if value.__class__ is bytes and not value:
                     value = ""  # WebOb 1.8 gives b'' for an empty file field; Nagare 0.5 gave ''
-                results.append(callback(*args, value))
+                results.append(run_flow(callback, (*args, value)))
             else:
-                results.append(callback(*args))
+                results.append(run_flow(callback, args))
         return results
 
 

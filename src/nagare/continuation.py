@@ -1,9 +1,10 @@
 """Execution contexts for `comp.call()` and `Task`, with the names Nagare 0.5 applications import.
 
 Nagare 0.5 ran each `Task.go` and each action in an execution context (a Stackless tasklet) that
-`comp.call()` could suspend until the component called answers. Applications look at
-`has_continuation` to choose the features they offer, and wrap code that calls in
-`Continuation(f, ...)`:
+`comp.call()` could suspend until the component called answers. We do the same on CPython with
+the continuation engine of `nagare.flow`: a suspended flow is data kept in the page state, so it
+resumes in any process. Applications look at `has_continuation` to choose the features they
+offer, and wrap code that calls in `Continuation(f, ...)`:
 
     from nagare.continuation import has_continuation, Continuation
 
@@ -12,55 +13,55 @@ Nagare 0.5 ran each `Task.go` and each action in an execution context (a Stackle
     else:
         comp.becomes(Form())
 
-Our continuation engine is not written yet (`comp.call()` raises `ContinuationError`), so
-`has_continuation` is False, `Continuation` and `call_wrapper` call `f` at once, and the current
-context's `switch()` raises `ContinuationUnavailable`.
+Actions and `Task.go` already run in a context of their own: `Continuation` is needed only where
+code that calls runs outside them (`init_for` functions, a component's constructor).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import NoReturn
 
 from nagare.errors import ContinuationUnavailable
+from nagare.flow import engine
+from nagare.flow.normaliser import resumable
 
-__all__ = ["has_continuation", "Continuation", "call_wrapper", "get_current", "ExecutionContext"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
+__all__ = ["has_continuation", "Continuation", "call_wrapper", "get_current", "ExecutionContext", "resumable"]
 
 #: Whether `comp.call()` and `Task` can suspend the running code and resume it with the answer.
-#: The one value the continuation engine changes: the rest of this module follows it.
-has_continuation: bool = False
-
-UNAVAILABLE = (
-    "comp.call() is not available yet: Nagare has no continuation engine so far; "
-    "show the component with comp.becomes(other) and handle its answer with other.on_answer(f)"
-)
+has_continuation: bool = True
 
 
-def Continuation(f: Callable[P, R], *args: P.args, **kw: P.kwargs) -> R:  # noqa: N802 (the Nagare 0.5 name)
-    """Run `f(*args, **kw)` in a new execution context; without continuations, just call it."""
-    return f(*args, **kw)
+def Continuation(f: Callable[..., object], *args: object, **kw: object) -> object:  # noqa: N802 (the Nagare 0.5 name)
+    """Run `f(*args, **kw)` in a new execution context, where `comp.call()` can suspend it.
+
+    Returns what `f` returned, or None when it suspended (it goes on when the component called
+    answers).
+    """
+    result = engine.run(f, args, kw)
+    return None if result is engine.SUSPENDED else result
 
 
-def call_wrapper(f: Callable[P, R], *args: P.args, **kw: P.kwargs) -> R:
-    """Run `f(*args, **kw)` where `comp.call()` may suspend it; without continuations, just call it."""
-    return f(*args, **kw)
+def call_wrapper(f: Callable[..., object], *args: object, **kw: object) -> object:
+    """Run `f(*args, **kw)` where `comp.call()` may suspend it (as `Continuation`)."""
+    result = engine.run(f, args, kw)
+    return None if result is engine.SUSPENDED else result
 
 
 class ExecutionContext:
     """The running execution context, as `get_current()` returns it."""
 
     def switch(self, *args: object, **kw: object) -> NoReturn:
-        """Suspend the running code (what `comp.call()` does): not available without continuations."""
-        raise ContinuationUnavailable(UNAVAILABLE)
+        """Stackless' tasklet switch: flows suspend through `comp.call()`, not by switching."""
+        raise ContinuationUnavailable(
+            "get_current().switch() is Stackless' own: suspend a flow with comp.call(component), "
+            "which resumes when the component answers"
+        )
 
     def __repr__(self) -> str:
         return "<ExecutionContext main>"
 
 
-# Stateless: without an engine there is one context, the code running; nothing to keep per request.
 _MAIN = ExecutionContext()
 
 

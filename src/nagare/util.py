@@ -1,23 +1,18 @@
 """Small ready-made components: a message to acknowledge, a question to answer, a view.
 
-Nagare 0.5 used them through `comp.call(util.Confirm('...'))`, which suspends the caller until
-the component answers: that needs continuations, which we do not have yet. Here the component
-takes the place of the current one with `comp.becomes()`, and `on_answer()` says what to do with
-the answer:
+As in Nagare 0.5, they are answered through `comp.call()`, which shows the component in place of
+the current one and returns its answer (the code calling resumes on the request that answers):
 
     class Basket:
         def __init__(self):
             self.items = ['apple', 'pear']
-            self.content = component.Component(ItemList(self))
 
-        def delete(self, item):
-            confirm = util.Confirm(f'Delete {item}?', cancel='Cancel')
-            self.content.becomes(confirm).on_answer(self.deleted, item)
-
-        def deleted(self, item, ok):                # on_answer(f, *args): f(*args, answer)
-            if ok:
+        def delete(self, comp, item):                 # an action: comp.call() may suspend it
+            if comp.call(util.Confirm(f'Delete {item}?', cancel='Cancel')):
                 self.items.remove(item)
-            self.content.becomes(ItemList(self))    # show the list again
+
+Without a flow, `comp.becomes(confirm).on_answer(f, ...)` does the same with a callback: the
+component takes the place of the current one, and `f(..., answer)` says what to do with it.
 
 The answers go through `comp.answer(...)`, as in Nagare 0.5: `Confirm(msg)` answers None (a
 message acknowledged), `Ask(msg)` the string typed. The optional labels add a Cancel button:

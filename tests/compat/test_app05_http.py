@@ -27,7 +27,7 @@ def home(server) -> Page:
 def test_the_application_reads_its_own_config_section_and_imports_what_05_offers(server):
     page = home(server)
     assert page.text_of("#greeting") == "Hello from the application file"  # set_config + start_request
-    assert page.text_of("#continuations") == "no continuations"  # has_continuation tells the truth
+    assert page.text_of("#continuations") == "continuations"  # has_continuation tells the truth
 
 
 def test_links_and_submits_call_their_action_with_its_arguments(server):

@@ -35,7 +35,8 @@ from nagare import ajax, log, presentation
 from nagare import security as nagare_security
 from nagare.security.common import Logout
 from nagare.callbacks import Callbacks, ParsedAction
-from nagare.component import Component
+from nagare.component import Component, log_flow_broken
+from nagare.flow.engine import Continuation, FlowBroken
 from nagare.errors import ExpirationError, LockError, SessionSecurityError, StateError, StoreUnavailableError
 from nagare.namespaces import xhtml5
 from nagare.sessions.base import PageState, Session, Sessions
@@ -223,6 +224,13 @@ class WSGIApp:
         """The page of a state that is not the session's last (the back button, another tab):
         the tree rendered, to show as it is or changed."""
         return output
+
+    def on_flow_broken(self, comp: Component, continuation: Continuation, error: FlowBroken) -> object:
+        """A suspended `comp.call()` cannot resume: a deploy changed the logic of a function of its
+        flow (`CodeChanged`). `comp` shows again what it showed before the call (a Task starts its
+        `go` again); by default a warning is logged. Never a resume at the wrong place."""
+        log_flow_broken(continuation, error)
+        return None
 
     def on_bad_http_method(self, request: Request, response: Response) -> Response | None:
         """A method other than GET, HEAD and POST: 405."""

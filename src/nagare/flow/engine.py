@@ -1,0 +1,357 @@
+"""The continuation engine: suspend a running flow into data, and re-enter it from that data.
+
+`comp.call()` raises `Suspended` (a `BaseException`, so that `except Exception` in applications
+lets it pass). The delimiter that started the flow (`run()`: around `Task.go`, every action
+callback, `Continuation(...)`) catches it and records, for each frame from the entry function
+down to the call, its function (module, qualified name, bytecode fingerprint), the offset of the
+instruction running (`f_lasti`) and its locals. That `Continuation` is kept with the component
+that was called and pickled with the page state: it is plain data, so it resumes in any process.
+
+`resume()` calls the entry again under a trace function. For each expected frame, when its
+function is called from the frame restored just before, at the recorded instruction (the call-site
+guard), the saved locals are written into the new frame and, at its first line, the frame jumps
+to the start of the statement that made the call. The last frame, `Component.call`, jumps to its
+`return` and returns the answer. The trace function in place before (a debugger, coverage) is put
+back as soon as the last frame is restored.
+
+The design, what its prototype measured and the designs rejected are in the design note
+`continuations.md`; the rules users follow are in docs/guide.md ("Flows").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from types import CodeType, FrameType, TracebackType
+from typing import Any
+
+from nagare.errors import ContinuationError
+from nagare.flow.analysis import UnsupportedSuspension, resume_line
+
+__all__ = [
+    "Suspended",
+    "Continuation",
+    "FlowBroken",
+    "CodeChanged",
+    "UnsupportedSuspension",
+    "run",
+    "resume",
+    "active",
+    "suspension_point",
+    "answer",
+    "SUSPENDED",
+]
+
+log = logging.getLogger("nagare.flow")
+
+TraceFunction = Callable[[FrameType, str, Any], Any]
+
+
+class Suspended(BaseException):
+    """Unwinds a flow from `comp.call()` to its delimiter; applications never see it."""
+
+    def __init__(self, pending: object) -> None:
+        super().__init__()
+        self.pending = pending
+
+
+class FlowBroken(ContinuationError):
+    """A suspended flow cannot resume where it stopped (the hook decides what happens)."""
+
+
+class CodeChanged(FlowBroken):
+    """A function of a suspended flow is not the one that suspended (a deploy changed it)."""
+
+
+#: What `run()` and `resume()` return when the flow suspended again.
+SUSPENDED: Any = type("Suspended", (), {"__repr__": lambda self: "SUSPENDED", "__reduce__": lambda self: "SUSPENDED"})()
+
+# --- code fingerprints ---------------------------------------------------------------------------
+
+_digests: dict[CodeType, bytes] = {}
+
+
+def digest(code: CodeType) -> bytes:
+    """The fingerprint of a function's logic: its bytecode and the names it uses, not its lines.
+
+    Line numbers, comments and the values of constants (message texts) are not part of it, so
+    editing them resumes; any other change of the function makes another fingerprint.
+    """
+    try:
+        return _digests[code]
+    except KeyError:
+        pass
+    h = hashlib.sha256(code.co_code)
+    h.update("\0".join(code.co_names).encode())
+    h.update(b"\1")
+    h.update("\0".join(code.co_varnames + code.co_cellvars + code.co_freevars).encode())
+    h.update(b"\1%d" % len(code.co_consts))
+    result = h.digest()[:8]
+    _digests[code] = result
+    return result
+
+
+def _resolve(module: str, qualname: str) -> CodeType | None:
+    """The code now behind `module.qualname`: None when it cannot be found without running code."""
+    if "<" in qualname:
+        return None  # a nested function: found when it is called
+    target: Any = sys.modules.get(module)
+    if target is None:
+        return None
+    for part in qualname.split("."):
+        target = getattr(target, part, _MISSING)
+        if target is _MISSING:
+            raise CodeChanged(f"{module}.{qualname} does not exist any more")
+    target = getattr(target, "__func__", target)
+    while hasattr(target, "__wrapped__"):
+        target = target.__wrapped__
+    code = getattr(target, "__code__", None)
+    if not isinstance(code, CodeType) or code.co_qualname != qualname:
+        return None
+    return code
+
+
+_MISSING = object()
+
+# --- the points where a flow suspends --------------------------------------------------------------
+
+#: The code of each function that raises `Suspended`, with the line of its final `return`.
+_points: dict[CodeType, int] = {}
+
+_slot = threading.local()
+
+
+def suspension_point(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Declare `f` as raising `Suspended`: a resumed flow jumps to its last line, which returns `answer()`."""
+    code: CodeType = f.__code__
+    _points[code] = max(line for _, _, line in code.co_lines() if line is not None)
+    return f
+
+
+def answer() -> object:
+    """In a suspension point resumed: the answer the flow resumes with."""
+    value = _slot.answer
+    del _slot.answer
+    return value
+
+
+# --- the data of a suspended flow --------------------------------------------------------------
+
+#: One frame: module, qualified name, fingerprint, instruction offset, locals.
+Frame = tuple[str, str, bytes, int, dict[str, object]]
+
+
+class Continuation:
+    """A suspended flow: the entry to call again, and the frames to re-enter.
+
+    Pickled as a plain object (created before its contents), so that the cycles it is part of
+    (the component called holds it, its frames hold the component) pickle as they are.
+    """
+
+    __slots__ = ("entry", "args", "kw", "finish", "frames")
+
+    def __init__(
+        self,
+        entry: Callable[..., object],
+        args: tuple[object, ...],
+        kw: dict[str, object],
+        finish: Callable[[object, bool], object] | None,
+        frames: tuple[Frame, ...],
+    ) -> None:
+        self.entry = entry
+        self.args = args
+        self.kw = kw
+        self.finish = finish
+        self.frames = frames
+
+    def __repr__(self) -> str:
+        where = " > ".join(f"{qualname}" for _, qualname, *_ in self.frames)
+        return f"<Continuation {where}>"
+
+    @property
+    def where(self) -> str:
+        """The functions of the flow, outermost first."""
+        return " > ".join(f"{module}.{qualname}" for module, qualname, *_ in self.frames[:-1])
+
+
+# --- the delimiter ---------------------------------------------------------------------------------
+
+_depth = threading.local()
+
+
+def active() -> bool:
+    """True inside a delimited run: a `comp.call()` here can suspend and resume."""
+    return getattr(_depth, "n", 0) > 0
+
+
+def run(
+    entry: Callable[..., object],
+    args: tuple[object, ...] = (),
+    kw: dict[str, object] | None = None,
+    finish: Callable[[object, bool], object] | None = None,
+) -> object:
+    """Call `entry(*args, **kw)` as a flow: `finish(result, False)` when it returns, or SUSPENDED."""
+    return _delimited(entry, args, kw or {}, finish, None)
+
+
+def resume(continuation: Continuation, value: object) -> object:
+    """Re-enter `continuation` with `value` as the answer of its `comp.call()`.
+
+    Returns what its `finish` returns when the flow ends, or SUSPENDED when it calls again.
+    `FlowBroken` when it cannot resume (the functions changed), before any code runs where that
+    is known in advance.
+    """
+    for module, qualname, fingerprint, _, _ in continuation.frames:
+        code = _resolve(module, qualname)
+        if code is not None and digest(code) != fingerprint:
+            raise CodeChanged(f"{module}.{qualname} changed since the flow suspended")
+    return _delimited(continuation.entry, continuation.args, continuation.kw, continuation.finish, _Resumer(continuation, value))
+
+
+def _delimited(
+    entry: Callable[..., object],
+    args: tuple[object, ...],
+    kw: dict[str, object],
+    finish: Callable[[object, bool], object] | None,
+    resumer: _Resumer | None,
+) -> object:
+    _depth.n = getattr(_depth, "n", 0) + 1
+    try:
+        result = entry(*args, **kw) if resumer is None else resumer.call(entry, args, kw)
+    except Suspended as suspension:
+        if resumer is not None and not resumer.done:
+            resumer.stop()
+            module, qualname, _, lasti, _ = resumer.expected
+            raise UnsupportedSuspension(
+                f"suspended again before reaching the call it resumes ({qualname}): "
+                "two suspending calls in one statement, or a call through C code (map, sorted)? "
+                "Write one call per statement, or mark the function @resumable",
+                *_place(suspension.__traceback__),
+            ) from None
+        pending: Any = suspension.pending
+        try:
+            pending.continuation = Continuation(entry, args, kw, finish, _capture(suspension.__traceback__))
+        except BaseException:
+            pending.cancel()
+            raise
+        return SUSPENDED
+    finally:
+        _depth.n -= 1
+    if resumer is not None and not resumer.done:
+        resumer.stop()
+        module, qualname, _, _, _ = resumer.expected
+        raise FlowBroken(f"the flow ended without reaching its suspended call in {module}.{qualname}")
+    return result if finish is None else finish(result, resumer is not None)
+
+
+_OWN: set[CodeType] = set()  # the engine's frames, skipped at capture
+
+
+def _frames(tb: TracebackType | None) -> list[TracebackType]:
+    result = []
+    while tb is not None:
+        if tb.tb_frame.f_code not in _OWN:
+            result.append(tb)
+        tb = tb.tb_next
+    return result
+
+
+def _place(tb: TracebackType | None) -> tuple[str, int]:
+    frames = _frames(tb)
+    user = [t for t in frames if t.tb_frame.f_code not in _points] or frames
+    last = user[-1]
+    return last.tb_frame.f_code.co_filename, last.tb_lineno
+
+
+def _capture(tb: TracebackType | None) -> tuple[Frame, ...]:
+    frames = _frames(tb)
+    if not frames or frames[-1].tb_frame.f_code not in _points:
+        raise ContinuationError("Suspended raised outside a suspension point")
+    records: list[Frame] = []
+    for tb in frames[:-1]:
+        frame, code = tb.tb_frame, tb.tb_frame.f_code
+        resume_line(code, tb.tb_lasti)  # refuses, at the call, what could not resume
+        f_locals = frame.f_locals
+        names = code.co_varnames + code.co_cellvars
+        kept = {name: f_locals[name] for name in names if name in f_locals}
+        records.append((frame.f_globals.get("__name__", "?"), code.co_qualname, digest(code), tb.tb_lasti, kept))
+    last = frames[-1]
+    records.append((last.tb_frame.f_globals["__name__"], last.tb_frame.f_code.co_qualname, digest(last.tb_frame.f_code), last.tb_lasti, {}))
+    return tuple(records)
+
+
+# --- re-entering ---------------------------------------------------------------------------------
+
+
+class _Resumer:
+    """The trace function that re-enters the frames of one continuation, in order."""
+
+    __slots__ = ("frames", "value", "index", "previous", "caller", "done", "last")
+
+    def __init__(self, continuation: Continuation, value: object) -> None:
+        self.frames = continuation.frames
+        self.value = value
+        self.index = 0
+        self.previous: Any = None
+        self.caller: FrameType | None = None
+        self.done = False
+        self.last = len(self.frames) - 1
+
+    @property
+    def expected(self) -> Frame:
+        return self.frames[min(self.index, self.last)]
+
+    def call(self, entry: Callable[..., object], args: tuple[object, ...], kw: dict[str, object]) -> object:
+        self.previous = sys.gettrace()
+        sys.settrace(self.on_call)
+        try:
+            return entry(*args, **kw)
+        finally:
+            if not self.done:
+                self.stop()
+
+    def stop(self) -> None:
+        sys.settrace(self.previous)
+
+    def on_call(self, frame: FrameType, event: str, arg: object) -> TraceFunction | None:
+        if event != "call" or self.done:
+            return None
+        module, qualname, fingerprint, _, saved = self.frames[self.index]
+        code = frame.f_code
+        if code.co_qualname != qualname or frame.f_globals.get("__name__") != module:
+            return None
+        if self.caller is not None and (frame.f_back is not self.caller or self.caller.f_lasti != self.frames[self.index - 1][3]):
+            return None  # the same function called from elsewhere: runs as usual
+        if digest(code) != fingerprint:
+            self.stop()
+            raise CodeChanged(f"{module}.{qualname} changed since the flow suspended")
+        last = self.index == self.last
+        target = _points[code] if last else resume_line(code, self.frames[self.index][3])
+        f_locals = frame.f_locals
+        for name in code.co_varnames + code.co_cellvars:
+            # Every local bound (None for those unbound when it suspended), or the jump warns.
+            f_locals[name] = saved.get(name)
+        self.caller = frame
+        self.index += 1
+        return self._jumper(target, last)
+
+    def _jumper(self, target: int, last: bool) -> TraceFunction:
+        def jump(frame: FrameType, event: str, arg: object) -> None:
+            if event != "line":
+                return None
+            frame.f_lineno = target  # type: ignore[misc]  # writable in a trace function
+            frame.f_trace_lines = False
+            frame.f_trace = None
+            if last:
+                self.done = True
+                _slot.answer = self.value
+                sys.settrace(self.previous)
+            return None
+
+        return jump
+
+
+_OWN.update({_delimited.__code__, _Resumer.call.__code__})
