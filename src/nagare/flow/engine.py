@@ -222,8 +222,17 @@ def _delimited(
     try:
         result = entry(*args, **kw) if resumer is None else resumer.call(entry, args, kw)
     except Suspended as suspension:
+        pending: Any = suspension.pending
+        if resumer is not None and resumer.callbacks and resumer.from_c_code([t.tb_frame for t in _frames(suspension.__traceback__)]):
+            pending.cancel()
+            raise UnsupportedSuspension(
+                "suspended in a function called back by C code (map, sorted, filter...): its progress "
+                "cannot be kept; write a loop",
+                *_place(suspension.__traceback__),
+            ) from None
         if resumer is not None and not resumer.done:
             resumer.stop()
+            pending.cancel()
             module, qualname, _, lasti, _ = resumer.expected
             raise UnsupportedSuspension(
                 f"suspended again before reaching the call it resumes ({qualname}): "
@@ -231,9 +240,11 @@ def _delimited(
                 "Write one call per statement, or mark the function @resumable",
                 *_place(suspension.__traceback__),
             ) from None
-        pending: Any = suspension.pending
         try:
             pending.continuation = Continuation(entry, args, kw, finish, _capture(suspension.__traceback__))
+        except UnsupportedSuspension as refused:
+            pending.cancel()
+            raise refused from None  # the place of the call is in the message: not the engine's frames
         except BaseException:
             pending.cancel()
             raise
@@ -287,9 +298,16 @@ def _capture(tb: TracebackType | None) -> tuple[Frame, ...]:
 
 
 class _Resumer:
-    """The trace function that re-enters the frames of one continuation, in order."""
+    """The trace function that re-enters the frames of one continuation, in order.
 
-    __slots__ = ("frames", "value", "index", "previous", "caller", "done", "last")
+    Once the last frame is restored, it keeps watching the restored frames until each moves on
+    from its call (its next line, or its return): a Python function called again from the same
+    call instruction in the meantime can only come from C code (`map`, `sorted(key=...)`)
+    calling back, whose own progress was not restored; if such a call suspends, the flow could
+    never resume right, and the capture refuses it.
+    """
+
+    __slots__ = ("frames", "value", "index", "previous", "caller", "done", "last", "watched", "callbacks")
 
     def __init__(self, continuation: Continuation, value: object) -> None:
         self.frames = continuation.frames
@@ -299,6 +317,10 @@ class _Resumer:
         self.caller: FrameType | None = None
         self.done = False
         self.last = len(self.frames) - 1
+        #: The restored frames still in the call they made, with the offset of that call.
+        self.watched: dict[int, tuple[FrameType, int]] = {}
+        #: Frames called back by C code from a watched call.
+        self.callbacks: list[FrameType] = []
 
     @property
     def expected(self) -> Frame:
@@ -310,21 +332,37 @@ class _Resumer:
         try:
             return entry(*args, **kw)
         finally:
-            if not self.done:
-                self.stop()
+            self.stop()
 
     def stop(self) -> None:
-        sys.settrace(self.previous)
+        if sys.gettrace() is not self.previous:
+            sys.settrace(self.previous)
+        for frame, _ in self.watched.values():
+            frame.f_trace = None
+        self.watched.clear()
+
+    def from_c_code(self, frames: list[FrameType]) -> bool:
+        """Whether a suspension passed through a call made back by C code from a restored call."""
+        return any(frame is callback for frame in frames for callback in self.callbacks)
 
     def on_call(self, frame: FrameType, event: str, arg: object) -> TraceFunction | None:
-        if event != "call" or self.done:
+        if event != "call":
+            return None
+        if self.done:
+            back = frame.f_back
+            watched = self.watched.get(id(back)) if back is not None else None
+            if watched is not None and watched[0] is back and back.f_lasti == watched[1]:
+                self.callbacks.append(frame)
             return None
         module, qualname, fingerprint, _, saved = self.frames[self.index]
         code = frame.f_code
         if code.co_qualname != qualname or frame.f_globals.get("__name__") != module:
             return None
-        if self.caller is not None and (frame.f_back is not self.caller or self.caller.f_lasti != self.frames[self.index - 1][3]):
-            return None  # the same function called from elsewhere: runs as usual
+        caller = self.caller
+        if caller is not None:
+            lasti = self.frames[self.index - 1][3]
+            if frame.f_back is not caller or caller.f_lasti != lasti:
+                return None  # the same function called from elsewhere: runs as usual
         if digest(code) != fingerprint:
             self.stop()
             raise CodeChanged(f"{module}.{qualname} changed since the flow suspended")
@@ -334,9 +372,22 @@ class _Resumer:
         for name in code.co_varnames + code.co_cellvars:
             # Every local bound (None for those unbound when it suspended), or the jump warns.
             f_locals[name] = saved.get(name)
+        if caller is not None:  # the caller is in its call now: watch it until it moves on
+            self.watched[id(caller)] = (caller, lasti)
+            caller.f_trace = self.on_progress
+            caller.f_trace_lines = True
         self.caller = frame
         self.index += 1
         return self._jumper(target, last)
+
+    def on_progress(self, frame: FrameType, event: str, arg: object) -> None:
+        # A watched frame ran a line or returned: it left its call; none watched: tracing ends.
+        if event in ("line", "return", "exception"):
+            self.watched.pop(id(frame), None)
+            frame.f_trace = None
+            if self.done and not self.watched and sys.gettrace() is not self.previous:
+                sys.settrace(self.previous)
+        return None
 
     def _jumper(self, target: int, last: bool) -> TraceFunction:
         def jump(frame: FrameType, event: str, arg: object) -> None:
@@ -348,7 +399,8 @@ class _Resumer:
             if last:
                 self.done = True
                 _slot.answer = self.value
-                sys.settrace(self.previous)
+                if not self.watched:
+                    sys.settrace(self.previous)
             return None
 
         return jump
