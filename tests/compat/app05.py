@@ -3,10 +3,11 @@
 It is the acceptance fixture of the 0.5 API (docs/compatibility.md): what it uses, it uses the
 way 0.5 applications do — positional action arguments on every kind of tag, a subclassed
 `wsgi.WSGIApp` reading its own config section, RESTful links and `init_for`, `HTTPNotFound`,
-deferred validators, radios, an empty upload, `comp.answer` as an action, `nagare.log`.
+deferred validators, radios, an empty upload, `comp.answer` as an action, `nagare.log`, and
+`comp.call` — in a `Task` and from a plain action — when `has_continuation` says it can.
 """
 
-from nagare import component, editor, log, presentation, security, validator, var, wsgi
+from nagare import component, editor, log, presentation, security, util, validator, var, wsgi
 from nagare.continuation import has_continuation
 from nagare.security import common, form_auth
 
@@ -22,6 +23,12 @@ class Calculator(object):
     def clear(self):
         self.display = ''
 
+    def clear_and_tell(self, comp):
+        cleared = self.display
+        self.display = ''
+        comp.call(util.Confirm('%s cleared' % cleared))
+        log.info('cleared %s acknowledged', cleared)
+
 
 @presentation.render_for(Calculator)
 def render_calculator(self, h, comp, *args):
@@ -32,7 +39,18 @@ def render_calculator(self, h, comp, *args):
         h << h.input(type='submit', value='7', id='seven').action(self.digit, 7)
         h << h.button('8', id='eight').action(self.digit, d=8)
         h << h.input(type='submit', value='C', id='clear').action(self.clear)
+        if has_continuation:
+            h << h.input(type='submit', value='CT', id='clear-tell').action(self.clear_and_tell, comp)
     return h.root
+
+
+class Wizard(component.Task):
+    def go(self, comp):
+        name = comp.call(util.Ask('Your name?'))
+        colours = []
+        for question in ('First colour?', 'Second colour?'):
+            colours.append(comp.call(util.Ask(question)))
+        comp.call(util.Confirm('%s likes %s' % (name, ' and '.join(colours))))
 
 
 class Profile(object):
@@ -158,7 +176,8 @@ class Root(object):
 
     def select(self, page):
         self.page = page
-        self.content.becomes(Profile() if page == 'profile' else Calculator())
+        pages = {'profile': Profile, 'wizard': Wizard}
+        self.content.becomes(pages.get(page, Calculator)())
 
     def answered(self, what, answer):
         self.answer = '%s: %s' % (what, answer)
@@ -171,6 +190,8 @@ def render_root(self, h, comp, *args):
     with h.ul(id='menu'):
         h << h.li(h.a('Calculator', href='calc', id='menu-calc').action(self.select, 'calc'))
         h << h.li(h.a('Profile', href='profile', id='menu-profile').action(self.select, page='profile'))
+        if has_continuation:
+            h << h.li(h.a('Wizard', id='menu-wizard').action(self.select, 'wizard'))
         h << h.li(h.a('Help', href='help#top', id='help'))  # no action: a plain link
     h << h.p('continuations' if has_continuation else 'no continuations', id='continuations')
     h << h.div(self.content, id='content')

@@ -113,3 +113,43 @@ def test_form_login_renews_the_session_a_permission_refused_then_granted_and_a_l
     assert page.text_of("#user") == "guest"
     assert page.click("#show").status == 403  # logged in, but not allowed
     assert logged(server, "permission 'see_secret' refused to 'guest'")
+
+
+def answer(page: Page, text: str | None = None) -> Page:
+    """Answer the util.Ask (a text) or util.Confirm shown in #content."""
+    form = "#content form"
+    fields = {}
+    if text is not None:
+        fields[page.find(form + " input[type=text]").get("name")] = text
+    return page.submit(form, fields=fields, button="input[type=submit]")
+
+
+def test_a_0_5_task_asks_in_a_for_loop_and_starts_again_when_it_ends(server):
+    page = home(server).click("#menu-wizard")
+    assert page.text_of("#content p") == "Your name?"
+    page = answer(page, "Ada")
+    assert page.text_of("#content p") == "First colour?"
+    page = answer(page, "red")
+    assert page.text_of("#content p") == "Second colour?"
+    page = answer(page, "blue")
+    assert page.text_of("#content p") == "Ada likes red and blue"
+    page = answer(page)  # 0.5's Confirm answers None; the Task, nobody listening, starts again
+    assert page.text_of("#content p") == "Your name?"
+
+
+def test_the_back_button_forks_a_0_5_task(server):
+    page = home(server).click("#menu-wizard")
+    first = answer(answer(page, "Ada"), "red")
+    assert first.text_of("#content p") == "Second colour?"
+    assert answer(first, "blue").text_of("#content p") == "Ada likes red and blue"
+    # back to the page that asked the second colour: answered differently, the flow forks
+    assert answer(first, "green").text_of("#content p") == "Ada likes red and green"
+
+
+def test_comp_call_from_a_plain_action_resumes_it_when_the_component_answers(server):
+    page = home(server).click("#digit2").click("#digit3")
+    page = page.submit("#keys", button="#clear-tell")
+    assert page.text_of("#content p") == "23 cleared"
+    page = answer(page)
+    assert page.text_of("#display") == ""  # the calculator shown again: the call returned
+    assert logged(server, "cleared 23 acknowledged")  # the rest of the action ran
