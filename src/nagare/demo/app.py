@@ -4,6 +4,8 @@
 - Calculator: an RPN calculator whose keys are links.
 - Form: an `editor.Editor` with validators, error messages and a file upload.
 - Async counter: the same counter rendered by an `AsyncRenderer`: no page reload.
+- Guess: a number-guessing game written as a `component.Task` (`nagare.demo.games`).
+- Tic-tac-toe: a two-player game written as a `component.Task`; the back button forks both games.
 - REST URLs: /demo/counter/42 starts a session on the counter set to 42.
 """
 
@@ -13,6 +15,7 @@ import operator
 from typing import TYPE_CHECKING, Any
 
 from nagare import component, editor, presentation, validator, var
+from nagare.demo import games
 
 if TYPE_CHECKING:
     from webob import Request
@@ -191,7 +194,9 @@ def render_registration(self: Registration, h: xhtml5.Renderer, comp: component.
 class Demo:
     """The root: a menu of the examples."""
 
-    TABS = ("counter", "calculator", "form", "async")
+    TABS = ("counter", "calculator", "form", "async", "guess", "tictactoe")
+    #: The label of a tab, when it is not its name capitalised.
+    LABELS = {"guess": "Guess the number", "tictactoe": "Tic-tac-toe"}
 
     def __init__(self) -> None:
         self.tab = "counter"
@@ -200,6 +205,9 @@ class Demo:
             "calculator": component.Component(Calculator()),
             "form": component.Component(Registration()),
             "async": component.Component(AsyncCounter()),
+            # Tasks: each starts its go() when its tab is first rendered
+            "guess": component.Component(games.GamePanel(games.GuessGame())),
+            "tictactoe": component.Component(games.GamePanel(games.TicTacToe())),
         }
 
     def select(self, tab: str) -> None:
@@ -213,7 +221,7 @@ def render_demo(self: Demo, h: xhtml5.Renderer, comp: component.Component, *args
     with h.div(class_="header"):
         h << h.strong("Nagare demo ")
         for tab in self.TABS:
-            link = h.a(tab.capitalize(), id=f"tab-{tab}").action(lambda tab=tab: self.select(tab))
+            link = h.a(self.LABELS.get(tab, tab.capitalize()), id=f"tab-{tab}").action(lambda tab=tab: self.select(tab))
             if tab == self.tab:
                 link.set("class", "current")
             h << link
