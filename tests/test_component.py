@@ -240,3 +240,65 @@ def test_stateless_marks_classes_and_instances():
     assert not state.is_stateless(p)
     with pytest.raises(TypeError):
         state.stateless(1)
+
+
+# --- comp.call() (the flows themselves: tests/flow) -----------------------------------------------
+
+
+class Other:
+    pass
+
+
+def test_call_shows_the_callee_and_returns_its_answer_to_the_code_calling():
+    from nagare.continuation import Continuation
+
+    comp = component.Component(Thing(), model="small", url="here")
+    got = []
+
+    def flow():
+        got.append(comp.call(Other(), url="there"))
+        got.append(comp.model)
+
+    Continuation(flow)
+    assert isinstance(comp(), Other) and comp.model is None and comp.url == "there"
+    comp.answer("yes")
+    assert got == ["yes", "small"] and isinstance(comp(), Thing) and comp.url == "here"
+
+
+def test_call_with_a_model_only_shows_another_view_of_the_same_object():
+    from nagare.continuation import Continuation
+
+    thing = Thing()
+    comp = component.Component(thing)
+    Continuation(comp.call, model="edit")
+    assert comp() is thing and comp.model == "edit"
+    comp.answer()
+    assert comp() is thing and comp.model is None
+
+
+def test_becomes_drops_a_pending_call_whose_flow_never_resumes():
+    from nagare.continuation import Continuation
+
+    comp = component.Component(Thing())
+    comp.on_answer(lambda r: ("listener", r))
+    resumed = []
+    def flow():
+        resumed.append(comp.call(Other()))
+
+    Continuation(flow)
+    comp.becomes(Other())  # the call is dropped, the listener of the component is kept
+    assert comp.answer(1) == ("listener", 1) and resumed == []
+
+
+def test_a_pending_call_answered_twice_from_the_same_page_resumes_once():
+    from nagare.continuation import Continuation
+
+    comp = component.Component(Thing())
+    resumed = []
+    def flow():
+        resumed.append(comp.call(Other()))
+
+    Continuation(flow)
+    pending = comp._on_answer
+    pending(1)
+    assert pending(2) is None and resumed == [1]
