@@ -158,6 +158,11 @@ def click(page: Page, selector: str) -> Page:
     return result
 
 
+def items(page: Page) -> list[str]:
+    """The items of the basket, in order."""
+    return [li.text_content().split()[0] for li in page.find("#items").cssselect("li")]
+
+
 def served_by(page: Page, servers: Sequence[NagareServer]) -> int:
     """The index of the server whose worker rendered `page` (the pid the page shows is its child)."""
     pid = int(page.text_of("#pid"))

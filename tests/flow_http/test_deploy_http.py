@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flow_http.conftest import APP, RoundRobin, answer, browser, click, install, message, start
+from tests.flow_http.conftest import APP, RoundRobin, answer, browser, click, install, items, message, start
 from tests.support.browser import Browser, Page
 from tests.support.memcached import Memcached
 from tests.support.server import NagareServer, port_is_free
@@ -141,10 +141,6 @@ def test_a_statement_of_go_changed_runs_the_hook_and_the_game_starts_again(deplo
     assert message(page, "quiz") == "Question 2: Two plus two?"
     assert deployment.server.log().count("flowapp: flow broken") == 1
 
-
-
-def items(page: Page) -> list[str]:
-    return [li.text_content().split()[0] for li in page.find("#items").cssselect("li")]
 
 
 def test_a_statement_of_an_action_changed_runs_the_hook_and_the_basket_shows_again(deployment, player):

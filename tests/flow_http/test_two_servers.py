@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flow_http.conftest import APP, RoundRobin, answer, browser, click, install, message, served_by, start, state_url
+from tests.flow_http.conftest import APP, RoundRobin, answer, browser, click, install, items, message, served_by, start, state_url
 from tests.support.browser import Browser, Page
 from tests.support.memcached import Memcached
 from tests.support.server import NagareServer
@@ -37,6 +37,8 @@ def servers(memcached: Memcached, tmp_path_factory: pytest.TempPathFactory) -> I
             server.stop()
     for server in started:
         assert "Traceback" not in server.log(), server.log()
+    # cluster.cfg's secret is the one they shared: neither server generated one of its own
+    assert not list(folder.glob("generated-secret-*"))
 
 
 @pytest.fixture
@@ -157,7 +159,6 @@ def test_the_stateless_counter_of_the_cheat_proof_game_is_not_rolled_back(open_b
 def test_a_confirm_called_from_a_plain_action_cancel_deletes_nothing_ok_deletes(open_browser, servers):
     b, _ = open_browser()
     page = home(b, 31)
-    items = lambda p: [li.text_content().split()[0] for li in p.find("#items").cssselect("li")]  # noqa: E731
     assert items(page) == ["apple", "pear", "plum"]
     asked = click(page, "#delete-pear")
     assert message(asked, "basket") == "Delete pear?"
