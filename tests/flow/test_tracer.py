@@ -85,7 +85,6 @@ def test_a_tracer_sees_the_lines_of_the_functions_called_after_the_resume(traced
     assert ("after_resume", line_of("after_resume", 'return "after"')) in recorder.lines
 
 
-@pytest.mark.xfail(strict=True, reason="the resumed frames are left with f_trace None: the tracer sees no line of go after the call")
 def test_a_tracer_sees_the_lines_of_the_resumed_frame_after_the_call(traced_flow):
     recorder = Recorder(lines=True)
     traced(recorder, traced_flow.answer, "5")

@@ -31,7 +31,12 @@ class UnsupportedSuspension(SyntaxError):
     """
 
     def __init__(self, reason: str, filename: str, lineno: int, text: str | None = None) -> None:
-        super().__init__(f"comp.call() {reason}", (filename, lineno, None, text))
+        # A place in a normalised function is named in the file it was written in.
+        original, lines = normalised_files.get(filename, (filename, {}))
+        lineno = lines.get(lineno, lineno)
+        if text is None:
+            text = linecache.getline(original, lineno).rstrip("\n") or None
+        super().__init__(f"comp.call() {reason}", (original, lineno, None, text))
         self.reason = reason
 
     def __str__(self) -> str:
@@ -106,8 +111,9 @@ class Source:
 
 
 _sources: dict[CodeType, Source | None] = {}
-#: Filled by the normaliser: the code objects it produced, found by their pseudo file name.
-normalised_files: set[str] = set()
+#: Filled by the normaliser: the pseudo file name of each function it rewrote, with the file it
+#: was written in and, for each line of the rewritten source, the line it comes from.
+normalised_files: dict[str, tuple[str, dict[int, int]]] = {}
 
 
 def source_of(code: CodeType) -> Source | None:

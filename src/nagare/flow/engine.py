@@ -75,10 +75,12 @@ _digests: dict[CodeType, bytes] = {}
 
 
 def digest(code: CodeType) -> bytes:
-    """The fingerprint of a function's logic: its bytecode and the names it uses, not its lines.
+    """The fingerprint of a function's logic: its bytecode, the names it uses and its constants
+    other than texts — not its lines.
 
-    Line numbers, comments and the values of constants (message texts) are not part of it, so
-    editing them resumes; any other change of the function makes another fingerprint.
+    Line numbers, comments and the strings of the code (message texts, docstrings) are not part
+    of it, so editing them resumes; any other change of the function (a number included) makes
+    another fingerprint.
     """
     try:
         return _digests[code]
@@ -88,14 +90,35 @@ def digest(code: CodeType) -> bytes:
     h.update("\0".join(code.co_names).encode())
     h.update(b"\1")
     h.update("\0".join(code.co_varnames + code.co_cellvars + code.co_freevars).encode())
-    h.update(b"\1%d" % len(code.co_consts))
+    h.update(b"\1")
+    h.update(_constants(code.co_consts).encode())
     result = h.digest()[:8]
     _digests[code] = result
     return result
 
 
+def _constants(consts: tuple[object, ...]) -> str:
+    """The constants of a code object that are logic: numbers, None, booleans, and the shape of the rest."""
+    parts = []
+    for const in consts:
+        if isinstance(const, (str, bytes)):
+            parts.append(type(const).__name__)  # a text: its value may change, not its place
+        elif isinstance(const, CodeType):
+            parts.append("code")  # a nested function: its own fingerprint when it runs
+        elif isinstance(const, (tuple, frozenset)):
+            items = const if isinstance(const, tuple) else sorted(const, key=repr)
+            parts.append(f"({_constants(tuple(items))})")
+        else:
+            parts.append(repr(const))
+    return ",".join(parts)
+
+
 def _resolve(module: str, qualname: str) -> CodeType | None:
-    """The code now behind `module.qualname`: None when it cannot be found without running code."""
+    """The code now behind `module.qualname`: None when it cannot be found without running code.
+
+    `CodeChanged` when the name is gone, or names another function now (`ask = question`, a
+    method that an override no longer hides).
+    """
     if "<" in qualname:
         return None  # a nested function: found when it is called
     target: Any = sys.modules.get(module)
@@ -109,8 +132,12 @@ def _resolve(module: str, qualname: str) -> CodeType | None:
     while hasattr(target, "__wrapped__"):
         target = target.__wrapped__
     code = getattr(target, "__code__", None)
-    if not isinstance(code, CodeType) or code.co_qualname != qualname:
+    if not isinstance(code, CodeType):
         return None
+    if code.co_qualname != qualname:
+        if "<locals>" in code.co_qualname:
+            return None  # a decorator's wrapper without functools.wraps: checked when called
+        raise CodeChanged(f"{module}.{qualname} is now {code.co_qualname}")
     return code
 
 
@@ -307,7 +334,7 @@ class _Resumer:
     never resume right, and the capture refuses it.
     """
 
-    __slots__ = ("frames", "value", "index", "previous", "caller", "done", "last", "watched", "callbacks")
+    __slots__ = ("frames", "value", "index", "previous", "caller", "done", "last", "watched", "callbacks", "forward")
 
     def __init__(self, continuation: Continuation, value: object) -> None:
         self.frames = continuation.frames
@@ -321,6 +348,8 @@ class _Resumer:
         self.watched: dict[int, tuple[FrameType, int]] = {}
         #: Frames called back by C code from a watched call.
         self.callbacks: list[FrameType] = []
+        #: The local trace function of the previous tracer, for each restored frame that has one.
+        self.forward: dict[int, TraceFunction] = {}
 
     @property
     def expected(self) -> Frame:
@@ -338,7 +367,7 @@ class _Resumer:
         if sys.gettrace() is not self.previous:
             sys.settrace(self.previous)
         for frame, _ in self.watched.values():
-            frame.f_trace = None
+            frame.f_trace = self.forward.get(id(frame))
         self.watched.clear()
 
     def from_c_code(self, frames: list[FrameType]) -> bool:
@@ -380,28 +409,37 @@ class _Resumer:
         self.index += 1
         return self._jumper(target, last)
 
-    def on_progress(self, frame: FrameType, event: str, arg: object) -> None:
-        # A watched frame ran a line or returned: it left its call; none watched: tracing ends.
-        if event in ("line", "return", "exception"):
-            self.watched.pop(id(frame), None)
-            frame.f_trace = None
-            if self.done and not self.watched and sys.gettrace() is not self.previous:
-                sys.settrace(self.previous)
-        return None
+    def on_progress(self, frame: FrameType, event: str, arg: object) -> TraceFunction | None:
+        # Every event goes on to the previous tracer's function for the frame. A watched frame
+        # that runs a line, returns or lets an exception through has left its call; when none is
+        # watched any more, the previous tracer is put back.
+        forward = self.forward.get(id(frame))
+        result = forward(frame, event, arg) if forward is not None else None
+        if event not in ("line", "return", "exception"):
+            return self.on_progress
+        self.watched.pop(id(frame), None)
+        frame.f_trace = result if forward is not None else None
+        if self.done and not self.watched and sys.gettrace() is not self.previous:
+            sys.settrace(self.previous)
+        return result
 
     def _jumper(self, target: int, last: bool) -> TraceFunction:
-        def jump(frame: FrameType, event: str, arg: object) -> None:
+        def jump(frame: FrameType, event: str, arg: object) -> TraceFunction | None:
             if event != "line":
                 return None
             frame.f_lineno = target  # type: ignore[misc]  # writable in a trace function
-            frame.f_trace_lines = False
-            frame.f_trace = None
+            # The previous tracer (a debugger, coverage) sees the restored frame from here on.
+            local = self.previous(frame, "call", None) if self.previous is not None else None
+            if local is not None:
+                self.forward[id(frame)] = local
+            frame.f_trace = local
+            frame.f_trace_lines = local is not None
             if last:
                 self.done = True
                 _slot.answer = self.value
                 if not self.watched:
                     sys.settrace(self.previous)
-            return None
+            return local
 
         return jump
 

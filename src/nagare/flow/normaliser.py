@@ -79,8 +79,9 @@ def normalise(f: F) -> F:
     ast.increment_lineno(tree, first - 1)
     rewriter = _Rewriter(_resumable_names(code.co_filename), code.co_filename)
     node.decorator_list = []
+    _refuse(node, rewriter, code.co_filename, written=True)  # lambdas, comprehensions: as written
     changed = rewriter.function(node)
-    _refuse(node, rewriter, code.co_filename)
+    _refuse(node, rewriter, code.co_filename, written=False)
     if changed:
         function.__code__ = _compile(node, code, function)
         function.__globals__.setdefault("_nagare_iter", builtins.iter)
@@ -119,12 +120,14 @@ class _Rewriter:
             return func.attr == "call" or func.attr in self.resumable_names
         return isinstance(func, ast.Name) and func.id in self.resumable_names
 
-    def calls_in(self, node: ast.AST) -> list[ast.Call]:
-        """The suspending calls in `node`, in the order they run (inner ones first), not in nested scopes."""
+    def calls_in(self, node: ast.AST, lambdas: bool = False) -> list[ast.Call]:
+        """The suspending calls in `node`, in the order they run (inner ones first), not in nested
+        functions and classes (nor in lambdas, unless `lambdas`)."""
         found: list[ast.Call] = []
+        scopes = _SCOPES[:-1] if lambdas else _SCOPES
 
         def visit(n: ast.AST) -> None:
-            if isinstance(n, _SCOPES) and n is not node:
+            if isinstance(n, scopes) and n is not node:
                 return
             if isinstance(n, ast.Assign):
                 visit(n.value)
@@ -273,15 +276,23 @@ class _Substitute(ast.NodeTransformer):
         return node
 
 
-def _refuse(function: ast.FunctionDef, rewriter: _Rewriter, filename: str) -> None:
-    """A `SyntaxError` for the first suspending call of the rewritten function that cannot resume."""
+def _refuse(function: ast.FunctionDef, rewriter: _Rewriter, filename: str, written: bool) -> None:
+    """A `SyntaxError` for the first suspending call of the function that cannot resume.
+
+    `written`: the function as written, before the rewrite (the `for` loops and `while`
+    conditions it rewrites are not refused then); else the function rewritten.
+    """
     parent_of = parents(function)
-    for call in rewriter.calls_in(function):
+    for call in rewriter.calls_in(function, lambdas=True):
         if call not in parent_of:
             continue
         for child, parent in scope_parents(call, parent_of, function):
             if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 break  # a nested function: not normalised, its capture checks it
+            if written and (
+                (isinstance(parent, ast.For) and child in parent.body) or (isinstance(parent, ast.While) and child is parent.test)
+            ):
+                continue
             reason = blocker(child, parent, normalised=True)
             if reason is not None:
                 line = getattr(child, "lineno", call.lineno)
@@ -309,8 +320,21 @@ def _compile(node: ast.FunctionDef, code: CodeType, function: FunctionType) -> C
             code.co_filename,
             code.co_firstlineno,
         )
-    normalised_files.add(filename)
+    normalised_files[filename] = (code.co_filename, _line_map(node, source, node.name, bool(free)))
     return new.replace(co_name=code.co_name, co_qualname=code.co_qualname)
+
+
+def _line_map(node: ast.FunctionDef, source: str, name: str, nested: bool) -> dict[int, int]:
+    """For each line of the rewritten source, the line of the file its statement comes from."""
+    tree = ast.parse(source)
+    top = tree.body[0]
+    rewritten = next(n for n in ast.walk(top) if isinstance(n, ast.FunctionDef) and n.name == name) if nested else top
+    lines: dict[int, int] = {}
+    for new, old in zip(ast.walk(rewritten), ast.walk(node)):
+        new_line, old_line = getattr(new, "lineno", None), getattr(old, "lineno", None)
+        if new_line is not None and old_line is not None:
+            lines.setdefault(new_line, old_line)
+    return lines
 
 
 def _find_code(module_code: CodeType, name: str, free: tuple[str, ...]) -> CodeType:
