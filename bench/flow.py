@@ -414,8 +414,13 @@ def resume_parts(rounds: int, copies: int, depth: int = 5) -> dict[str, float]:
     def jumper(self: Any, target: int, last: bool) -> Any:
         return timed.wrap("jump", original_jumper(self, target, last))
 
-    with Timed((engine._Resumer, "on_call"), (engine, "_capture")) as timed:
-        engine._Resumer._jumper = jumper  # type: ignore[method-assign]
+    # 3.12 and later resume with sys.monitoring events: their callbacks are the calls and jumps.
+    monitored = engine._MONITORING is not None
+    calls_of, jumps_of = ("started", "line") if monitored else ("on_call", "jump")
+    targets = [(engine._MonitoredResumer, "started"), (engine._MonitoredResumer, "line")] if monitored else [(engine._Resumer, "on_call")]
+    with Timed(*targets, (engine, "_capture")) as timed:
+        if not monitored:
+            engine._Resumer._jumper = jumper  # type: ignore[method-assign]
         try:
             answer_all(prepared(state, True, 50), True)
             for _ in range(rounds):
@@ -430,15 +435,15 @@ def resume_parts(rounds: int, copies: int, depth: int = 5) -> dict[str, float]:
                 gc.enable()
                 parts = {
                     "resume": total,
-                    "trace calls": timed.ns["on_call"],
-                    "jumps": timed.ns["jump"],
+                    "trace calls": timed.ns.get(calls_of, 0),
+                    "jumps": timed.ns.get(jumps_of, 0),
                     "capture": timed.ns["_capture"],
                 }
                 parts["rest"] = total - parts["trace calls"] - parts["jumps"] - parts["capture"]
                 for name, ns in parts.items():
                     samples.setdefault(name, []).append(ns / copies / 1000)
-                samples.setdefault("trace calls n", []).append(timed.calls["on_call"] / copies)
-                samples.setdefault("jumps n", []).append(timed.calls["jump"] / copies)
+                samples.setdefault("trace calls n", []).append(timed.calls.get(calls_of, 0) / copies)
+                samples.setdefault("jumps n", []).append(timed.calls.get(jumps_of, 0) / copies)
         finally:
             engine._Resumer._jumper = original_jumper  # type: ignore[method-assign]
     return {name: statistics.median(values) for name, values in samples.items()}

@@ -231,11 +231,32 @@ def resume(continuation: Continuation, value: object) -> object:
     `FlowBroken` when it cannot resume (the functions changed), before any code runs where that
     is known in advance.
     """
-    for module, qualname, fingerprint, _, _ in continuation.frames:
-        code = _resolve(module, qualname)
-        if code is not None and digest(code) != fingerprint:
-            raise CodeChanged(f"{module}.{qualname} changed since the flow suspended")
-    return _delimited(continuation.entry, continuation.args, continuation.kw, continuation.finish, _Resumer(continuation, value))
+    codes = _codes(continuation.frames)
+    resumer: _Resumer = (_MonitoredResumer if _MONITORING and None not in codes else _Resumer)(continuation, value, codes)
+    return _delimited(continuation.entry, continuation.args, continuation.kw, continuation.finish, resumer)
+
+
+# (module, qualname, fingerprint) -> (the module, the code found there: None for a nested function)
+_checked: dict[tuple[str, str, bytes], tuple[Any, CodeType | None]] = {}
+
+
+def _codes(frames: tuple[Frame, ...]) -> list[CodeType | None]:
+    """The code object of each frame where it can be found by name, its fingerprint checked.
+
+    `CodeChanged` when one changed. Cached per module object: a module imported again (a test
+    that deploys) is looked at again.
+    """
+    codes: list[CodeType | None] = []
+    for module, qualname, fingerprint, _, _ in frames:
+        key = (module, qualname, fingerprint)
+        entry = _checked.get(key)
+        if entry is None or entry[0] is not sys.modules.get(module):
+            code = _resolve(module, qualname)
+            if code is not None and digest(code) != fingerprint:
+                raise CodeChanged(f"{module}.{qualname} changed since the flow suspended")
+            entry = _checked[key] = (sys.modules.get(module), code)
+        codes.append(entry[1])
+    return codes
 
 
 def _delimited(
@@ -334,10 +355,11 @@ class _Resumer:
     never resume right, and the capture refuses it.
     """
 
-    __slots__ = ("frames", "value", "index", "previous", "caller", "done", "last", "watched", "callbacks", "forward")
+    __slots__ = ("frames", "codes", "value", "index", "previous", "caller", "done", "last", "watched", "callbacks", "forward")
 
-    def __init__(self, continuation: Continuation, value: object) -> None:
+    def __init__(self, continuation: Continuation, value: object, codes: list[CodeType | None]) -> None:
         self.frames = continuation.frames
+        self.codes = codes
         self.value = value
         self.index = 0
         self.previous: Any = None
@@ -385,7 +407,11 @@ class _Resumer:
             return None
         module, qualname, fingerprint, _, saved = self.frames[self.index]
         code = frame.f_code
-        if code.co_qualname != qualname or frame.f_globals.get("__name__") != module:
+        expected = self.codes[self.index]
+        if expected is not None:
+            if code is not expected:
+                return None
+        elif code.co_qualname != qualname or frame.f_globals.get("__name__") != module:
             return None
         caller = self.caller
         if caller is not None:
@@ -444,4 +470,137 @@ class _Resumer:
         return jump
 
 
-_OWN.update({_delimited.__code__, _Resumer.call.__code__})
+# --- re-entering with sys.monitoring (CPython 3.12 and later) ---------------------------------------
+#
+# Since PEP 669, `sys.settrace` is built on sys.monitoring and switching it on or off
+# re-instruments the code of every frame on the stack, then of every function that runs next:
+# 50 µs and more per request. Local events on just the code objects of the flow cost a fraction
+# of a microsecond, so where every function of the flow is found by name, the resume uses them:
+# PY_START to see the expected function start, LINE to jump in it and to see its caller move on.
+
+_MONITORING: Any = getattr(sys, "monitoring", None)
+_TOOL = -1
+_here = threading.local()  # the resumer running in this thread (events are process-wide)
+_enabled: dict[CodeType, int] = {}  # code -> how many resumes (threads) want its events
+_enabled_lock = threading.Lock()
+
+_locals_to_fast: Any = None
+if sys.version_info < (3, 13) and _MONITORING is not None:
+    import ctypes
+
+    # 3.12's frame.f_locals is a snapshot: written back by the function debuggers use.
+    _locals_to_fast = ctypes.pythonapi.PyFrame_LocalsToFast
+    _locals_to_fast.argtypes = [ctypes.py_object, ctypes.c_int]
+    _locals_to_fast.restype = None
+
+
+def _monitoring_tool() -> int:
+    """A sys.monitoring tool id of our own (the free one among those no other tool uses)."""
+    global _TOOL
+    if _TOOL < 0:
+        monitoring = _MONITORING
+        for tool in (5, 4, 3):  # the ids that debuggers, coverage and profilers leave free
+            if monitoring.get_tool(tool) is None:
+                monitoring.use_tool_id(tool, "nagare flows")
+                events = monitoring.events
+                monitoring.register_callback(tool, events.PY_START, _on_start)
+                monitoring.register_callback(tool, events.LINE, _on_line)
+                _TOOL = tool
+                break
+        else:
+            raise ContinuationError("no sys.monitoring tool id is free for the continuation engine")
+    return _TOOL
+
+
+def _on_start(code: CodeType, offset: int) -> None:
+    resumer = getattr(_here, "resumer", None)
+    if resumer is not None:
+        resumer.started(code, sys._getframe(1))
+
+
+def _on_line(code: CodeType, line: int) -> None:
+    resumer = getattr(_here, "resumer", None)
+    if resumer is not None:
+        resumer.line(sys._getframe(1))
+
+
+class _MonitoredResumer(_Resumer):
+    """The resume with local sys.monitoring events: the same steps and checks as `_Resumer`."""
+
+    __slots__ = ("jumping", "target", "tool", "active")
+
+    def __init__(self, continuation: Continuation, value: object, codes: list[CodeType | None]) -> None:
+        super().__init__(continuation, value, codes)
+        self.jumping: FrameType | None = None
+        self.target = 0
+        self.tool = _monitoring_tool()
+        self.active: list[CodeType] = []
+
+    def call(self, entry: Callable[..., object], args: tuple[object, ...], kw: dict[str, object]) -> object:
+        outer = getattr(_here, "resumer", None)
+        _here.resumer = self
+        events = _MONITORING.events.PY_START | _MONITORING.events.LINE
+        with _enabled_lock:
+            for code in set(self.codes):
+                assert code is not None
+                if _enabled.get(code, 0) == 0:
+                    _MONITORING.set_local_events(self.tool, code, events)
+                _enabled[code] = _enabled.get(code, 0) + 1
+                self.active.append(code)
+        try:
+            return entry(*args, **kw)
+        finally:
+            self.stop()
+            _here.resumer = outer
+
+    def stop(self) -> None:
+        with _enabled_lock:
+            for code in self.active:
+                left = _enabled[code] = _enabled[code] - 1
+                if left == 0:
+                    del _enabled[code]
+                    _MONITORING.set_local_events(self.tool, code, 0)
+        self.active.clear()
+        self.watched.clear()
+
+    def started(self, code: CodeType, frame: FrameType) -> None:
+        if self.done or self.jumping is not None:
+            back = frame.f_back
+            watched = self.watched.get(id(back)) if back is not None else None
+            if watched is not None and watched[0] is back and back.f_lasti == watched[1]:
+                self.callbacks.append(frame)  # called back by C code from a restored call
+            return
+        if code is not self.codes[self.index]:
+            return
+        caller = self.caller
+        if caller is not None:
+            lasti = self.frames[self.index - 1][3]
+            if frame.f_back is not caller or caller.f_lasti != lasti:
+                return  # the same function called from elsewhere: runs as usual
+        last = self.index == self.last
+        self.target = _points[code] if last else resume_line(code, self.frames[self.index][3])
+        saved = self.frames[self.index][4]
+        f_locals = frame.f_locals
+        for name in code.co_varnames + code.co_cellvars:
+            f_locals[name] = saved.get(name)  # every local bound, or the jump warns
+        if _locals_to_fast is not None:
+            _locals_to_fast(frame, 0)
+        if caller is not None:
+            self.watched[id(caller)] = (caller, lasti)
+        self.caller = frame
+        self.jumping = frame
+        self.index += 1
+
+    def line(self, frame: FrameType) -> None:
+        if frame is self.jumping:
+            self.jumping = None
+            frame.f_lineno = self.target  # type: ignore[misc]  # writable in a monitoring callback
+            if self.index > self.last:
+                self.done = True
+                _slot.answer = self.value
+            return
+        if self.watched.pop(id(frame), None) is not None and self.done and not self.watched:
+            self.stop()  # every restored frame moved on: no more events
+
+
+_OWN.update({_delimited.__code__, _Resumer.call.__code__, _MonitoredResumer.call.__code__})
