@@ -396,17 +396,18 @@ class _Resumer:
         """Whether a suspension passed through a call made back by C code from a restored call."""
         return any(frame is callback for frame in frames for callback in self.callbacks)
 
-    def on_call(self, frame: FrameType, event: str, arg: object) -> TraceFunction | None:
-        if event != "call":
-            return None
-        if self.done:
-            back = frame.f_back
-            watched = self.watched.get(id(back)) if back is not None else None
-            if watched is not None and watched[0] is back and back.f_lasti == watched[1]:
-                self.callbacks.append(frame)
-            return None
-        module, qualname, fingerprint, _, saved = self.frames[self.index]
-        code = frame.f_code
+    def called_back(self, frame: FrameType) -> None:
+        """Once every frame is restored: `frame` is called back by C code if its caller is a
+        restored frame still in the call it was restored at."""
+        back = frame.f_back
+        watched = self.watched.get(id(back)) if back is not None else None
+        if watched is not None and watched[0] is back and back.f_lasti == watched[1]:
+            self.callbacks.append(frame)
+
+    def restore(self, frame: FrameType, code: CodeType) -> tuple[int, FrameType | None] | None:
+        """If `frame`, just started, is the next frame of the flow: its saved locals written into
+        it, the line it jumps to and its caller (watched from now on); None: it runs as usual."""
+        module, qualname, fingerprint, lasti, saved = self.frames[self.index]
         expected = self.codes[self.index]
         if expected is not None:
             if code is not expected:
@@ -415,25 +416,38 @@ class _Resumer:
             return None
         caller = self.caller
         if caller is not None:
-            lasti = self.frames[self.index - 1][3]
-            if frame.f_back is not caller or caller.f_lasti != lasti:
+            caller_lasti = self.frames[self.index - 1][3]
+            if frame.f_back is not caller or caller.f_lasti != caller_lasti:
                 return None  # the same function called from elsewhere: runs as usual
-        if digest(code) != fingerprint:
+            self.watched[id(caller)] = (caller, caller_lasti)  # in its call now: watched until it moves on
+        if expected is None and digest(code) != fingerprint:  # found by name: checked before
             self.stop()
             raise CodeChanged(f"{module}.{qualname} changed since the flow suspended")
-        last = self.index == self.last
-        target = _points[code] if last else resume_line(code, self.frames[self.index][3])
+        target = _points[code] if self.index == self.last else resume_line(code, lasti)
         f_locals = frame.f_locals
         for name in code.co_varnames + code.co_cellvars:
             # Every local bound (None for those unbound when it suspended), or the jump warns.
             f_locals[name] = saved.get(name)
-        if caller is not None:  # the caller is in its call now: watch it until it moves on
-            self.watched[id(caller)] = (caller, lasti)
-            caller.f_trace = self.on_progress
-            caller.f_trace_lines = True
+        if _locals_to_fast is not None:
+            _locals_to_fast(frame, 0)
         self.caller = frame
         self.index += 1
-        return self._jumper(target, last)
+        return target, caller
+
+    def on_call(self, frame: FrameType, event: str, arg: object) -> TraceFunction | None:
+        if event != "call":
+            return None
+        if self.done:
+            self.called_back(frame)
+            return None
+        restored = self.restore(frame, frame.f_code)
+        if restored is None:
+            return None
+        target, caller = restored
+        if caller is not None:
+            caller.f_trace = self.on_progress
+            caller.f_trace_lines = True
+        return self._jumper(target, self.index > self.last)
 
     def on_progress(self, frame: FrameType, event: str, arg: object) -> TraceFunction | None:
         # Every event goes on to the previous tracer's function for the frame. A watched frame
@@ -565,31 +579,12 @@ class _MonitoredResumer(_Resumer):
 
     def started(self, code: CodeType, frame: FrameType) -> None:
         if self.done or self.jumping is not None:
-            back = frame.f_back
-            watched = self.watched.get(id(back)) if back is not None else None
-            if watched is not None and watched[0] is back and back.f_lasti == watched[1]:
-                self.callbacks.append(frame)  # called back by C code from a restored call
+            self.called_back(frame)
             return
-        if code is not self.codes[self.index]:
-            return
-        caller = self.caller
-        if caller is not None:
-            lasti = self.frames[self.index - 1][3]
-            if frame.f_back is not caller or caller.f_lasti != lasti:
-                return  # the same function called from elsewhere: runs as usual
-        last = self.index == self.last
-        self.target = _points[code] if last else resume_line(code, self.frames[self.index][3])
-        saved = self.frames[self.index][4]
-        f_locals = frame.f_locals
-        for name in code.co_varnames + code.co_cellvars:
-            f_locals[name] = saved.get(name)  # every local bound, or the jump warns
-        if _locals_to_fast is not None:
-            _locals_to_fast(frame, 0)
-        if caller is not None:
-            self.watched[id(caller)] = (caller, lasti)
-        self.caller = frame
-        self.jumping = frame
-        self.index += 1
+        restored = self.restore(frame, code)
+        if restored is not None:
+            self.target = restored[0]
+            self.jumping = frame
 
     def line(self, frame: FrameType) -> None:
         if frame is self.jumping:
