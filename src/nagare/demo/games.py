@@ -48,7 +48,7 @@ class GuessGame(component.Task):
             if guess == secret:
                 break
             hint = f"{guess} is too {'high' if guess > secret else 'low'} ({attempts} attempt{'s' if attempts > 1 else ''})."
-        comp.call(util.Confirm(f"Found {secret} in {attempts} attempts", ok="Play again"))
+        comp.call(util.Confirm(f"Found {secret} in {attempts} attempt{'s' if attempts > 1 else ''}", ok="Play again"))
         return secret
 
 
