@@ -20,7 +20,7 @@ import configobj  # type: ignore[import-untyped]  # ConfigObj ships no type info
 from nagare.config import loader, logs
 from nagare.config.reference import APPLICATIONS, entry_points
 from nagare.config.rules import COMMAND_LINE
-from nagare.config.settings import Setting, Table, boolean, string
+from nagare.config.settings import Setting, Table, boolean, integer, number, string
 from nagare.config.values import Values
 from nagare.errors import ConfigError, NagareError
 
@@ -41,6 +41,20 @@ class DatabaseSettings(Values):
     metadata: str
     populate: str
     debug: bool
+    pool_size: int | None
+    max_overflow: int | None
+    pool_timeout: float | None
+    pool_recycle: int
+    pool_pre_ping: bool
+
+    def engine_settings(self) -> dict[str, object]:
+        """What goes to `sqlalchemy.create_engine` besides the URI (what the file sets)."""
+        settings: dict[str, object] = {"pool_recycle": self.pool_recycle, "pool_pre_ping": self.pool_pre_ping}
+        for key in ("pool_size", "max_overflow", "pool_timeout"):
+            value = getattr(self, key)
+            if value is not None:  # left to the engine's pool (SQLite's has none of them)
+                settings[key] = value
+        return settings
 
 
 APPLICATION = Table(
@@ -69,6 +83,11 @@ DATABASE = Table(
         Setting("metadata", string, "", "object reference of the SQLAlchemy metadata"),
         Setting("populate", string, "", "object reference of a function filling a new database"),
         Setting("debug", boolean, False, "log the SQL statements"),
+        Setting("pool_size", integer(1), None, "connections kept open per process (SQLAlchemy's default: 5)"),
+        Setting("max_overflow", integer(0), None, "connections opened beyond `pool_size` under load (default: 10)"),
+        Setting("pool_timeout", number(0), None, "seconds a request waits for a free connection (default: 30), then 503"),
+        Setting("pool_recycle", integer(-1), -1, "seconds after which a connection is replaced (-1: never)"),
+        Setting("pool_pre_ping", boolean, True, "check a connection before using it: a restarted server is reconnected"),
     ],
     values_class=DatabaseSettings,
 )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Generic, NamedTuple, TypeVar
@@ -76,6 +76,9 @@ class Session(Generic[LeaseT]):
     next_state_id: int
     state: PageState | None = None
     _shared: Shared = field(default_factory=dict)
+    #: Called before each store: the application commits its database work there, so that the
+    #: state stored never refers to rows that are not written.
+    before_store: Callable[[], None] | None = None
 
     @property
     def is_new(self) -> bool:
@@ -87,6 +90,8 @@ class Session(Generic[LeaseT]):
         if state_id != self.next_state_id and state_id != self.state_id:
             # Any other id would overwrite a state that pages already shown still point to.
             raise ValueError(f"state {state_id} is neither the loaded state {self.state_id} nor the next one {self.next_state_id}")
+        if self.before_store is not None:
+            self.before_store()
         manager = self.manager
         # A plain tuple, not the PageState: a named tuple is pickled with a reference to its class,
         # bytes more in every stored state.

@@ -12,6 +12,9 @@ release), the checksum refuses the state instead of running other code.
 Anything else that the standard pickle cannot handle (a class defined in a function, code made by
 `exec`, functions of `__main__`) falls back to cloudpickle's by-value pickling.
 
+Objects of classes mapped by SQLAlchemy are pickled as their class and primary key and loaded in
+the current database session when unpickled (`nagare.database`).
+
 Objects marked `state.stateless` are replaced by a reference `(pid)` and pickled apart, once per
 session (`Pickler(shared=...)`); the `Unpickler` resolves the references from the shared objects it
 is given.
@@ -46,6 +49,8 @@ _references: dict[int, tuple[CodeType, tuple[Any, ...] | None]] = {}
 _codes: dict[tuple[Any, ...], tuple[Any, CodeType]] = {}
 # id(class) -> (class, importable by its name?)
 _classes: dict[int, tuple[type, bool]] = {}
+# type -> whether its instances are SQLAlchemy entities (pickled as class and primary key)
+_entities: dict[type, bool] = {}
 
 
 def _importable(cls: type) -> bool:
@@ -207,6 +212,13 @@ class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # untyped base class
                 return NotImplemented  # a module-level function: the standard pickling by name
             attributes = (obj.__defaults__, obj.__kwdefaults__, obj.__dict__ or None)
             return _make_function, (*reference, obj.__closure__), attributes, None, None, _set_function_state
+        entity = _entities.get(kind)
+        if entity is None:  # SQLAlchemy instruments the classes it maps
+            entity = _entities[kind] = hasattr(kind, "_sa_class_manager") and not isinstance(obj, type)
+        if entity:
+            from nagare.database import reduce_entity  # SQLAlchemy is there: it mapped the class
+
+            return reduce_entity(obj)
         if kind is CellType:
             try:
                 contents: tuple[bool, Any] = (True, obj.cell_contents)

@@ -32,6 +32,7 @@ from webob.exc import (
 )
 
 from nagare import ajax, log, presentation
+from nagare.config import reference
 from nagare import security as nagare_security
 from nagare.security.common import Logout
 from nagare.callbacks import Callbacks, ParsedAction
@@ -85,6 +86,8 @@ class WSGIApp:
         self.data_path = ""
         self.publisher: Any = None
         self.databases: Sequence[Any] = ()
+        #: The exceptions that mean a database cannot be reached: answered 503 (none without databases).
+        self.database_errors: tuple[type[Exception], ...] = ()
         self.project_name: str | None = None
         self.config_filename: str | None = None
         self.always_html = always_html
@@ -129,8 +132,22 @@ class WSGIApp:
         self.sessions = sessions_manager
 
     def set_databases(self, databases: Sequence[Any]) -> None:
-        """The activated `[database]` sections (kept: nothing binds them yet)."""
+        """The activated `[database]` sections: each metadata bound to its engine (`nagare.database`).
+
+        From then on every request runs in a transaction, and a database that cannot be reached
+        answers 503.
+        """
         self.databases = databases
+        if not databases:
+            return
+        from nagare import database
+
+        for settings in databases:
+            if not settings.metadata:
+                raise ValueError("[database] metadata is required (an object reference: 'package.models:metadata')")
+            metadata = reference.load(settings.metadata)
+            database.set_metadata(metadata, settings.uri, settings.debug, settings.engine_settings())
+        self.database_errors = database.UNAVAILABLE
 
     def set_project(self, project_name: str | None) -> None:
         """The distribution that provides the application (None: a file, a module of no distribution)."""
@@ -309,6 +326,11 @@ class WSGIApp:
         except SessionSecurityError:
             self.log.warning("secure id mismatch for session %s from %s", session_id, request.remote_addr)
             return _or(self.on_invalid_session(request, response), response)
+        except self.database_errors as exc:
+            self.log.error("%s %s: the database is unavailable: %s", request.method, request.path_url, _first_line(exc))
+            unavailable = error_page(503, "Service Unavailable", "The database is unavailable; try again in a moment.")
+            unavailable.headers["Retry-After"] = "1"
+            return unavailable
         except (LockError, StoreUnavailableError) as exc:
             self.log.error("%s %s: %s", request.method, request.path_url, exc)
             busy = isinstance(exc, LockError)
@@ -327,6 +349,26 @@ class WSGIApp:
     ) -> Response:
         """`step`, then `security.end_rendering()` with its answer (a WebOb HTTP exception too:
         a 403 carries the authentication's cookie), after the store, the session still locked."""
+        if not self.databases:
+            return self._finished(step, request, response, session, is_xhr)
+        from nagare import database
+
+        # One transaction a request: committed before the state is stored (the state never
+        # refers to rows that are not written), rolled back on an error or an error answer.
+        with database.transaction() as end:
+            session.before_store = database.commit
+            answer = self._finished(step, request, response, session, is_xhr)
+            end(answer.status_int < 400)
+        return answer
+
+    def _finished(
+        self,
+        step: Callable[[Request, Response, Session[Any], bool], Response],
+        request: Request,
+        response: Response,
+        session: Session[Any],
+        is_xhr: bool,
+    ) -> Response:
         context = nagare_security.current()
         try:
             answer = step(request, response, session, is_xhr)
@@ -388,6 +430,10 @@ class WSGIApp:
                 if reply is not None:
                     return reply
             results = page.callbacks.run(actions, request, response, self.check_permissions)
+            if self.databases:  # what the actions added gets its keys: the views show them
+                from nagare.database import session as db_session
+
+                db_session.flush()
         except HTTPException as exc:
             answer = exc.wsgi_response
             if answer.status_int < 400:
@@ -505,6 +551,13 @@ def create_WSGIApp(app: Any, with_component: bool = True) -> WSGIApp:  # noqa: N
     `with_component` is Nagare 0.5's; a root that is not a `Component` is put in one either way.
     """
     return app if isinstance(app, WSGIApp) else WSGIApp(app)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of what an exception says (a driver's message may run over several)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _or(reply: Response | None, response: Response) -> Response:

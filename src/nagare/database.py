@@ -1,0 +1,177 @@
+"""SQLAlchemy in the request cycle, with the names Nagare 0.5 applications use.
+
+    from nagare.database import session, query
+
+    class Page(Base):                 # any SQLAlchemy 2.x declarative model
+        __tablename__ = 'page'
+        ...
+
+    page = query(Page).filter_by(name='FrontPage').one()   # in an action or a view
+    session.add(Page(name='New'))
+
+- `session` is a scoped SQLAlchemy session (one per thread), `query` its `query`. Every request
+  runs in one transaction: committed when the request succeeds (just before its state is
+  stored), rolled back on an exception or an HTTP error answer (4xx, 5xx), so a failed request
+  leaves nothing half-written.
+- The `[database]` sections of the application file (`uri`, `metadata`, `populate`, `debug`,
+  the engine's pool settings; sub-sections for several databases) bind each metadata to its
+  engine when the process starts; in the FastCGI pool each worker opens its own connections
+  (the pool is reset after `fork`).
+- A mapped object kept in a component is pickled with the page state as its class and primary
+  key, and loaded again in the current session on the next request: never a copy of the row,
+  never a detached object from another process. An object added but not flushed yet is flushed
+  by the commit that comes before the state is stored, so it has its key then; a transient one
+  (never added to the session) is an ordinary object and is pickled as one.
+- A database that cannot be reached answers 503 with one line in the log; the pool checks its
+  connections before use (`pool_pre_ping`), so service resumes by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc, orm
+
+__all__ = [
+    "session",
+    "query",
+    "set_metadata",
+    "engines",
+    "transaction",
+    "UNAVAILABLE",
+    "create_all",
+    "drop_all",
+]
+
+log = logging.getLogger("nagare.database")
+
+#: The session of the current thread (an SQLAlchemy `scoped_session`).
+session: orm.scoped_session[orm.Session] = orm.scoped_session(orm.sessionmaker())
+
+#: `session.query`, as Nagare 0.5 named it.
+query = session.query
+
+#: The errors that mean the database cannot be reached (503), not that a statement is wrong.
+UNAVAILABLE: tuple[type[Exception], ...] = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError)
+
+# metadata -> engine, for every database of the process
+_engines: dict[sa.MetaData, sa.Engine] = {}
+
+
+def engines() -> dict[sa.MetaData, sa.Engine]:
+    """The engine of each metadata bound in this process."""
+    return dict(_engines)
+
+
+def set_metadata(metadata: sa.MetaData, database_uri: str, database_debug: bool = False, engine_settings: dict[str, Any] | None = None) -> sa.Engine:
+    """Bind `metadata` to a new engine on `database_uri` (0.5's signature); returns the engine.
+
+    `engine_settings` go to `sqlalchemy.create_engine` (`pool_size`, `pool_timeout`,
+    `pool_recycle`, `connect_args`...); `pool_pre_ping` is on unless they say otherwise.
+    """
+    settings = {"pool_pre_ping": True, **(engine_settings or {})}
+    engine = sa.create_engine(database_uri, echo=database_debug, **settings)
+    previous = _engines.pop(metadata, None)
+    if previous is not None:
+        previous.dispose()
+    _engines[metadata] = engine
+    _bind()
+    return engine
+
+
+def _bind() -> None:
+    session.remove()
+    if len(_engines) == 1:
+        session.configure(bind=next(iter(_engines.values())), binds=None)
+    else:
+        binds = {table: engine for metadata, engine in _engines.items() for table in metadata.tables.values()}
+        session.configure(bind=None, binds=binds)
+
+
+def reset() -> None:
+    """Forget every engine (their connections closed): for tests, and a process that reconfigures."""
+    session.remove()
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+    session.configure(bind=None, binds=None)
+
+
+def _after_fork() -> None:
+    # A forked worker must not use the connections of its parent: it opens its own.
+    for engine in _engines.values():
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+@contextmanager
+def transaction() -> Iterator[Callable[[bool], None]]:
+    """One request's transaction: yields `end(ok)`, which commits (`ok`) or rolls back.
+
+    The work is rolled back if `end` was not called when the block ends (an exception), and the
+    session is removed in every case: the next request starts afresh.
+    """
+    ended = False
+
+    def end(ok: bool) -> None:
+        nonlocal ended
+        if ok:
+            session.commit()
+        else:
+            session.rollback()
+        ended = True
+
+    try:
+        yield end
+    finally:
+        try:
+            if not ended:
+                session.rollback()
+        finally:
+            session.remove()
+
+
+def commit() -> None:
+    """Commit the request's work so far (before its state is stored: the objects get their keys)."""
+    session.commit()
+
+
+# --- entities in the page state ---------------------------------------------------------------
+
+
+def reduce_entity(obj: Any) -> Any:
+    """How the session pickler stores a mapped object: its class and primary key, when it has one."""
+    state = sa.inspect(obj)
+    if state.key is None:
+        if state.pending:
+            session.flush()  # added in this request: it gets its key now
+        if state.key is None:
+            return NotImplemented  # transient: an ordinary object
+    return _load_entity, (type(obj), state.key[1])
+
+
+def _load_entity(cls: type, identity: tuple[Any, ...]) -> Any:
+    """The object of class `cls` and primary key `identity` in the current session (None: gone)."""
+    return session.get(cls, identity)
+
+
+# --- create-db, drop-db ----------------------------------------------------------------------------
+
+
+def create_all(metadata: sa.MetaData, engine: sa.Engine, drop: bool = False) -> None:
+    """Create the tables of `metadata` (dropped first with `drop`)."""
+    if drop:
+        metadata.drop_all(engine)
+    metadata.create_all(engine)
+
+
+def drop_all(metadata: sa.MetaData, engine: sa.Engine) -> None:
+    """Drop the tables of `metadata`."""
+    metadata.drop_all(engine)
