@@ -17,7 +17,7 @@ from nagare.config.reference import entry_points, load_entry_point
 from nagare.errors import NagareError
 
 GROUPS = ("nagare.applications", "nagare.publishers", "nagare.sessions", "nagare.commands")
-DEPENDENCIES = ("WebOb", "lxml", "configobj", "waitress", "cloudpickle")
+DEPENDENCIES = ("WebOb", "lxml", "configobj", "waitress", "cloudpickle", "pymemcache", "SQLAlchemy", "Babel")
 
 
 def plugin_tables(group: str, section: str) -> list[str]:
