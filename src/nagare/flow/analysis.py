@@ -110,7 +110,9 @@ class Source:
     normalised: bool
 
 
-_sources: dict[CodeType, Source | None] = {}
+# Keyed by id(): hashing a code object hashes its whole contents, at every lookup (2 µs for a
+# long function on 3.12). The entry keeps the code object alive, so its id is not reused.
+_sources: dict[int, tuple[CodeType, Source | None]] = {}
 #: Filled by the normaliser: the pseudo file name of each function it rewrote, with the file it
 #: was written in and, for each line of the rewritten source, the line it comes from.
 normalised_files: dict[str, tuple[str, dict[int, int]]] = {}
@@ -118,12 +120,11 @@ normalised_files: dict[str, tuple[str, dict[int, int]]] = {}
 
 def source_of(code: CodeType) -> Source | None:
     """The syntax tree of `code`'s function, from linecache; None when the source is not there."""
-    try:
-        return _sources[code]
-    except KeyError:
-        pass
+    entry = _sources.get(id(code))
+    if entry is not None and entry[0] is code:
+        return entry[1]
     source = _parse(code)
-    _sources[code] = source
+    _sources[id(code)] = (code, source)
     return source
 
 
@@ -165,7 +166,7 @@ def call_node(source: Source, position: tuple[int | None, int | None, int | None
     return best
 
 
-_resume_lines: dict[tuple[CodeType, int], int] = {}
+_resume_lines: dict[tuple[int, int], tuple[CodeType, int]] = {}  # (id(code), lasti) -> (code, line)
 
 
 def resume_line(code: CodeType, lasti: int) -> int:
@@ -174,13 +175,12 @@ def resume_line(code: CodeType, lasti: int) -> int:
     It is the first line of the statement holding the call. `UnsupportedSuspension` when the call
     can never resume there.
     """
-    key = (code, lasti)
-    try:
-        return _resume_lines[key]
-    except KeyError:
-        pass
+    key = (id(code), lasti)
+    entry = _resume_lines.get(key)
+    if entry is not None and entry[0] is code:
+        return entry[1]
     line = _resume_line(code, lasti)
-    _resume_lines[key] = line
+    _resume_lines[key] = (code, line)
     return line
 
 
