@@ -25,7 +25,7 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
-from types import CodeType, FrameType, TracebackType
+from types import CodeType, FrameType, MethodType, TracebackType
 from typing import Any
 
 from nagare.errors import ContinuationError
@@ -194,6 +194,16 @@ class Continuation:
         self.kw = kw
         self.finish = finish
         self.frames = frames
+
+    def __getstate__(self) -> tuple[object, ...]:
+        entry: object = self.entry
+        if type(entry) is MethodType:  # (object, name): fewer bytes than a pickled bound method
+            entry = (entry.__self__, entry.__func__.__name__)
+        return (entry, self.args, self.kw, self.finish, self.frames)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        entry, self.args, self.kw, self.finish, self.frames = state
+        self.entry = getattr(entry[0], entry[1]) if type(entry) is tuple else entry
 
     def __repr__(self) -> str:
         where = " > ".join(f"{qualname}" for _, qualname, *_ in self.frames)
