@@ -33,11 +33,14 @@ The input must be a string (bytes are decoded as UTF-8): anything else is
 `ValueError('Input must be a string')`. It is kept as it is unless `strip`, `lstrip` or `rstrip`
 is asked for; `int()` ignores the whitespace around a number anyway.
 
-Every check takes a `msg=` to replace its default (English) message. The message is formatted
+Every check takes a `msg=` to replace its default message. The defaults are lazy translations of
+the domain `nagare` (`nagare.i18n._L(..., domain='nagare')`): English as written here, shown in
+the language of the locale current when the message is displayed (docs/i18n.md). The message is formatted
 with the values of the check: the limit (`{max}` for `lesser*`/`shorter*`, `{min}` for
 `greater*`/`longer*`, `{equal}` for `equal_to`, `{length}` for `length_equal`) and `{value}` (the
 value being checked), in `str.format` style, or the same names in the `%(max)d` style of Nagare 0.5.
-A message that cannot be formatted is used as is.
+A message that cannot be formatted is used as is; a lazy translation is formatted
+once translated, and stays lazy.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ import functools
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, ParamSpec, TypeVar, cast
+
+from nagare.i18n import LazyTranslation, _L
 
 if TYPE_CHECKING:
     from typing import Self
@@ -58,7 +63,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 # The default of `value`: a validator made without one records its chain. Never stored.
 _NO_VALUE: Any = object()
 
-NOT_A_STRING = "Input must be a string"
+NOT_A_STRING = _L("Input must be a string", domain="nagare")
 
 V = TypeVar("V", bound="Validator")
 P = ParamSpec("P")
@@ -70,8 +75,11 @@ Call = tuple[str, tuple[Any, ...], dict[str, Any]]
 
 def _format(msg: object, **params: object) -> object:
     """`msg` with the values of the check put in; `msg` unchanged when it has no placeholders."""
+    if isinstance(msg, LazyTranslation):
+        # formatted once translated, each time it is: the same rules on the translated text
+        return msg.apply(_format, **params)
     if not isinstance(msg, str):
-        return msg  # e.g. a lazy translation object: hand it over untouched
+        return msg
     try:
         if "%(" in msg:
             return msg % params
@@ -194,7 +202,7 @@ class IntValidator(Validator):
         def __call__(self, value: object = _NO_VALUE) -> int: ...
 
     def __init__(
-        self, value: object = _NO_VALUE, base: int = 10, msg: object = "Must be an integer", *args: Any, **kw: Any
+        self, value: object = _NO_VALUE, base: int = 10, msg: object = _L("Must be an integer", domain="nagare"), *args: Any, **kw: Any
     ) -> None:
         super().__init__(value, *args, **kw)
         if self._deferred is None:
@@ -221,35 +229,35 @@ class IntValidator(Validator):
         return self.value
 
     @_chained
-    def lesser_than(self, max: int, msg: object = "Must be lesser than {max}") -> IntValidator:
+    def lesser_than(self, max: int, msg: object = _L("Must be lesser than {max}", domain="nagare")) -> IntValidator:
         """Check that the value is < `max`."""
         if not self.value < max:
             self._fail(msg, max=max)
         return self
 
     @_chained
-    def lesser_or_equal_than(self, max: int, msg: object = "Must be lesser or equal than {max}") -> IntValidator:
+    def lesser_or_equal_than(self, max: int, msg: object = _L("Must be lesser or equal than {max}", domain="nagare")) -> IntValidator:
         """Check that the value is <= `max`."""
         if not self.value <= max:
             self._fail(msg, max=max)
         return self
 
     @_chained
-    def greater_than(self, min: int, msg: object = "Must be greater than {min}") -> IntValidator:
+    def greater_than(self, min: int, msg: object = _L("Must be greater than {min}", domain="nagare")) -> IntValidator:
         """Check that the value is > `min`."""
         if not self.value > min:
             self._fail(msg, min=min)
         return self
 
     @_chained
-    def greater_or_equal_than(self, min: int, msg: object = "Must be greater or equal than {min}") -> IntValidator:
+    def greater_or_equal_than(self, min: int, msg: object = _L("Must be greater or equal than {min}", domain="nagare")) -> IntValidator:
         """Check that the value is >= `min`."""
         if not self.value >= min:
             self._fail(msg, min=min)
         return self
 
     @_chained
-    def equal_to(self, equal: int, msg: object = "Must be equal to {equal}") -> IntValidator:
+    def equal_to(self, equal: int, msg: object = _L("Must be equal to {equal}", domain="nagare")) -> IntValidator:
         """Check that the value is == `equal`."""
         if self.value != equal:
             self._fail(msg, equal=equal)
@@ -274,7 +282,7 @@ class StringValidator(Validator):
         return self.value
 
     @_chained
-    def to_int(self, base: int = 10, msg: object = "Must be an integer") -> int:
+    def to_int(self, base: int = 10, msg: object = _L("Must be an integer", domain="nagare")) -> int:
         """The string converted to an integer; `ValueError(msg)` when it is not one.
 
         To check the integer further, use `IntValidator(value)`.
@@ -282,14 +290,14 @@ class StringValidator(Validator):
         return IntValidator(self.value, base, msg).to_int()
 
     @_chained
-    def not_empty(self, msg: object = "Can't be empty") -> StringValidator:
+    def not_empty(self, msg: object = _L("Can't be empty", domain="nagare")) -> StringValidator:
         """Check that the string is not empty."""
         if not self.value:
             self._fail(msg)
         return self
 
     @_chained
-    def match(self, regexp: str | re.Pattern[str], msg: object = "Incorrect format") -> StringValidator:
+    def match(self, regexp: str | re.Pattern[str], msg: object = _L("Incorrect format", domain="nagare")) -> StringValidator:
         """Check the string against `regexp` with `re.match` semantics, as in Nagare 0.5.
 
         The match is anchored at the start only: end the expression with `$` (or `\\Z`) to
@@ -300,14 +308,14 @@ class StringValidator(Validator):
         return self
 
     @_chained
-    def is_email(self, msg: object = "Invalid email address") -> StringValidator:
+    def is_email(self, msg: object = _L("Invalid email address", domain="nagare")) -> StringValidator:
         """Check that the string looks like an email address (`name@domain.tld`)."""
         if _EMAIL.fullmatch(self.value) is None:
             self._fail(msg)
         return self
 
     @_chained
-    def shorter_than(self, max: int, msg: object = "Length must be shorter than {max} characters") -> StringValidator:
+    def shorter_than(self, max: int, msg: object = _L("Length must be shorter than {max} characters", domain="nagare")) -> StringValidator:
         """Check that the length is < `max`."""
         if not len(self.value) < max:
             self._fail(msg, max=max)
@@ -315,7 +323,7 @@ class StringValidator(Validator):
 
     @_chained
     def shorter_or_equal_than(
-        self, max: int, msg: object = "Length must be shorter or equal than {max} characters"
+        self, max: int, msg: object = _L("Length must be shorter or equal than {max} characters", domain="nagare")
     ) -> StringValidator:
         """Check that the length is <= `max`."""
         if not len(self.value) <= max:
@@ -323,14 +331,14 @@ class StringValidator(Validator):
         return self
 
     @_chained
-    def length_equal(self, length: int, msg: object = "Length must be {length} characters") -> StringValidator:
+    def length_equal(self, length: int, msg: object = _L("Length must be {length} characters", domain="nagare")) -> StringValidator:
         """Check that the length is exactly `length`."""
         if len(self.value) != length:
             self._fail(msg, length=length, len=length)
         return self
 
     @_chained
-    def longer_than(self, min: int, msg: object = "Length must be longer than {min} characters") -> StringValidator:
+    def longer_than(self, min: int, msg: object = _L("Length must be longer than {min} characters", domain="nagare")) -> StringValidator:
         """Check that the length is > `min`."""
         if not len(self.value) > min:
             self._fail(msg, min=min)
@@ -338,7 +346,7 @@ class StringValidator(Validator):
 
     @_chained
     def longer_or_equal_than(
-        self, min: int, msg: object = "Length must be longer or equal than {min} characters"
+        self, min: int, msg: object = _L("Length must be longer or equal than {min} characters", domain="nagare")
     ) -> StringValidator:
         """Check that the length is >= `min`."""
         if not len(self.value) >= min:
@@ -348,42 +356,42 @@ class StringValidator(Validator):
     # The character classes of `str`: the empty string belongs to none of them, as for `str`.
 
     @_chained
-    def isalnum(self, msg: object = "Some characters are not letters or digits") -> StringValidator:
+    def isalnum(self, msg: object = _L("Some characters are not letters or digits", domain="nagare")) -> StringValidator:
         """Check that every character is a letter or a digit (`str.isalnum`)."""
         if not self.value.isalnum():
             self._fail(msg)
         return self
 
     @_chained
-    def isalpha(self, msg: object = "Some characters are not letters") -> StringValidator:
+    def isalpha(self, msg: object = _L("Some characters are not letters", domain="nagare")) -> StringValidator:
         """Check that every character is a letter (`str.isalpha`)."""
         if not self.value.isalpha():
             self._fail(msg)
         return self
 
     @_chained
-    def isdigit(self, msg: object = "Some characters are not digits") -> StringValidator:
+    def isdigit(self, msg: object = _L("Some characters are not digits", domain="nagare")) -> StringValidator:
         """Check that every character is a digit (`str.isdigit`)."""
         if not self.value.isdigit():
             self._fail(msg)
         return self
 
     @_chained
-    def islower(self, msg: object = "Some characters are not lowercase") -> StringValidator:
+    def islower(self, msg: object = _L("Some characters are not lowercase", domain="nagare")) -> StringValidator:
         """Check that the letters are all lowercase, and that there is one (`str.islower`)."""
         if not self.value.islower():
             self._fail(msg)
         return self
 
     @_chained
-    def isupper(self, msg: object = "Some characters are not uppercase") -> StringValidator:
+    def isupper(self, msg: object = _L("Some characters are not uppercase", domain="nagare")) -> StringValidator:
         """Check that the letters are all uppercase, and that there is one (`str.isupper`)."""
         if not self.value.isupper():
             self._fail(msg)
         return self
 
     @_chained
-    def isspace(self, msg: object = "Some characters are not whitespace") -> StringValidator:
+    def isspace(self, msg: object = _L("Some characters are not whitespace", domain="nagare")) -> StringValidator:
         """Check that every character is whitespace (`str.isspace`)."""
         if not self.value.isspace():
             self._fail(msg)
@@ -400,7 +408,7 @@ class EmailValidator(StringValidator):
         rstrip: bool = False,
         lstrip: bool = False,
         chars: str | None = None,
-        msg: object = "Invalid email address",
+        msg: object = _L("Invalid email address", domain="nagare"),
     ) -> None:
         super().__init__(value, strip, rstrip, lstrip, chars)
         if self._deferred is None:  # a deferred one checks it when it is called with the value
