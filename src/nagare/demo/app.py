@@ -6,7 +6,12 @@
 - Async counter: the same counter rendered by an `AsyncRenderer`: no page reload.
 - Guess: a number-guessing game written as a `component.Task` (`nagare.demo.games`).
 - Tic-tac-toe: a two-player game written as a `component.Task`; the back button forks both games.
-- REST URLs: /demo/counter/42 starts a session on the counter set to 42.
+- Wiki: pages kept in a database (SQLite by default), edited in a flow (`nagare.demo.wiki`).
+- REST URLs: /demo/counter/42 starts a session on the counter set to 42; /demo/wiki/<PageName>
+  on a page of the wiki.
+
+`app` is a `DemoApp`: the root `Demo` served by a `WSGIApp` whose `start()` prepares the wiki's
+database (its tables made and filled when missing: see `nagare.demo.wiki`).
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Any
 
-from nagare import component, editor, presentation, validator, var
-from nagare.demo import games
+from nagare import component, database, editor, presentation, validator, var, wsgi
+from nagare.demo import games, wiki
 
 if TYPE_CHECKING:
     from webob import Request
@@ -194,9 +199,11 @@ def render_registration(self: Registration, h: xhtml5.Renderer, comp: component.
 class Demo:
     """The root: a menu of the examples."""
 
-    TABS = ("counter", "calculator", "form", "async", "guess", "tictactoe")
+    TABS = ("counter", "calculator", "form", "async", "guess", "tictactoe", "wiki")
     #: The label of a tab, when it is not its name capitalised.
-    LABELS = {"guess": "Guess the number", "tictactoe": "Tic-tac-toe"}
+    LABELS = {"guess": "Guess the number", "tictactoe": "Tic-tac-toe", "wiki": "Wiki"}
+    #: The tabs whose link carries a RESTful href (/demo/<tab>): the wiki's pages are bookmarks.
+    HREFS = ("wiki",)
 
     def __init__(self) -> None:
         self.tab = "counter"
@@ -208,6 +215,8 @@ class Demo:
             # Tasks: each starts its go() when its tab is first rendered
             "guess": component.Component(games.GamePanel(games.GuessGame())),
             "tictactoe": component.Component(games.GamePanel(games.TicTacToe())),
+            # its links are under /demo/wiki/
+            "wiki": component.Component(wiki.Wiki(), url="wiki"),
         }
 
     def select(self, tab: str) -> None:
@@ -221,7 +230,10 @@ def render_demo(self: Demo, h: xhtml5.Renderer, comp: component.Component, *args
     with h.div(class_="header"):
         h << h.strong("Nagare demo ")
         for tab in self.TABS:
-            link = h.a(self.LABELS.get(tab, tab.capitalize()), id=f"tab-{tab}").action(lambda tab=tab: self.select(tab))
+            link = h.a(self.LABELS.get(tab, tab.capitalize()), id=f"tab-{tab}")
+            if tab in self.HREFS:
+                link(href=tab)
+            link.action(lambda tab=tab: self.select(tab))
             if tab == self.tab:
                 link.set("class", "current")
             h << link
@@ -245,4 +257,20 @@ def init_counter(
     self.examples["counter"]().value = int(url[1])
 
 
-app = Demo
+@presentation.init_for(Demo, "len(url) >= 2 and url[0] == 'wiki'")
+def init_wiki(
+    self: Demo, url: tuple[str, ...], comp: component.Component, http_method: str, request: Request | None
+) -> None:
+    self.select("wiki")
+    self.examples["wiki"].init(url[1:], http_method, request)  # a page, or 404
+
+
+class DemoApp(wsgi.WSGIApp):
+    """The demo's application: at start, the wiki's database made ready (`nagare.demo.wiki.start`)."""
+
+    def start(self) -> None:
+        super().start()
+        wiki.start(database.engines().get(wiki.metadata), self.log)
+
+
+app = DemoApp(Demo)
