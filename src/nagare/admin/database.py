@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,6 +54,9 @@ def _engines(app: AppConfig, databases: list[DatabaseSettings], debug: bool) -> 
             engine = sa.create_engine(database.uri, echo=debug or database.debug)
         except (ArgumentError, ImportError, ValueError) as exc:
             raise CommandError(f"{app.filename}: [database] uri {_where(database.uri)}: {_reason(exc)}") from None
+        path = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+        if path and path != ":memory:" and not path.startswith("file:"):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # a new SQLite file's folder
         yield database, metadata, engine
 
 
