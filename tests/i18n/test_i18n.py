@@ -393,6 +393,19 @@ def test_names_in_the_current_locale() -> None:
     assert str(i18n.get_date_format()) == "MMM d, y"
 
 
+def test_intervals_skeletons_durations_and_short_forms() -> None:
+    i18n.set_locale(Locale("fr", "FR", timezone="Europe/Paris"))
+    nine, five = datetime.datetime(2024, 3, 1, 9), datetime.datetime(2024, 3, 1, 17)  # UTC
+    assert i18n.format_interval(nine, five, "Hm") == "10:00\u2009–\u200918:00"  # in Paris
+    assert i18n.format_interval(DAY, datetime.date(2024, 3, 5), "yMMMd") == "1–5 mars 2024"
+    assert i18n.format_skeleton("MMMEd", nine) == "ven. 1 mars"
+    assert i18n.format_timedelta(datetime.timedelta(hours=-2), add_direction=True) == "il y a 2 heures"
+    assert i18n.format_compact_decimal(1234567, "long") == "1 million"
+    assert i18n.format_compact_currency(1234, "EUR") == f"1{NBSP}k{NBSP}€"
+    assert (i18n.get_plus_sign_symbol(), i18n.get_minus_sign_symbol(), i18n.get_exponential_symbol()) == ("+", "-", "E")
+    assert (str(i18n.get_time_format()), str(i18n.get_datetime_format())) == ("HH:mm:ss", "{1}, {0}")
+
+
 # -- the current locale ----------------------------------------------------------------------
 
 
