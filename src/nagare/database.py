@@ -37,6 +37,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc, orm
 
+from nagare.errors import DatabaseUnavailableError
+
 __all__ = [
     "session",
     "query",
@@ -50,14 +52,33 @@ __all__ = [
 
 log = logging.getLogger("nagare.database")
 
+class _Session(orm.Session):
+    """With several databases, a statement given with a mapper (`bind_arguments={'mapper': X}`)
+    goes to the database of the mapper's table, a text statement included."""
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, **kw: Any) -> Any:
+        if mapper is not None and len(_engines) > 1:
+            table = getattr(sa.inspect(mapper), "persist_selectable", None)
+            for metadata, engine in _engines.items():
+                if table is not None and metadata.tables.get(table.fullname) is table:
+                    return engine
+        return super().get_bind(mapper=mapper, clause=clause, **kw)
+
+
 #: The session of the current thread (an SQLAlchemy `scoped_session`).
-session: orm.scoped_session[orm.Session] = orm.scoped_session(orm.sessionmaker())
+session: orm.scoped_session[orm.Session] = orm.scoped_session(orm.sessionmaker(class_=_Session))
 
 #: `session.query`, as Nagare 0.5 named it.
 query = session.query
 
 #: The errors that mean the database cannot be reached (503), not that a statement is wrong.
-UNAVAILABLE: tuple[type[Exception], ...] = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError)
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.TimeoutError,
+    exc.DisconnectionError,
+    DatabaseUnavailableError,
+)
 
 # metadata -> engine, for every database of the process
 _engines: dict[sa.MetaData, sa.Engine] = {}
@@ -159,7 +180,10 @@ def reduce_entity(obj: Any) -> Any:
 
 def _load_entity(cls: type, identity: tuple[Any, ...]) -> Any:
     """The object of class `cls` and primary key `identity` in the current session (None: gone)."""
-    return session.get(cls, identity)
+    try:
+        return session.get(cls, identity)
+    except UNAVAILABLE as exc:  # not a state that no longer loads: a database that is down
+        raise DatabaseUnavailableError(str(getattr(exc, "orig", exc)).strip().splitlines()[0]) from exc
 
 
 # --- create-db, drop-db ----------------------------------------------------------------------------

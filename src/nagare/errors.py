@@ -74,6 +74,11 @@ class StoreUnavailableError(SessionError):
     """The sessions store (memcached, ...) cannot be reached or refused a command."""
 
 
+class DatabaseUnavailableError(NagareError):
+    """A database cannot be reached while a state is loaded (an entity it holds): 503, as for the
+    database errors of the request itself."""
+
+
 class StateError(SessionError):
     """The stored state is not authentic or cannot be read back; it is never unpickled."""
 

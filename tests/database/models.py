@@ -62,3 +62,15 @@ def render(self: Root, h, comp, *args):
 
 def populate() -> None:
     session.add(Item(name="populated"))
+
+
+class OtherBase(orm.DeclarativeBase):
+    """The models of a second database."""
+
+
+other_metadata = OtherBase.metadata
+
+
+class Archived(OtherBase):
+    __tablename__ = "archived"
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)

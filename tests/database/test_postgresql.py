@@ -168,11 +168,6 @@ def test_the_database_stopped_mid_session_answers_503_in_one_line_then_the_sessi
     assert errors(caplog) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nagare.sessions.serializer._unpickle wraps the OperationalError of loading the entity in a "
-    "StateError: the state is refused (a warning of several lines, a 301 to a new session) instead of a 503",
-)
 def test_the_database_stopped_when_the_state_holds_an_entity_answers_503_and_the_session_goes_on(notes, postgresql, stopped, caplog):
     name, client = notes
     page = client.get(client.href(client.get(""), "add"))

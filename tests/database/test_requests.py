@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+from contextlib import closing
 
 import pytest
 
@@ -26,7 +27,8 @@ def app(tmp_path):
 
 
 def rows(tmp_path):
-    return sqlite3.connect(tmp_path / "t.db").execute("select id, name from item order by id").fetchall()
+    with closing(sqlite3.connect(tmp_path / "t.db")) as db:
+        return db.execute("select id, name from item order by id").fetchall()
 
 
 def shown(response, name):
@@ -58,7 +60,7 @@ def test_an_entity_is_stored_as_its_class_and_key_and_loaded_again_in_the_next_r
     assert shown(page, "item") == "1 renamed"  # the object of this request's session: its change is written
     assert rows(tmp_path) == [(1, "renamed")]
     # the row is read again by the next request, never kept in the state
-    with sqlite3.connect(tmp_path / "t.db") as db:
+    with closing(sqlite3.connect(tmp_path / "t.db")) as db, db:
         db.execute("update item set name = 'changed elsewhere' where id = 1")
     again = client.get(re.sub(r"&?_action\d+", "", client.href(page, "add")))  # the same page again
     assert shown(again, "item") == "1 changed elsewhere"
@@ -99,5 +101,22 @@ def test_an_unreachable_database_answers_503_with_one_log_line_and_service_resum
         folder.mkdir()  # the database comes back
         models.metadata.create_all(database.engines()[models.metadata])
         assert client.get("").status_int == 200
+    finally:
+        database.reset()
+
+
+def test_with_two_databases_a_text_statement_given_a_mapper_goes_to_the_mapper_s_database(tmp_path):
+    import sqlalchemy as sa
+
+    try:
+        database.set_metadata(models.metadata, f"sqlite:///{tmp_path}/one.db")
+        database.set_metadata(models.other_metadata, f"sqlite:///{tmp_path}/two.db")
+        for metadata, engine in database.engines().items():
+            metadata.create_all(engine)
+        database.session.add_all([models.Item(name="x"), models.Archived()])
+        database.session.commit()
+        count = database.session.execute(sa.text("select count(*) from archived"), bind_arguments={"mapper": models.Archived})
+        assert count.scalar() == 1
+        assert database.session.execute(sa.text("select count(*) from item"), bind_arguments={"mapper": models.Item}).scalar() == 1
     finally:
         database.reset()

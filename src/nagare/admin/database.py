@@ -11,7 +11,7 @@ from nagare.admin.command import ArgumentParser, Command
 from nagare.config import application
 from nagare.config.application import AppConfig, DatabaseSettings
 from nagare.config.reference import load
-from nagare.errors import CommandError
+from nagare.errors import CommandError, NagareError
 
 
 def _databases(reference: str) -> tuple[AppConfig, list[DatabaseSettings]]:
@@ -47,7 +47,10 @@ def _engines(app: AppConfig, databases: list[DatabaseSettings], debug: bool) -> 
     for database in databases:
         if not database.metadata:
             raise CommandError(f"{app.filename}: [database] metadata is required (an object reference: 'package.models:metadata')")
-        metadata = load(database.metadata)
+        try:
+            metadata = load(database.metadata)
+        except NagareError as exc:
+            raise CommandError(f"{app.filename}: [database] metadata: {exc}") from None
         if not isinstance(metadata, sa.MetaData):
             raise CommandError(f"{app.filename}: [database] metadata '{database.metadata}' is not an SQLAlchemy MetaData")
         try:

@@ -18,7 +18,7 @@ import os
 import secrets
 from typing import TypeAlias
 
-from nagare.errors import NagareError, StateError
+from nagare.errors import DatabaseUnavailableError, NagareError, StateError
 from nagare.sessions.pickler import Pickler, Unpickler
 
 MAC_SIZE = 32
@@ -82,7 +82,7 @@ class Serializer:
         try:
             loaded: object = Unpickler(io.BytesIO(data), shared).load()
             return loaded
-        except StateError:
+        except (StateError, DatabaseUnavailableError):
             raise
         except Exception as exc:
             # Authentic bytes that no longer load: the application's code changed under them.

@@ -38,7 +38,7 @@ from nagare.security.common import Logout
 from nagare.callbacks import Callbacks, ParsedAction
 from nagare.component import Component, log_flow_broken
 from nagare.flow.engine import Continuation, FlowBroken
-from nagare.errors import ExpirationError, LockError, SessionSecurityError, StateError, StoreUnavailableError
+from nagare.errors import ExpirationError, NagareError, LockError, SessionSecurityError, StateError, StoreUnavailableError
 from nagare.namespaces import xhtml5
 from nagare.sessions.base import PageState, Session, Sessions
 
@@ -145,7 +145,10 @@ class WSGIApp:
         for settings in databases:
             if not settings.metadata:
                 raise ValueError("[database] metadata is required (an object reference: 'package.models:metadata')")
-            metadata = reference.load(settings.metadata)
+            try:
+                metadata = reference.load(settings.metadata)
+            except NagareError as exc:
+                raise ValueError(f"[database] metadata: {exc}") from None
             database.set_metadata(metadata, settings.uri, settings.debug, settings.engine_settings())
         self.database_errors = database.UNAVAILABLE
 
