@@ -14,6 +14,8 @@ class WSGIClient:
         self.app = app
         self.mount = mount
         self.cookie: str | None = None
+        #: Headers sent with every request (`Accept-Language`, ...).
+        self.headers: dict[str, str] = {}
 
     def open(self, url: str, post: dict[str, str] | None = None, method: str | None = None) -> Response:
         """`url`: the path from the server's root and the query (`/t/page?_s=…`), as in an href."""
@@ -22,6 +24,7 @@ class WSGIClient:
         request.script_name, request.path_info = self.mount, path[len(self.mount):] if path.startswith(self.mount) else path
         if method:
             request.method = method
+        request.headers.update(self.headers)
         if self.cookie:
             request.headers["Cookie"] = self.cookie
         response = request.get_response(self.app)

@@ -31,7 +31,7 @@ from webob.exc import (
     HTTPTemporaryRedirect,
 )
 
-from nagare import ajax, log, presentation
+from nagare import ajax, i18n, log, presentation, state
 from nagare.config import reference
 from nagare import security as nagare_security
 from nagare.security.common import Logout
@@ -49,6 +49,21 @@ HTTP_METHODS = ("GET", "HEAD", "POST")
 
 #: the application serving the current request (None outside a request)
 current_app: ContextVar[WSGIApp | None] = ContextVar("nagare_wsgi_current_app", default=None)
+
+#: Where the root component keeps the session's locale.
+_LOCALE = "_nagare_locale"
+
+
+@state.stateless
+class _LocaleHolder:
+    """The locale a session keeps once the application chose one (shared by all its states)."""
+
+    def __init__(self) -> None:
+        self.locale: i18n.Locale | None = None
+
+
+# (the session's holder, the locale the request started with), during a request
+_request_locale: ContextVar[tuple[_LocaleHolder, i18n.Locale] | None] = ContextVar("nagare_request_locale", default=None)
 class WSGIApp:
     """A Nagare application: a root component factory served with sessions.
 
@@ -86,6 +101,7 @@ class WSGIApp:
         self.data_path = ""
         self.publisher: Any = None
         self.databases: Sequence[Any] = ()
+        self.default_locale: i18n.Locale = i18n.DEFAULT_LOCALE
         #: The exceptions that mean a database cannot be reached: answered 503 (none without databases).
         self.database_errors: tuple[type[Exception], ...] = ()
         self.project_name: str | None = None
@@ -166,6 +182,26 @@ class WSGIApp:
         root = self.root_factory()
         return root if isinstance(root, Component) else Component(root)
 
+    def set_default_locale(self, locale: i18n.Locale) -> None:
+        """The locale of the requests when `create_locale` is not overridden (0.5.1's name)."""
+        self.default_locale = locale
+
+    def create_locale(self, request: Request) -> i18n.Locale:
+        """The locale of a session's first request (and of every request until the application
+        sets another with `i18n.set_locale`, which the session then keeps). Override it to
+        negotiate: `return i18n.NegotiatedLocale(request, [('fr', 'FR'), ('en', None)], ...)`."""
+        return self.default_locale
+
+    def _locale(self, root: Component, request: Request) -> None:
+        # The session's locale: the one it kept (a shared object of the session: every state,
+        # the back button included, sees the latest), else the application's for this request.
+        holder = root.__dict__.get(_LOCALE)
+        if holder is None:
+            holder = root.__dict__[_LOCALE] = _LocaleHolder()
+        locale = holder.locale or self.create_locale(request)
+        i18n.set_locale(locale)
+        _request_locale.set((holder, locale))
+
     def start_request(self, root: Component, request: Request, response: Response) -> None:
         """Called per request once the root is built or loaded, before `init` and the actions."""
 
@@ -191,10 +227,14 @@ class WSGIApp:
         authenticated the request (`nagare.security.get_user()`)."""
         log_token = log.set_logger(self.log.name)
         app_token = current_app.set(self)
+        locale_token = i18n.set_locale(self.default_locale)
+        chosen_token = _request_locale.set(None)
         try:
             with nagare_security.bind(self.security, request, response):
                 yield
         finally:
+            _request_locale.reset(chosen_token)
+            locale_token.var.reset(locale_token)
             current_app.reset(app_token)
             log_token.var.reset(log_token)
 
@@ -352,6 +392,7 @@ class WSGIApp:
     ) -> Response:
         """`step`, then `security.end_rendering()` with its answer (a WebOb HTTP exception too:
         a 403 carries the authentication's cookie), after the store, the session still locked."""
+        session.before_store = self._before_store
         if not self.databases:
             return self._finished(step, request, response, session, is_xhr)
         from nagare import database
@@ -359,10 +400,20 @@ class WSGIApp:
         # One transaction a request: committed before the state is stored (the state never
         # refers to rows that are not written), rolled back on an error or an error answer.
         with database.transaction() as end:
-            session.before_store = database.commit
             answer = self._finished(step, request, response, session, is_xhr)
             end(answer.status_int < 400)
         return answer
+
+    def _before_store(self) -> None:
+        """Before a state is stored: a locale the request chose is kept by the session; the
+        database work is committed."""
+        chosen = _request_locale.get()
+        if chosen is not None and i18n.get_locale() is not chosen[1]:
+            chosen[0].locale = i18n.get_locale()
+        if self.databases:
+            from nagare import database
+
+            database.commit()
 
     def _finished(
         self,
@@ -389,6 +440,7 @@ class WSGIApp:
         Nothing is stored when it fails: an exception (a WebOb HTTP one too) leaves no session.
         """
         page = PageState(self.create_root(), Callbacks())
+        self._locale(page.root, request)
         self.start_request(page.root, request, response)
         url = [segment for segment in request.path_info.split("/") if segment]
         if url:
@@ -427,6 +479,7 @@ class WSGIApp:
         assert page is not None and state_id is not None  # what `Sessions.open` yields
         actions = Callbacks.parse(request.params.items())
         try:
+            self._locale(page.root, request)
             self.start_request(page.root, request, response)
             if _unknown(page.callbacks, actions):
                 reply = self.on_callback_lookuperror(request, response, is_xhr)
