@@ -7,6 +7,9 @@
 - Guess: a number-guessing game written as a `component.Task` (`nagare.demo.games`).
 - Tic-tac-toe: a two-player game written as a `component.Task`; the back button forks both games.
 - Wiki: pages kept in a database (SQLite by default), edited in a flow (`nagare.demo.wiki`).
+- Languages: the Wiki and the tab labels speak French and English (the catalogs of the domain
+  `demo` in `nagare/demo/locale`): a new session negotiates with the browser's `Accept-Language`
+  (`DemoApp.create_locale`), and the header's "English / Français" switch sets the session's.
 - REST URLs: /demo/counter/42 starts a session on the counter set to 42; /demo/wiki/<PageName>
   on a page of the wiki.
 
@@ -17,16 +20,30 @@ database (its tables made and filled when missing: see `nagare.demo.wiki`).
 from __future__ import annotations
 
 import operator
+import os
 from typing import TYPE_CHECKING, Any
 
-from nagare import component, database, editor, presentation, validator, var, wsgi
+from nagare import component, database, editor, i18n, presentation, validator, var, wsgi
 from nagare.demo import games, wiki
+from nagare.i18n import _, _L
 
 if TYPE_CHECKING:
     from webob import Request
 
     from nagare.namespaces import xhtml5
     from nagare.types import Child
+
+
+#: The folder of the demo's catalogs (`<language>/LC_MESSAGES/demo.mo`), and their domain.
+LOCALE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
+DOMAIN = "demo"
+#: The languages the demo speaks, the first the default, with their names in themselves.
+LANGUAGES = {"en": "English", "fr": "Français"}
+
+
+def make_locale(language: str) -> i18n.Locale:
+    """The demo's locale for `language` (one of `LANGUAGES`): its catalogs; dates shown in UTC."""
+    return i18n.Locale(language, dirname=LOCALE_DIR, domain=DOMAIN, timezone="UTC")
 
 
 class Counter:
@@ -200,8 +217,16 @@ class Demo:
     """The root: a menu of the examples."""
 
     TABS = ("counter", "calculator", "form", "async", "guess", "tictactoe", "wiki")
-    #: The label of a tab, when it is not its name capitalised.
-    LABELS = {"guess": "Guess the number", "tictactoe": "Tic-tac-toe", "wiki": "Wiki"}
+    #: The label of a tab (lazy: translated in the locale of the page that shows it).
+    LABELS = {
+        "counter": _L("Counter"),
+        "calculator": _L("Calculator"),
+        "form": _L("Form"),
+        "async": _L("Async"),
+        "guess": _L("Guess the number"),
+        "tictactoe": _L("Tic-tac-toe"),
+        "wiki": _L("Wiki"),
+    }
     #: The tabs whose link carries a RESTful href (/demo/<tab>): the wiki's pages are bookmarks.
     HREFS = ("wiki",)
 
@@ -222,21 +247,34 @@ class Demo:
     def select(self, tab: str) -> None:
         self.tab = tab
 
+    def set_language(self, language: str) -> None:
+        """The language of this page and, from now on, of the session (all its states)."""
+        i18n.set_locale(make_locale(language))
+
 
 @presentation.render_for(Demo)
 def render_demo(self: Demo, h: xhtml5.Renderer, comp: component.Component, *args: object) -> Child:
-    h.head << h.head.title("Nagare demo")
+    h.head << h.head.title(_("Nagare demo"))
     h.head.css_url("demo.css")
     with h.div(class_="header"):
-        h << h.strong("Nagare demo ")
+        h << h.strong(_("Nagare demo"), " ")
         for tab in self.TABS:
-            link = h.a(self.LABELS.get(tab, tab.capitalize()), id=f"tab-{tab}")
+            link = h.a(self.LABELS[tab], id=f"tab-{tab}")
             if tab in self.HREFS:
                 link(href=tab)
             link.action(lambda tab=tab: self.select(tab))
             if tab == self.tab:
                 link.set("class", "current")
             h << link
+        current = i18n.get_locale().language
+        with h.span(class_="languages", id="languages", style="float: right"):
+            for position, (language, name) in enumerate(LANGUAGES.items()):
+                if position:
+                    h << " / "
+                choice = h.a(name, id=f"lang-{language}", lang=language).action(self.set_language, language)
+                if language == current:
+                    choice.set("class", "current")
+                h << choice
     with h.div(class_="content", id="content"):
         h << self.examples[self.tab]
     return h.root
@@ -266,7 +304,13 @@ def init_wiki(
 
 
 class DemoApp(wsgi.WSGIApp):
-    """The demo's application: at start, the wiki's database made ready (`nagare.demo.wiki.start`)."""
+    """The demo's application: at start, the wiki's database made ready (`nagare.demo.wiki.start`);
+    the locale of a new session negotiated among the demo's languages (English by default)."""
+
+    def create_locale(self, request: Request) -> i18n.Locale:
+        return i18n.NegotiatedLocale(
+            request, [(language, None) for language in LANGUAGES], dirname=LOCALE_DIR, domain=DOMAIN, timezone="UTC"
+        )
 
     def start(self) -> None:
         super().start()

@@ -12,6 +12,10 @@
 - REST URLs (the Demo gives the wiki the url `wiki`): `/demo/wiki` is the FrontPage,
   `/demo/wiki/<PageName>` a page (a WikiWord; another name is a 404), `/demo/wiki/pages` the list.
   Every link of the wiki carries such an href, so a reload or a bookmark lands on the same page.
+- Its texts speak French and English: every one is a `nagare.i18n` message (`_`, `_N`), its dates
+  are `i18n.format_datetime`; the catalogs are the demo's, `nagare/demo/locale/<lang>/LC_MESSAGES/
+  demo.mo` (domain `demo`), the locale negotiated by `DemoApp.create_locale` or chosen in the
+  demo's header. How the catalogs are made: "Translating the demo" in docs/i18n.md.
 
 Where the database comes from: `conf/demo.cfg` names a SQLite file, `$here/../data/demo.db`
 (`src/nagare/demo/data/demo.db` in an editable install: a folder of the demo's own that it can
@@ -37,8 +41,9 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy import exc, orm
 
-from nagare import component, database, presentation, var
+from nagare import component, database, i18n, presentation, var
 from nagare.database import session
+from nagare.i18n import _, _N
 
 if TYPE_CHECKING:
     from webob import Request
@@ -291,7 +296,7 @@ def _link(h: xhtml5.Renderer, wiki: Wiki, name: str, label: str | None = None, m
     link = h.a(label or name, href=name, **attributes).action(wiki.goto, name)
     if missing:
         link.set("class", "missing")
-        link.set("title", "This page does not exist yet: create it")
+        link.set("title", _("This page does not exist yet: create it"))
     return link
 
 
@@ -301,11 +306,14 @@ def render_wiki(self: Wiki, h: xhtml5.Renderer, comp: component.Component, *args
     with h.div(class_="wiki"):
         with h.div(class_="wiki-menu"):
             h << _link(h, self, FRONT_PAGE, id="wiki-front")
-            h << h.a("All pages", href=INDEX, id="wiki-index").action(self.show_index)
+            h << h.a(_("All pages"), href=INDEX, id="wiki-index").action(self.show_index)
         if has_database():
             h << self.content
         else:
-            h << h.p("The wiki needs a database: an activated [database] section in the application file (conf/demo.cfg has one).", id="wiki-no-database")
+            h << h.p(
+                _("The wiki needs a database: an activated [database] section in the application file (conf/demo.cfg has one)."),
+                id="wiki-no-database",
+            )
     return h.root
 
 
@@ -316,8 +324,8 @@ def render_page(self: PageView, h: xhtml5.Renderer, comp: component.Component, *
         h << h.h2(self.name, id="wiki-title")
         if page is None:
             with h.p(id="wiki-missing"):
-                h << "This page does not exist yet: "
-                h << h.a("create it", href=self.name, id="wiki-create").action(self.edit, comp)
+                h << _("This page does not exist yet: ")
+                h << h.a(_("create it"), href=self.name, id="wiki-create").action(self.edit, comp)
             return h.root
         paragraphs = list(segments(page.text))
         words = {piece for pieces in paragraphs for piece, word in pieces if word}
@@ -327,34 +335,38 @@ def render_page(self: PageView, h: xhtml5.Renderer, comp: component.Component, *
                 with h.p:
                     for piece, word in pieces:
                         h << (_link(h, self.wiki, piece, missing=piece not in existing) if word else piece)
-        h << h.p(f"Modified {page.modified:%Y-%m-%d %H:%M} UTC", class_="modified", id="wiki-modified")
-        h << h.p(h.a("Edit this page", href=self.name, id="wiki-edit").action(self.edit, comp))
+        when = i18n.format_datetime(page.modified, "short")
+        h << h.p(_("Modified %(when)s (UTC)", when=when), class_="modified", id="wiki-modified")
+        h << h.p(h.a(_("Edit this page"), href=self.name, id="wiki-edit").action(self.edit, comp))
     return h.root
 
 
 @presentation.render_for(PageIndex)
 def render_index(self: PageIndex, h: xhtml5.Renderer, comp: component.Component, *args: object) -> Child:
     with h.div(class_="wiki-index"):
-        h << h.h2("All pages")
+        h << h.h2(_("All pages"))
+        pages = session.execute(sa.select(Page.name, Page.modified).order_by(Page.name)).all()
+        h << h.p(_N("%(n)d page", "%(n)d pages", len(pages), n=len(pages)), id="wiki-count")
         with h.ul(id="wiki-pages"):
-            for name, modified in session.execute(sa.select(Page.name, Page.modified).order_by(Page.name)):
+            for name, modified in pages:
                 with h.li:
                     h << _link(h, self.wiki, name)
                     h << " "
-                    h << h.span(f"modified {modified:%Y-%m-%d %H:%M} UTC", class_="modified")
+                    when = i18n.format_datetime(modified, "short")
+                    h << h.span(_("modified %(when)s (UTC)", when=when), class_="modified")
     return h.root
 
 
 @presentation.render_for(PageEditor)
 def render_editor(self: PageEditor, h: xhtml5.Renderer, comp: component.Component, *args: object) -> Child:
     with h.div(class_="wiki-editor"):
-        h << h.h2(f"Editing {self.name}")
+        h << h.h2(_("Editing %(name)s", name=self.name))
         with h.form(id="wiki-editor"):
             with h.div:
                 h << h.textarea(self.text(), id="wiki-source").action(self.text)
             with h.div:
-                h << h.input(type="submit", value="Save", id="wiki-save").action(self.save, comp)
-                h << h.input(type="submit", value="Cancel", id="wiki-cancel").action(self.cancel, comp)
+                h << h.input(type="submit", value=_("Save"), id="wiki-save").action(self.save, comp)
+                h << h.input(type="submit", value=_("Cancel"), id="wiki-cancel").action(self.cancel, comp)
     return h.root
 
 
