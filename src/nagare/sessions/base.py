@@ -85,6 +85,18 @@ class Session(Generic[LeaseT]):
         """A session created by this request (no state loaded)."""
         return self.state_id is None
 
+    def shared_object(self, pid: str) -> object | None:
+        """The object kept for the whole session under `pid` (`share`), or None."""
+        for known, obj in self._shared.values():
+            if known == pid:
+                return obj
+        return None
+
+    def share(self, pid: str, obj: object) -> None:
+        """Keep `obj` for the whole session under `pid`, stored with the session's shared objects:
+        every state of the session, the older ones too, finds it (`shared_object`)."""
+        self._shared[id(obj)] = (pid, obj)
+
     def store(self, page: PageState, state_id: int) -> None:
         """Pickle and store `page` under `state_id`: `next_state_id`, or `state_id` to update in place."""
         if state_id != self.next_state_id and state_id != self.state_id:

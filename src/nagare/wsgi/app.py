@@ -31,7 +31,7 @@ from webob.exc import (
     HTTPTemporaryRedirect,
 )
 
-from nagare import ajax, i18n, log, presentation, state
+from nagare import ajax, i18n, log, presentation
 from nagare.config import reference
 from nagare import security as nagare_security
 from nagare.security.common import Logout
@@ -50,20 +50,19 @@ HTTP_METHODS = ("GET", "HEAD", "POST")
 #: the application serving the current request (None outside a request)
 current_app: ContextVar[WSGIApp | None] = ContextVar("nagare_wsgi_current_app", default=None)
 
-#: Where the root component keeps the session's locale.
-_LOCALE = "_nagare_locale"
+#: The name of the session's locale among its shared objects.
+_LOCALE = "nagare.locale"
 
 
-@state.stateless
 class _LocaleHolder:
     """The locale a session keeps once the application chose one (shared by all its states)."""
 
     def __init__(self) -> None:
-        self.locale: i18n.Locale | None = None
+        self.locale: i18n.Locale = i18n.DEFAULT_LOCALE
 
 
-# (the session's holder, the locale the request started with), during a request
-_request_locale: ContextVar[tuple[_LocaleHolder, i18n.Locale] | None] = ContextVar("nagare_request_locale", default=None)
+# (the session, the locale the request started with), during a request
+_request_locale: ContextVar[tuple[Session[Any], i18n.Locale] | None] = ContextVar("nagare_request_locale", default=None)
 class WSGIApp:
     """A Nagare application: a root component factory served with sessions.
 
@@ -192,15 +191,13 @@ class WSGIApp:
         negotiate: `return i18n.NegotiatedLocale(request, [('fr', 'FR'), ('en', None)], ...)`."""
         return self.default_locale
 
-    def _locale(self, root: Component, request: Request) -> None:
-        # The session's locale: the one it kept (a shared object of the session: every state,
-        # the back button included, sees the latest), else the application's for this request.
-        holder = root.__dict__.get(_LOCALE)
-        if holder is None:
-            holder = root.__dict__[_LOCALE] = _LocaleHolder()
-        locale = holder.locale or self.create_locale(request)
+    def _locale(self, session: Session[Any], request: Request) -> None:
+        # The session's locale, once a request chose one (kept with the session's shared objects:
+        # every state, the older ones too, sees it), else the application's for this request.
+        holder = session.shared_object(_LOCALE)
+        locale = holder.locale if isinstance(holder, _LocaleHolder) else self.create_locale(request)
         i18n.set_locale(locale)
-        _request_locale.set((holder, locale))
+        _request_locale.set((session, locale))
 
     def start_request(self, root: Component, request: Request, response: Response) -> None:
         """Called per request once the root is built or loaded, before `init` and the actions."""
@@ -409,7 +406,12 @@ class WSGIApp:
         database work is committed."""
         chosen = _request_locale.get()
         if chosen is not None and i18n.get_locale() is not chosen[1]:
-            chosen[0].locale = i18n.get_locale()
+            session = chosen[0]
+            holder = session.shared_object(_LOCALE)
+            if not isinstance(holder, _LocaleHolder):
+                holder = _LocaleHolder()
+                session.share(_LOCALE, holder)
+            holder.locale = i18n.get_locale()
         if self.databases:
             from nagare import database
 
@@ -440,7 +442,7 @@ class WSGIApp:
         Nothing is stored when it fails: an exception (a WebOb HTTP one too) leaves no session.
         """
         page = PageState(self.create_root(), Callbacks())
-        self._locale(page.root, request)
+        self._locale(session, request)
         self.start_request(page.root, request, response)
         url = [segment for segment in request.path_info.split("/") if segment]
         if url:
@@ -479,7 +481,7 @@ class WSGIApp:
         assert page is not None and state_id is not None  # what `Sessions.open` yields
         actions = Callbacks.parse(request.params.items())
         try:
-            self._locale(page.root, request)
+            self._locale(session, request)
             self.start_request(page.root, request, response)
             if _unknown(page.callbacks, actions):
                 reply = self.on_callback_lookuperror(request, response, is_xhr)
