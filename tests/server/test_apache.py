@@ -22,6 +22,7 @@ catch-all rewrite to `/fcgi/`. Changed, each tested below:
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -93,6 +94,27 @@ SITES = {
 """,
 }
 
+def documented_site() -> str:
+    """The VirtualHost of docs/deploying.md, read out of it, with this test's ports and folders."""
+    text = (Path(__file__).parents[2] / "docs" / "deploying.md").read_text()
+    section = text[text.index("Apache 2.4 (tested end to end") :]
+    block = re.search(r"```apache\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    replaced = {
+        "*:80": "*:{{port}}",
+        "127.0.0.1:9000": "127.0.0.1:{backend}",
+        "/path/to/rewrite_rules.apache": "{tmp}/rewrite_rules.apache",
+        "/path/to/nagare/static": "{nagare_static}",
+        "/path/to/myapp/static": "{app_static}",
+    }
+    for old, new in replaced.items():
+        assert old in block, f"docs/deploying.md's VirtualHost has no {old!r} any more"
+        block = block.replace(old, new)
+    return block
+
+
+# the VirtualHost users copy: docs/deploying.md's own
+SITES["documented"] = documented_site()
+
 # The deployment guide's rule with its [L] flag and ProxyPass: does not work (tested below).
 GUIDE_L_WITH_PROXYPASS = """\
 <VirtualHost *:{{port}}>
@@ -122,10 +144,14 @@ def site(tmp_path, memcached):
         rules = nagare_admin("create-rules", "--apache", "demo", cwd=tmp_path)
         assert rules.returncode == 0, rules.stderr
         (tmp_path / "rewrite_rules.apache").write_text(rules.stdout)
-        grants = "".join(GRANT.format(folder=folder) for folder in static_folders(rules.stdout))
+        folders = static_folders(rules.stdout)
+        grants = "".join(GRANT.format(folder=folder) for folder in folders)
+        nagare_static = next(f for f in folders if f.rstrip("/").endswith("nagare/static"))
+        app_static = next(f for f in folders if f != nagare_static)
         backend = Backend(tmp_path, memcached)
         started.append(backend)
-        front = Apache(tmp_path, template.format(tmp=tmp_path, www=www.name, backend=backend.port, grants=grants))
+        site = template.format(tmp=tmp_path, www=www.name, backend=backend.port, grants=grants, nagare_static=nagare_static, app_static=app_static)
+        front = Apache(tmp_path, site)
         started.append(front)
         return backend, front
 
