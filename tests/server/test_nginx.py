@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,26 @@ server {{
 """
 
 
+def documented_site(tmp: Path, address: str) -> str:
+    """The server block of docs/deploying.md, read out of it, with this test's port and paths."""
+    text = (Path(__file__).parents[2] / "docs" / "deploying.md").read_text()
+    section = text[text.index("Nginx, as in Nagare's deployment guide") :]
+    block = re.search(r"```nginx\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    replaced = {
+        "listen 80;": "listen 127.0.0.1:{port};",
+        "/path/to/rewrite_rules.nginx": f"{tmp}/rewrite_rules.nginx",
+        "fastcgi_pass 127.0.0.1:9000;": f"fastcgi_pass {address};",
+    }
+    for old, new in replaced.items():
+        assert old in block, f"docs/deploying.md's nginx server block has no {old!r} any more"
+        block = block.replace(old, new)
+    return block
+
+
 class Deployment:
+    """The demo behind nginx: docs/deploying.md's own server block, or (keepalive) the upstream
+    variant it describes."""
+
     def __init__(self, tmp: Path, memcached: Memcached, keepalive: bool = False) -> None:
         rules = nagare_admin("create-rules", "--nginx", "demo", cwd=tmp)
         assert rules.returncode == 0, rules.stderr
@@ -49,7 +69,7 @@ class Deployment:
             site = SITE.format(tmp=tmp, upstream="nagare", extra="fastcgi_keep_conn on;",
                                upstream_block=f"upstream nagare {{ server {address}; keepalive 8; }}")
         else:
-            site = SITE.format(tmp=tmp, upstream=address, extra="", upstream_block="")
+            site = documented_site(tmp, address)
         self.nginx = Nginx(tmp, site)
         self.tmp = tmp
 

@@ -22,6 +22,7 @@ error_log {tmp}/nginx-error.log info;
 events {{ worker_connections 1024; }}
 http {{
     include /etc/nginx/mime.types;
+    access_log {tmp}/nginx-access.log;
     client_body_temp_path {tmp}/body;
     fastcgi_temp_path {tmp}/fastcgi;
     proxy_temp_path {tmp}/proxy;
