@@ -44,8 +44,7 @@ def Continuation(f: Callable[..., object], *args: object, **kw: object) -> objec
 
 def call_wrapper(f: Callable[..., object], *args: object, **kw: object) -> object:
     """Run `f(*args, **kw)` where `comp.call()` may suspend it (as `Continuation`)."""
-    result = engine.run(f, args, kw)
-    return None if result is engine.SUSPENDED else result
+    return Continuation(f, *args, **kw)
 
 
 class ExecutionContext:

@@ -18,7 +18,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
@@ -103,6 +103,8 @@ class WSGIApp:
         self.default_locale: i18n.Locale = i18n.DEFAULT_LOCALE
         #: The exceptions that mean a database cannot be reached: answered 503 (none without databases).
         self.database_errors: tuple[type[Exception], ...] = ()
+        #: `nagare.database` once `set_databases` bound one (None: the application has none).
+        self.database: Any = None
         self.project_name: str | None = None
         self.config_filename: str | None = None
         self.always_html = always_html
@@ -166,6 +168,7 @@ class WSGIApp:
                 raise ValueError(f"[database] metadata: {exc}") from None
             database.set_metadata(metadata, settings.uri, settings.debug, settings.engine_settings())
         self.database_errors = database.UNAVAILABLE
+        self.database = database
 
     def set_project(self, project_name: str | None) -> None:
         """The distribution that provides the application (None: a file, a module of no distribution)."""
@@ -388,17 +391,22 @@ class WSGIApp:
         is_xhr: bool,
     ) -> Response:
         """`step`, then `security.end_rendering()` with its answer (a WebOb HTTP exception too:
-        a 403 carries the authentication's cookie), after the store, the session still locked."""
-        session.before_store = self._before_store
-        if not self.databases:
-            return self._finished(step, request, response, session, is_xhr)
-        from nagare import database
+        a 403 carries the authentication's cookie), after the store, the session still locked.
 
-        # One transaction a request: committed before the state is stored (the state never
-        # refers to rows that are not written), rolled back on an error or an error answer.
-        with database.transaction() as end:
-            answer = self._finished(step, request, response, session, is_xhr)
-            end(answer.status_int < 400)
+        With databases, one transaction a request: committed before the state is stored (the
+        state never refers to rows that are not written), rolled back on an error or an error
+        answer."""
+        session.before_store = self._before_store
+        context = nagare_security.current()
+        with self.database.transaction() if self.database is not None else nullcontext(None) as end:
+            try:
+                answer = step(request, response, session, is_xhr)
+            except HTTPException as exc:
+                context.finish(exc, session)
+                raise
+            context.finish(answer, session)
+            if end is not None:
+                end(answer.status_int < 400)
         return answer
 
     def _before_store(self) -> None:
@@ -412,27 +420,8 @@ class WSGIApp:
                 holder = _LocaleHolder()
                 session.share(_LOCALE, holder)
             holder.locale = i18n.get_locale()
-        if self.databases:
-            from nagare import database
-
-            database.commit()
-
-    def _finished(
-        self,
-        step: Callable[[Request, Response, Session[Any], bool], Response],
-        request: Request,
-        response: Response,
-        session: Session[Any],
-        is_xhr: bool,
-    ) -> Response:
-        context = nagare_security.current()
-        try:
-            answer = step(request, response, session, is_xhr)
-        except HTTPException as exc:
-            context.finish(exc, session)
-            raise
-        context.finish(answer, session)
-        return answer
+        if self.database is not None:
+            self.database.commit()
 
     # -- a new session -----------------------------------------------------------------------
 
@@ -488,10 +477,8 @@ class WSGIApp:
                 if reply is not None:
                     return reply
             results = page.callbacks.run(actions, request, response, self.check_permissions)
-            if self.databases:  # what the actions added gets its keys: the views show them
-                from nagare.database import session as db_session
-
-                db_session.flush()
+            if self.database is not None:  # what the actions added gets its keys: the views show them
+                self.database.session.flush()
         except HTTPException as exc:
             answer = exc.wsgi_response
             if answer.status_int < 400:
