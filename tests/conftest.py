@@ -11,6 +11,7 @@ import playwright.sync_api as playwright_api  # a test dependency: missing is a 
 import pytest
 
 from tests.support.memcached import Memcached
+from tests.support.redis import Redis
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags, chromium keeps trying hosts this closed network refuses.
@@ -35,5 +36,13 @@ def chromium() -> Iterator[Any]:
 def memcached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Memcached]:
     """A real memcached for the whole run, shared by the tests (each uses keys of its own)."""
     server = Memcached(tmp_path_factory.mktemp("memcached"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    """A real redis-server for the whole run, shared by the tests (each uses keys of its own)."""
+    server = Redis(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()

@@ -1,4 +1,4 @@
-"""Fixtures of the sessions tests: every backend behind one interface (memcached: tests/conftest.py).
+"""Fixtures of the sessions tests: every backend behind one interface (memcached, redis: tests/conftest.py).
 
 Adding a backend to the shared suite (tests/sessions/test_backends.py) is one entry in
 `BACKENDS`: its name and a function building its `Backend` from the pytest request.
@@ -15,10 +15,13 @@ import pytest
 from pymemcache.client.base import Client
 
 from nagare.config import loader
-from nagare.sessions import memcache, memory
+import redis as redis_py
+
+from nagare.sessions import memcache, memory, redis
 from nagare.sessions.base import Sessions
 from nagare.sessions.serializer import Serializer
 from tests.support.memcached import Memcached
+from tests.support.redis import Redis
 
 SECRET = b"x" * 64
 _apps = itertools.count()
@@ -74,9 +77,25 @@ def _memcache(request: pytest.FixtureRequest) -> Backend:
     return Backend("memcache", make, rewrite)
 
 
+def _redis(request: pytest.FixtureRequest) -> Backend:
+    server: Redis = request.getfixturevalue("redis_server")
+    client = redis_py.Redis(server.host, server.port)
+    request.addfinalizer(client.close)
+
+    def make(**values: Any) -> Sessions:
+        return build(redis.Sessions, f"test{next(_apps)}", {"url": server.url, **values})
+
+    def rewrite(sessions: Any, session_id: str, state_id: int, change: Callable[[bytes], bytes]) -> None:
+        key = sessions._state_key(sessions._generation, session_id, state_id)
+        client.set(key, sessions._pack(change(sessions._unpack(client.get(key)))))
+
+    return Backend("redis", make, rewrite)
+
+
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Backend]] = {
     "memory": _memory,
     "memcache": _memcache,
+    "redis": _redis,
 }
 
 

@@ -51,7 +51,7 @@ def make(memcached):
 def test_defaults():
     settings = loader.check(None, memcache.Sessions.SETTINGS, {})
     expected = {
-        "host": "127.0.0.1", "port": 11211, "ttl": 0, "lock_ttl": 30.0, "lock_poll_time": 0.1,
+        "host": ("127.0.0.1",), "port": 11211, "ttl": 0, "lock_ttl": 0.0, "lock_max_waiters": 10, "dead_retry": 10.0, "lock_poll_time": 0.1,
         "lock_max_wait_time": 5.0, "min_compress_len": 0, "reset": False, "debug": False, "nb_states": 20,
         "states_history": True, "security_cookie_name": "_nagare",
     }
@@ -61,7 +61,7 @@ def test_defaults():
     assert sessions.prefix == "nagare:app:"
 
 
-@pytest.mark.parametrize("key, value", [("port", "0"), ("ttl", "-1"), ("lock_ttl", "0.5"), ("reset", "sometimes"), ("nb_sessions", "9")])
+@pytest.mark.parametrize("key, value", [("port", "0"), ("ttl", "-1"), ("lock_ttl", "-1"), ("lock_max_waiters", "-1"), ("host", "a:b"), ("host", "a:70000"), ("host", "a:1, a:1"), ("host", ","), ("reset", "sometimes"), ("nb_sessions", "9")])
 def test_bad_settings(key, value):
     with pytest.raises(ConfigError, match=rf"^publisher.cfg: \[sessions\] {key}"):
         loader.check("publisher.cfg", memcache.Sessions.SETTINGS, {key: value})
@@ -426,7 +426,7 @@ def test_reset_with_memcached_unreachable_is_one_line(own_memcached):
 
 def _use_after_fork(sessions, session, result):
     try:
-        inherited = sessions._local.client
+        inherited = sessions._local.clients[0]
         value = load(sessions, session[0], session[2], session[1])
         created = new_session(sessions, "from the child")
         result.send((sessions._client() is not inherited and inherited.sock is not None, value, created))

@@ -140,7 +140,7 @@ class Sessions(Generic[LeaseT]):
     @contextmanager
     def create(self) -> Iterator[Session[LeaseT]]:
         """A new session, locked for the request; its first state is stored under `next_state_id` (0)."""
-        session_id = secrets.token_hex(16)
+        session_id = self._new_session_id()
         secure_id = secrets.token_urlsafe(24)
         with self._lock(session_id) as lease:
             self._create(lease)
@@ -155,7 +155,7 @@ class Sessions(Generic[LeaseT]):
         """
         if not _valid_session_id(session_id) or not _valid_state_id(state_id):
             raise ExpirationError("malformed session or state id")
-        with self._lock(session_id) as lease:
+        with self._lock(session_id, int(state_id)) as lease:
             record = self._fetch(lease, int(state_id))
             if secure_id is None or not secrets.compare_digest(record.secure_id.encode(), secure_id.encode()):
                 raise SessionSecurityError("the browser's secure id does not match the session's")
@@ -168,8 +168,18 @@ class Sessions(Generic[LeaseT]):
 
     # -- what a backend implements (see docs/architecture.md) ------------------------------
 
-    def _lock(self, session_id: str) -> AbstractContextManager[LeaseT]:
-        """Take the session's lock (`LockError` after `lock_max_wait_time`); yield the lease; release."""
+    def set_request_timeout(self, seconds: float) -> None:
+        """The longest a request may run in the publisher (0: no limit): a lock must outlive it.
+        `ValueError` (a configuration error) if a setting of the backend cannot work with it."""
+
+    def _new_session_id(self) -> str:
+        """A new session id: 32 hexadecimal digits."""
+        return secrets.token_hex(16)
+
+    def _lock(self, session_id: str, state_id: int | None = None) -> AbstractContextManager[LeaseT]:
+        """Take the session's lock (`LockError` after `lock_max_wait_time`, or at once when
+        `lock_max_waiters` requests already wait for it); yield the lease; release. `state_id`:
+        the state `_fetch` will read, for a store that can read it with the lock."""
         raise NotImplementedError
 
     def _create(self, lease: LeaseT) -> None:

@@ -1,147 +1,164 @@
 """Sessions in memcached (`[sessions] type = memcache`): shared by processes and machines.
 
-Keys, for the application `<app>` (its name, or a hash of it when it is not key-safe):
+The keys and the logic are those of every shared store (nagare.sessions.shared). A request
+costs four round trips: `add` (lock), one `gets` of generation + lock + record + state, one
+write of `set` record + `set` state (pipelined), `cas` (unlock). Dropping the states that leave
+the window is a `noreply` delete: sent, never waited for. Only the client is kept per thread
+and per process.
 
-    nagare:<app>:generation                    a counter; invalidate_all() increments it
-    nagare:<app>:lock:<sid>                    the session lock (outside the generation: it is
-                                               taken before the generation is read)
-    nagare:<app>:<gen>:<sid>                   the record: last state id, secure id, shared blob
-    nagare:<app>:<gen>:<sid>:<state id>        one key per state (states_history = on)
-    nagare:<app>:<gen>:<sid>:state             the only state (states_history = off)
-
-A request costs four round trips: `add` (lock), one `gets` of generation + lock + record +
-state, one write of `set` record + `set` state (pipelined), `cas` (unlock). Dropping the state
-that leaves the window of the `nb_states` most recent ids is a `noreply` delete: sent, never
-waited for. A request's new state id is the record's last id + 1, read under the lock (no
-counter key). What a request knows of its session (lock token and cas id, generation, last
-state id) is in its `Lease`; only the client is kept per thread and per process.
-
-The generation is cached per process but read again with every fetch (it is one more key of the
-same `gets`), so an `invalidate_all()` on any machine is seen at once by all of them; sessions
-of an older generation are simply never read again and memcached's LRU reclaims them. Nothing
-here ever sends `flush_all`: other applications and other data of the server are left alone.
+Several servers (`host = 10.0.0.1:11211, 10.0.0.2:11211`): a session is placed on one of them
+by rendezvous hashing of its id (highest random weight), and all its keys live there, so a
+request still reads them in one round trip. Adding a server to N moves about 1/(N+1) of the
+sessions, removing one moves only its own. Each server has its own generation counter. A
+server that fails is *down* for `dead_retry` seconds in this process: the sessions placed on it
+restart (`ExpirationError`: a fresh session), new sessions are given ids placed on the live
+servers, and after `dead_retry` the next request placed on it tries it again. With one server,
+or with all of them down, the requests answer 503 instead.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
-import secrets
 import threading
 import time
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from hashlib import sha256
+from hashlib import blake2b
 from typing import Any
 
 # pymemcache publishes no type information: its Client is Any here
 from pymemcache.client.base import Client  # type: ignore[import-untyped]
 from pymemcache.exceptions import MemcacheError, MemcacheIllegalInputError  # type: ignore[import-untyped]
 
-from nagare.config.settings import Setting, boolean, integer, number, string
+from nagare.config.settings import Setting, boolean, integer, number, string_list
 from nagare.config.values import Values
-from nagare.errors import ExpirationError, LockError, NagareError, StoreUnavailableError
-from nagare.sessions import base
+from nagare.errors import ExpirationError
+from nagare.sessions import shared
 from nagare.sessions.serializer import Serializer
+from nagare.sessions.shared import Lease, StoreError
+
+__all__ = ["Lease", "Sessions", "StoreError"]
 
 CONNECT_TIMEOUT = 3.0  # seconds; a dead memcached fails the request fast, not after the OS's TCP timeout
 TIMEOUT = 3.0
 THIRTY_DAYS = 30 * 24 * 3600  # memcached reads a larger expiry as an absolute Unix time
-_RAW, _ZLIB = b"-", b"z"  # first byte of every value we write: how the rest is encoded
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_RECORD = b"nagare-session-1 "  # a record's first bytes: anything else in its key is not ours
-_SECURE_ID = re.compile(rb"[A-Za-z0-9_-]{1,128}")
+_ADDRESS = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\s\[\]]+))(?::(?P<port>\d{1,5}))?")
 
 
-class StoreError(StoreUnavailableError):
-    """memcached is unreachable or refused a command: the application answers 503, one log line."""
+def servers(value: object) -> list[str]:
+    """One `host[:port]` or a comma-separated list (`[::1]:11211` for IPv6)."""
+    found = string_list(value)
+    addresses = [_address(item, None) for item in found]
+    for n, address in enumerate(addresses):
+        if address in addresses[:n]:
+            raise ValueError(f"{found[n]} is listed twice")
+    if not found:
+        raise ValueError("no server given")
+    return found
 
 
-@dataclass(slots=True)
-class Lease:
-    """What one request holds of its locked session, from `_lock` to the end of its `with`."""
-
-    session_id: str
-    token: bytes  # our value of the lock key: the lock is ours while it is there
-    lock_cas: bytes | None = None  # the lock key's cas id, read with the first `gets`: the unlock
-    generation: int | None = None  # the generation the session was read (or created) in
-    last_state_id: int = -1  # in the record; -1: a new session, nothing stored yet
+def _address(item: str, default_port: int | None) -> tuple[str, int | None]:
+    match = _ADDRESS.fullmatch(item)
+    port = int(match["port"]) if match and match["port"] else default_port
+    if match is None or port is not None and not 0 < port < 65536:
+        raise ValueError(f"{item!r} is not host or host:port")
+    return match["ipv6"] or match["host"], port
 
 
-class Sessions(base.Sessions[Lease]):
-    SETTINGS = base.Sessions.SETTINGS.extend(
+servers.__doc__ = "host or host:port, or a comma-separated list of them"
+
+
+class Sessions(shared.KeyValueSessions):
+    SETTINGS = shared.KeyValueSessions.SETTINGS.extend(
         [
-            Setting("host", string, "127.0.0.1", "memcached server address"),
-            Setting("port", integer(1, 65535), 11211, "memcached server port"),
-            Setting("ttl", integer(0), 0, "seconds a session lives after its last stored state; 0: until memcached evicts it"),
             Setting(
-                "lock_ttl", number(1), 30.0,
-                "seconds a session lock lives when its request dies with it (killed process); "
-                "keep it above the longest request time (default 30)",
+                "host", servers, ["127.0.0.1"],
+                "memcached server, host or host:port; several: a comma-separated list (sessions spread by consistent hashing)",
             ),
-            Setting("lock_poll_time", number(0.001), 0.1, "seconds between two attempts to take a busy session lock"),
-            Setting("lock_max_wait_time", number(0), 5.0, "seconds a request waits for its session's lock before failing with 503"),
-            Setting("min_compress_len", integer(0), 0, "zlib-compress the stored values of at least this many bytes; 0: never"),
-            Setting("reset", boolean, False, "invalidate this application's sessions (only them) at start"),
+            Setting("port", integer(1, 65535), 11211, "port of the servers given without one"),
+            Setting("dead_retry", number(0), 10.0, "with several servers: seconds a failed server is left alone before it is tried again"),
             Setting("debug", boolean, False, "log every memcache command at DEBUG level"),
-            Setting("nb_states", integer(1), 20, "states kept per session (the most recent ids) when states_history is on"),
         ]
     )
-    multiprocess_safe = True
+    store_name = "memcached"
 
     def __init__(self, settings: Values, serializer: Serializer, name: str = "") -> None:
         super().__init__(settings, serializer, name)
-        self.host: str = settings.host
-        self.port: int = settings.port
-        self.ttl: int = settings.ttl
-        self.lock_ttl: float = settings.lock_ttl
-        self.lock_poll_time: float = settings.lock_poll_time
-        self.lock_max_wait_time: float = settings.lock_max_wait_time
-        self.min_compress_len: int = settings.min_compress_len
+        self.servers: list[tuple[str, int]] = []
+        for item in settings.host:
+            host, port = _address(item, settings.port)
+            self.servers.append((host, port or settings.port))
+        self.host, self.port = self.servers[0]
+        self.dead_retry: float = settings.dead_retry
         self.debug: bool = settings.debug
-        self.nb_states: int = settings.nb_states
-        app = name if _SAFE_NAME.fullmatch(name) else "h" + sha256(name.encode()).hexdigest()[:16]
-        self.prefix = f"nagare:{app}:"
-        self._generation_key = self.prefix + "generation"
-        self._generation: int | None = None  # this process's last reading; checked at every fetch
-        # One client per thread (pymemcache's Client is not thread-safe) and per process: the
-        # manager is built before the publisher forks its workers, and a socket shared by
-        # processes interleaves their commands and replies. What a request knows of its session
-        # is in its lease, not here.
+        #: the rendezvous hashing weights of each server, by its configured name
+        self._seeds = [blake2b(f"{host}:{port}".encode(), digest_size=16).digest() for host, port in self.servers]
+        #: per process: server index -> until when it is left alone (several servers only)
+        self._dead: dict[int, float] = {}
+        # One client per thread (pymemcache's Client is not thread-safe), per process and per
+        # server: the manager is built before the publisher forks its workers, and a socket
+        # shared by processes interleaves their commands and replies. What a request knows of
+        # its session is in its lease, not here.
         self._local = threading.local()
         if settings.reset:
-            try:
-                self.invalidate_all()
-            except StoreError as exc:
-                raise NagareError(f"[sessions] reset = on: {exc}; start memcached or set reset = off") from None
-            self.close()  # nothing opened in the parent survives into the workers
+            self.reset_at_start()
+
+    # -- the servers ---------------------------------------------------------------------------
+
+    def _server_of(self, session_id: str) -> int:
+        seeds = self._seeds
+        if len(seeds) == 1:
+            return 0
+        key = session_id.encode()
+        weights = [blake2b(key, digest_size=8, key=seed).digest() for seed in seeds]
+        return weights.index(max(weights))
+
+    def _is_down(self, server: int) -> bool:
+        until = self._dead.get(server)
+        if until is None:
+            return False
+        if time.monotonic() < until:
+            return True
+        self._dead.pop(server, None)  # retried by this request
+        return False
+
+    def _new_session_id(self) -> str:
+        session_id = super()._new_session_id()
+        if len(self.servers) > 1 and self._dead:
+            for _ in range(64):  # placed on a live server: expected tries N / live servers
+                if not self._is_down(self._server_of(session_id)):
+                    break
+                session_id = super()._new_session_id()
+        return session_id
 
     # -- the connection ------------------------------------------------------------------------
 
-    def _client(self) -> Client:
+    def _client(self, server: int = 0) -> Client:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
-            # After a fork the parent's socket is dropped, not closed: closing is harmless to the
-            # parent, but it is not ours to use. A new connection is opened on the first command.
+            # After a fork the parent's sockets are dropped, not closed: closing is harmless to
+            # the parent, but they are not ours to use. A new connection opens at the first command.
             local.pid = os.getpid()
-            local.client = Client(
-                (self.host, self.port), connect_timeout=CONNECT_TIMEOUT, timeout=TIMEOUT, no_delay=True, default_noreply=False
+            local.clients = {}
+        client: Client | None = local.clients.get(server)
+        if client is None:
+            client = local.clients[server] = Client(
+                self.servers[server], connect_timeout=CONNECT_TIMEOUT, timeout=TIMEOUT, no_delay=True, default_noreply=False
             )
-        client: Client = local.client
         return client
 
     def close(self) -> None:
-        """Close this thread's connection (the next command opens a new one)."""
-        client = getattr(self._local, "client", None)
-        if client is not None and self._local.pid == os.getpid():
-            client.close()
+        """Close this thread's connections (the next command opens new ones)."""
+        if getattr(self._local, "pid", None) == os.getpid():
+            for client in self._local.clients.values():
+                client.close()
 
-    def _call(self, command: str, *args: Any, **kwargs: Any) -> Any:
-        client = self._client()
+    def _call(self, server: int, command: str, *args: Any, **kwargs: Any) -> Any:
+        several = len(self.servers) > 1
+        host, port = self.servers[server]
+        if several and self._is_down(server):
+            raise StoreError(f"memcached at {host}:{port} is down (tried again within {self.dead_retry}s)")
+        client = self._client(server)
         started = time.perf_counter()
         try:
             result = getattr(client, command)(*args, **kwargs)
@@ -149,207 +166,111 @@ class Sessions(base.Sessions[Lease]):
             raise  # a key or value we built wrong: a bug, keep the traceback
         except (OSError, MemcacheError) as exc:
             client.close()
-            raise StoreError(f"memcached at {self.host}:{self.port} unavailable: {command} failed ({type(exc).__name__}: {exc})") from None
+            if several:
+                self._dead[server] = time.monotonic() + self.dead_retry
+                self.log.warning(
+                    "memcached at %s:%d unavailable (%s): its sessions restart; tried again in %ss", host, port, type(exc).__name__, self.dead_retry
+                )
+            raise StoreError(f"memcached at {host}:{port} unavailable: {command} failed ({type(exc).__name__}: {exc})") from None
         if self.debug and self.log.isEnabledFor(logging.DEBUG):
             self.log.debug("memcache %s %s: %s (%.0f µs)", command, _describe(args), _describe_result(result), (time.perf_counter() - started) * 1e6)
         return result
 
-    # -- keys and values -----------------------------------------------------------------------
-
-    def _lock_key(self, session_id: str) -> str:
-        return f"{self.prefix}lock:{session_id}"
-
-    def _record_key(self, generation: int, session_id: str) -> str:
-        return f"{self.prefix}{generation}:{session_id}"
-
-    def _state_key(self, generation: int, session_id: str, state_id: int) -> str:
-        if not self.states_history:
-            return f"{self.prefix}{generation}:{session_id}:state"
-        return f"{self.prefix}{generation}:{session_id}:{state_id}"
-
-    def _pack(self, data: bytes) -> bytes:
-        if self.min_compress_len and len(data) >= self.min_compress_len:
-            compressed = zlib.compress(data)
-            if len(compressed) < len(data):
-                return _ZLIB + compressed
-        return _RAW + data
-
-    @staticmethod
-    def _unpack(value: object) -> bytes:
-        """The bytes we stored; `ExpirationError` for anything we did not write."""
-        if isinstance(value, (bytes, bytearray)):
-            kind, data = bytes(value[:1]), bytes(value[1:])
-            if kind == _RAW:
-                return data
-            if kind == _ZLIB:
-                try:
-                    return zlib.decompress(data)
-                except zlib.error:
-                    pass
-        raise ExpirationError("unreadable session data in memcached")
-
     @staticmethod
     def _expire(seconds: float) -> int:
-        if seconds <= 0:
-            return 0
-        seconds = math.ceil(seconds)
-        return int(time.time()) + seconds if seconds > THIRTY_DAYS else seconds
+        expire = shared.KeyValueSessions._expire(seconds)
+        return int(time.time()) + expire if expire > THIRTY_DAYS else expire
 
-    # -- the generation ------------------------------------------------------------------------
+    # -- the generation --------------------------------------------------------------------------
 
-    def _generation_of(self, found: dict[str, Any]) -> int:
-        """The generation read along with other keys (started afresh if missing or garbage)."""
-        value = found.get(self._generation_key)
-        if value is not None:
-            value = value[0] if isinstance(value, tuple) else value
-            if isinstance(value, bytes) and value.isdigit() and len(value) <= 20:
-                self._generation = int(value)
-                return self._generation
-        return self._restart_generation(overwrite=value is not None)
+    def _read_generation(self, server: int) -> bytes | None:
+        value: bytes | None = self._call(server, "get", self._generation_key)
+        return value
 
-    def _restart_generation(self, overwrite: bool) -> int:
-        # Time-based, not 0: if memcached evicted the counter, starting again at 0 would bring
-        # back the sessions of generation 0.
-        fresh = str(time.time_ns() // 1000).encode()
+    def _start_generation(self, server: int, value: bytes, overwrite: bool) -> bool:
         if overwrite:
-            self._call("set", self._generation_key, fresh, noreply=False)
-        elif not self._call("add", self._generation_key, fresh, noreply=False):
-            # another process started it first: use theirs
-            return self._generation_of({self._generation_key: self._call("get", self._generation_key)})
-        self._generation = int(fresh)
-        return self._generation
+            self._call(server, "set", self._generation_key, value, noreply=False)
+            return True
+        return bool(self._call(server, "add", self._generation_key, value, noreply=False))
+
+    def _increment_generation(self, server: int) -> int:
+        generation: int | None = self._call(server, "incr", self._generation_key, 1)
+        if generation is None:
+            host, port = self.servers[server]
+            raise StoreError(f"memcached at {host}:{port} does not keep the key {self._generation_key}")
+        return generation
 
     def invalidate_all(self) -> None:
-        """Forget every session of this application: other applications and keys are untouched."""
-        # Read first: a missing or unreadable counter is started afresh (`incr` would fail on it).
-        self._generation_of({self._generation_key: self._call("get", self._generation_key)})
-        generation = self._call("incr", self._generation_key, 1)
-        if generation is None:
-            raise StoreError(f"memcached at {self.host}:{self.port} does not keep the key {self._generation_key}")
-        self._generation = generation
+        """Forget every session of this application on every server (other keys are untouched).
+
+        A server down now keeps its sessions: when it comes back, they are valid again (a
+        restarted memcached has none)."""
+        failed: list[StoreError] = []
+        for server in range(len(self.servers)):
+            try:
+                self._invalidate(server)
+            except StoreError as exc:
+                failed.append(exc)
+        if len(failed) == len(self.servers):
+            raise failed[0]
+        for error in failed:
+            self.log.warning("sessions not invalidated: %s", error)
 
     # -- the lock ------------------------------------------------------------------------------
 
-    @contextmanager
-    def _lock(self, session_id: str) -> Iterator[Lease]:
-        key = self._lock_key(session_id)
-        lease = Lease(session_id, secrets.token_hex(16).encode())
-        # +1: memcached's clock has a one-second resolution, so `n` may mean a little less than n s
-        expire = self._expire(self.lock_ttl) + 1
-        deadline = time.monotonic() + self.lock_max_wait_time
-        while not self._call("add", key, lease.token, expire=expire, noreply=False):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.log.warning("session %s: lock not acquired within %ss", session_id, self.lock_max_wait_time)
-                raise LockError(f"lock of session {session_id} not acquired within {self.lock_max_wait_time}s")
-            time.sleep(min(self.lock_poll_time, remaining))
+    def _try_lock(self, lease: Lease, key: str, expire: int, state_id: int | None) -> bool:
         try:
-            yield lease
-        finally:
-            self._unlock(key, lease)
+            return bool(self._call(lease.server, "add", key, lease.token, expire=expire, noreply=False))
+        except StoreError as exc:
+            if len(self.servers) == 1:
+                raise
+            # Only the sessions of this server restart: the request is given a fresh session.
+            raise ExpirationError(f"the session's server is down ({exc})") from None
 
-    def _unlock(self, key: str, lease: Lease) -> None:
+    def _count_waiter(self, server: int, key: str, delta: int, expire: int) -> int:
+        if delta < 0:
+            count = self._call(server, "decr", key, -delta)
+            return int(count or 0)
+        count = self._call(server, "incr", key, delta)
+        if count is None:  # the first waiter: the count lives `expire` seconds
+            if self._call(server, "add", key, b"%d" % delta, expire=expire, noreply=False):
+                return delta
+            count = self._call(server, "incr", key, delta)
+        return int(count or delta)
+
+    def _release(self, lease: Lease, key: str) -> bool:
         # Released only by its owner, atomically: a `cas` with the cas id read while we held the
         # lock, and a negative expiry, which memcached treats as "delete now". If the lock expired
         # and another request took it, its cas id differs and the `cas` fails: no race left
         # (get + compare + delete would delete the other request's lock in between).
-        try:
-            if lease.lock_cas is None:  # a request that fetched nothing: read it now
-                found = self._call("gets", key)
-                if found is not None and found[0] == lease.token:
-                    lease.lock_cas = found[1]
-            released = lease.lock_cas is not None and self._call("cas", key, b"", lease.lock_cas, expire=-1, noreply=False)
-        except StoreError as exc:
-            # The state is stored (or the request failed anyway): answering 503 now would hide
-            # that. The lock expires by itself after lock_ttl.
-            self.log.warning("session %s: lock not released (%s); it expires within %ss", lease.session_id, exc, self.lock_ttl)
-            return
-        if not released:
-            self.log.warning(
-                "session %s: its lock expired before the request ended (lock_ttl = %ss is too short)", lease.session_id, self.lock_ttl
-            )
+        if lease.lock_cas is None:  # a request that read nothing: read it now
+            found = self._call(lease.server, "gets", key)
+            if found is not None and found[0] == lease.token:
+                lease.lock_cas = found[1]
+        return lease.lock_cas is not None and bool(self._call(lease.server, "cas", key, b"", lease.lock_cas, expire=-1, noreply=False))
 
-    def _lock_cas(self, found: dict[str, Any], lease: Lease) -> None:
+    # -- reads and writes ----------------------------------------------------------------------
+
+    def _read(self, lease: Lease, keys: list[str]) -> dict[str, bytes]:
+        found: dict[str, tuple[bytes, bytes]] = self._call(lease.server, "gets_many", keys)
         lock = found.get(self._lock_key(lease.session_id))
-        if lock is None or lock[0] != lease.token:
-            raise LockError(f"lock of session {lease.session_id} lost before its state was read (lock_ttl = {self.lock_ttl}s is too short)")
-        lease.lock_cas = lock[1]
+        if lock is not None and lock[0] == lease.token:
+            lease.lock_cas = lock[1]
+        return {key: value for key, (value, _) in found.items()}
 
-    # -- the backend interface -----------------------------------------------------------------
-
-    def _create(self, lease: Lease) -> None:
-        # Nothing is written until the first store: no one else knows the session id yet.
-        found = self._call("gets_many", [self._generation_key, self._lock_key(lease.session_id)])
-        lease.generation = self._generation_of(found)
-        self._lock_cas(found, lease)
-
-    def _fetch(self, lease: Lease, state_id: int) -> base.Record:
-        session_id = lease.session_id
-        generation = self._generation
-        if generation is None:
-            generation = self._generation_of({self._generation_key: self._call("get", self._generation_key)})
-        for _ in range(2):  # a second time only if another process invalidated since our last look
-            record_key, state_key = self._record_key(generation, session_id), self._state_key(generation, session_id, state_id)
-            found = self._call("gets_many", [self._generation_key, self._lock_key(session_id), record_key, state_key])
-            current = self._generation_of(found)
-            if current == generation:
-                break
-            generation = current
-        else:
-            raise ExpirationError("sessions invalidated while reading this one")
-        self._lock_cas(found, lease)
-        lease.generation = generation
-        if record_key not in found:
-            raise ExpirationError("unknown or expired session")
-        last_state_id, secure_id, shared = _parse_record(self._unpack(found[record_key][0]))
-        lease.last_state_id = last_state_id
-        if state_key not in found:
-            raise ExpirationError("unknown or expired state")
-        state = self._unpack(found[state_key][0])
-        return base.Record(secure_id, state, shared, state_id if self.states_history else last_state_id, last_state_id)
-
-    def _store(self, lease: Lease, state_id: int, secure_id: str, state: bytes, shared: bytes) -> None:
-        session_id, generation, previous = lease.session_id, lease.generation, lease.last_state_id
-        if generation is None:
-            raise RuntimeError(f"session {session_id} stored before it was created or fetched")
-        last_state_id = max(previous, state_id)
-        record = _RECORD + b"%d %s " % (last_state_id, secure_id.encode("ascii")) + shared
-        values = {
-            self._record_key(generation, session_id): self._pack(record),
-            self._state_key(generation, session_id, state_id): self._pack(state),
-        }
-        # The record and the state stored now get the ttl; a past state lives `ttl` after it
-        # was stored (touching the nb_states keys at every store costs more than it is worth).
-        failed = self._call("set_many", values, expire=self._expire(self.ttl), noreply=False)
+    def _write(self, lease: Lease, values: dict[str, bytes], expire: int, touched: list[str], dropped: list[str]) -> None:
+        # The record and the state stored now get the ttl, the state loaded is touched
+        failed = self._call(lease.server, "set_many", values, expire=expire, noreply=False)
         if failed:
-            raise StoreError(f"memcached at {self.host}:{self.port} did not store {', '.join(failed)}")
-        if self.states_history and state_id > previous:
-            # The ids leaving the window of the nb_states most recent ones are deleted now (not
-            # left to memcached's LRU, which would evict other sessions' data first).
-            dropped = range(max(previous - self.nb_states + 1, 0), min(state_id - self.nb_states, previous) + 1)
-            if dropped:
-                self._call("delete_many", [self._state_key(generation, session_id, n) for n in dropped], noreply=True)
-        lease.last_state_id = last_state_id
+            host, port = self.servers[lease.server]
+            raise StoreError(f"memcached at {host}:{port} did not store {', '.join(failed)}")
+        for key in touched:
+            self._call(lease.server, "touch", key, expire, noreply=True)
+        if dropped:
+            self._call(lease.server, "delete_many", dropped, noreply=True)
 
-    def _delete(self, lease: Lease) -> None:
-        session_id, generation, last = lease.session_id, lease.generation, lease.last_state_id
-        if generation is None:
-            return
-        keys = [self._record_key(generation, session_id)]
-        if self.states_history:
-            keys += [self._state_key(generation, session_id, n) for n in range(max(last - self.nb_states + 1, 0), last + 1)]
-        elif last >= 0:
-            keys.append(self._state_key(generation, session_id, 0))
-        self._call("delete_many", keys, noreply=False)
-        lease.last_state_id = -1
-
-
-def _parse_record(data: bytes) -> tuple[int, str, bytes]:
-    """(last state id, secure id, shared blob) of a record; `ExpirationError` if it is not one."""
-    parts = data[len(_RECORD):].split(b" ", 2) if data.startswith(_RECORD) else []
-    if len(parts) != 3 or not parts[0].isdigit() or len(parts[0]) > 12 or not _SECURE_ID.fullmatch(parts[1]):
-        raise ExpirationError("unreadable session record in memcached")
-    return int(parts[0]), parts[1].decode("ascii"), parts[2]
+    def _remove(self, lease: Lease, keys: list[str]) -> None:
+        self._call(lease.server, "delete_many", keys, noreply=False)
 
 
 def _describe(args: tuple[object, ...]) -> str:

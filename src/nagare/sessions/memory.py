@@ -26,12 +26,13 @@ from nagare.sessions.serializer import Serializer
 class Entry:
     """One session: its lock, its secure id, its states; the lease of the request holding `lock`."""
 
-    __slots__ = ("session_id", "generation", "lock", "secure_id", "shared", "states", "last_state_id")
+    __slots__ = ("session_id", "generation", "lock", "waiters", "secure_id", "shared", "states", "last_state_id")
 
     def __init__(self, session_id: str, generation: int) -> None:
         self.session_id = session_id
         self.generation = generation  # the manager's when the entry was made; invalidate_all moves it on
         self.lock = threading.Lock()
+        self.waiters = 0  # requests waiting for `lock`, changed under the manager's guard
         self.secure_id = ""
         self.shared: bytes | None = None
         self.states: OrderedDict[int, bytes] = OrderedDict()
@@ -44,6 +45,10 @@ class Sessions(base.Sessions[Entry]):
             Setting("nb_sessions", integer(1), 10000, "sessions kept in memory per process (least recently used dropped)"),
             Setting("nb_states", integer(1), 20, "states kept per session (least recently used dropped)"),
             Setting("lock_max_wait_time", number(0), 5.0, "seconds a request waits for its session's lock before failing with 503"),
+            Setting(
+                "lock_max_waiters", integer(0), 10,
+                "requests that may wait for one session's lock; the next ones answer 503 at once; 0: no limit",
+            ),
         ]
     )
     multiprocess_safe = False
@@ -53,6 +58,7 @@ class Sessions(base.Sessions[Entry]):
         self.nb_sessions: int = settings.nb_sessions
         self.nb_states: int = settings.nb_states
         self.lock_max_wait_time: float = settings.lock_max_wait_time
+        self.lock_max_waiters: int = settings.lock_max_waiters
         self._sessions: OrderedDict[str, Entry] = OrderedDict()
         self._generation = 0
         self._guard = threading.Lock()
@@ -61,7 +67,7 @@ class Sessions(base.Sessions[Entry]):
         return len(self._sessions)
 
     @contextmanager
-    def _lock(self, session_id: str) -> Iterator[Entry]:
+    def _lock(self, session_id: str, state_id: int | None = None) -> Iterator[Entry]:
         with self._guard:
             entry = self._sessions.get(session_id)
             if entry is None:
@@ -69,12 +75,27 @@ class Sessions(base.Sessions[Entry]):
                 entry = Entry(session_id, self._generation)
             else:
                 self._sessions.move_to_end(session_id)
-        if not entry.lock.acquire(timeout=self.lock_max_wait_time):
-            raise LockError(f"session lock not acquired within {self.lock_max_wait_time}s")
+        if not entry.lock.acquire(blocking=False):
+            self._wait(entry)
         try:
             yield entry
         finally:
             entry.lock.release()
+
+    def _wait(self, entry: Entry) -> None:
+        with self._guard:
+            if self.lock_max_waiters and entry.waiters >= self.lock_max_waiters:
+                self.log.warning("session %s: %d requests already wait for its lock; this one is refused", entry.session_id, entry.waiters)
+                raise LockError(f"session {entry.session_id}: {self.lock_max_waiters} requests already wait for its lock (lock_max_waiters)")
+            entry.waiters += 1
+        try:
+            acquired = entry.lock.acquire(timeout=self.lock_max_wait_time)
+        finally:
+            with self._guard:
+                entry.waiters -= 1
+        if not acquired:
+            self.log.warning("session %s: lock not acquired within %ss", entry.session_id, self.lock_max_wait_time)
+            raise LockError(f"lock of session {entry.session_id} not acquired within {self.lock_max_wait_time}s")
 
     def _create(self, lease: Entry) -> None:
         pass  # nobody else knows the session id before the first page is sent

@@ -91,7 +91,17 @@ def sessions_manager(app: AppConfig, publisher: PublisherConfig) -> Sessions[Any
             raise ConfigError(origin, "sessions", key, reason=f"unknown key for type {type_} (known keys: {known})")
     settings = config_loader.merge(table, [(publisher.filename, publisher.sessions), (app.filename, app.sessions)])
     serializer = Serializer(load_secret(settings.secret), app.name)
-    manager: Sessions[Any] = sessions_class(settings, serializer, app.name)
+    try:
+        manager: Sessions[Any] = sessions_class(settings, serializer, app.name)
+    except ValueError as exc:  # a value the backend refuses (a redis URL it cannot read)
+        raise ConfigError(type_source, "sessions", reason=str(exc)) from None
+    request_timeout = publisher.publisher.as_dict().get("request_timeout")
+    if isinstance(request_timeout, (int, float)):
+        try:
+            manager.set_request_timeout(float(request_timeout))
+        except ValueError as exc:
+            origin = app.filename if "lock_ttl" in app.sessions else publisher.filename
+            raise ConfigError(origin, "sessions", "lock_ttl", settings.lock_ttl, str(exc)) from None
     return manager
 
 

@@ -1,0 +1,187 @@
+"""Sessions in redis (`[sessions] type = redis`, redis-py): shared by processes and machines.
+
+The keys and the logic are those of every shared store (nagare.sessions.shared), on one redis
+server (`url`, or `host`, `port`, `db`, `password`). A request costs two round trips: one
+pipeline takes the lock (`SET NX EX`) and reads generation + lock + record + state (`MGET`:
+used only if the lock was taken), one pipeline writes record + state, drops the states that
+left the window and releases the lock (a script deleting it only if it still holds our token).
+The writes of a request are sent with its unlock, when its `with` ends: a failure there is
+raised (503), as a failed write of memcache is.
+
+redis-py's connection pool is shared by the threads and started again after a fork.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import redis
+from redis.exceptions import RedisError
+
+from nagare.config.settings import Setting, boolean, integer, string
+from nagare.config.values import Values
+from nagare.sessions import shared
+from nagare.sessions.serializer import Serializer
+from nagare.sessions.shared import Lease, StoreError
+
+__all__ = ["Lease", "Sessions", "StoreError"]
+
+CONNECT_TIMEOUT = 3.0  # seconds; a dead redis fails the request fast
+TIMEOUT = 3.0
+#: deletes the lock KEYS[1] only if it still holds our token ARGV[1]: released only by its owner
+UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+Write = Callable[[Any], object]  # one command queued on a pipeline
+
+
+class Sessions(shared.KeyValueSessions):
+    SETTINGS = shared.KeyValueSessions.SETTINGS.extend(
+        [
+            Setting(
+                "url", string, "",
+                "the server as a URL: redis://[:password@]host[:port][/db], rediss:// (TLS), unix:///path/redis.sock?db=0; "
+                "when set, host, port, db and password are not used",
+            ),
+            Setting("host", string, "127.0.0.1", "redis server address"),
+            Setting("port", integer(1, 65535), 6379, "redis server port"),
+            Setting("db", integer(0), 0, "redis database number"),
+            Setting("password", string, "", "redis password (AUTH); empty: none"),
+            Setting("debug", boolean, False, "log every round trip to redis at DEBUG level"),
+        ]
+    )
+    store_name = "redis"
+
+    def __init__(self, settings: Values, serializer: Serializer, name: str = "") -> None:
+        super().__init__(settings, serializer, name)
+        self.debug: bool = settings.debug
+        options: dict[str, Any] = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": TIMEOUT}
+        if settings.url:
+            try:
+                self.client = redis.Redis.from_url(settings.url, **options)
+            except ValueError as exc:
+                raise ValueError(f"url = {settings.url}: {exc}") from None
+        else:
+            self.client = redis.Redis(settings.host, settings.port, settings.db, settings.password or None, **options)
+        kwargs = self.client.connection_pool.connection_kwargs
+        self.address = kwargs["path"] if "path" in kwargs else f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+        self._unlock = self.client.register_script(UNLOCK)
+        if settings.reset:
+            self.reset_at_start()
+
+    def close(self) -> None:
+        """Nothing per thread: the pool's connections are shared (a fork starts a new pool)."""
+
+    def _run(self, what: str, commands: Callable[[Any], object], transaction: bool = False) -> list[Any]:
+        """One round trip: `commands` queued on a pipeline, sent, their results."""
+        started = time.perf_counter()
+        try:
+            with self.client.pipeline(transaction=transaction) as pipe:
+                commands(pipe)
+                results: list[Any] = pipe.execute()
+        except RedisError as exc:
+            text = " ".join(str(exc).split())
+            raise StoreError(f"redis at {self.address} unavailable: {what} failed ({type(exc).__name__}: {text})") from None
+        if self.debug and self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug("redis %s: %s (%.0f µs)", what, ", ".join(_describe(result) for result in results), (time.perf_counter() - started) * 1e6)
+        return results
+
+    # -- the generation ------------------------------------------------------------------------
+
+    def _read_generation(self, server: int) -> bytes | None:
+        value: bytes | None = self._run("get generation", lambda pipe: pipe.get(self._generation_key))[0]
+        return value
+
+    def _start_generation(self, server: int, value: bytes, overwrite: bool) -> bool:
+        return bool(self._run("set generation", lambda pipe: pipe.set(self._generation_key, value, nx=not overwrite))[0])
+
+    def _increment_generation(self, server: int) -> int:
+        return int(self._run("incr generation", lambda pipe: pipe.incr(self._generation_key))[0])
+
+    # -- the lock ------------------------------------------------------------------------------
+
+    def _try_lock(self, lease: Lease, key: str, expire: int, state_id: int | None) -> bool:
+        generation = self._generations.get(lease.server)
+        keys: list[str] = []
+        if state_id is not None and generation is not None:
+            session_id = lease.session_id
+            keys = [self._generation_key, key, self._record_key(generation, session_id), self._state_key(generation, session_id, state_id)]
+
+        def commands(pipe: Any) -> None:
+            pipe.set(key, lease.token, nx=True, ex=expire)
+            if keys:
+                pipe.mget(keys)
+
+        results = self._run("lock", commands)
+        if not results[0]:
+            return False
+        if keys:  # read under the lock (the SET came first): `_fetch` needs no other round trip
+            lease.prefetched = {k: v for k, v in zip(keys, results[1]) if v is not None}
+        return True
+
+    def _count_waiter(self, server: int, key: str, delta: int, expire: int) -> int:
+        def commands(pipe: Any) -> None:
+            pipe.set(key, 0, nx=True, ex=expire)  # the first waiter: the count lives `expire` seconds
+            pipe.incrby(key, delta)
+
+        return int(self._run("count waiters", commands)[1])
+
+    def _release(self, lease: Lease, key: str) -> bool:
+        return bool(self._run("unlock", lambda pipe: self._unlock(keys=[key], args=[lease.token], client=pipe))[0])
+
+    def _finish(self, lease: Lease, key: str) -> None:
+        writes: list[Write] = lease.pending or []
+        if not writes:
+            super()._finish(lease, key)
+            return
+        lease.pending = None
+
+        def commands(pipe: Any) -> None:
+            for write in writes:
+                write(pipe)
+            self._unlock(keys=[key], args=[lease.token], client=pipe)
+
+        # A failure is raised: the state of the request is not stored (503).
+        if not self._run("store and unlock", commands)[-1]:
+            self.log.warning(
+                "session %s: its lock expired before the request ended (lock_ttl = %ss is too short)", lease.session_id, self.lock_ttl
+            )
+
+    # -- reads and writes ----------------------------------------------------------------------
+
+    def _read(self, lease: Lease, keys: list[str]) -> dict[str, bytes]:
+        values = self._run("read", lambda pipe: pipe.mget(keys))[0]
+        return {key: value for key, value in zip(keys, values) if value is not None}
+
+    def _write(self, lease: Lease, values: dict[str, bytes], expire: int, touched: list[str], dropped: list[str]) -> None:
+        writes: list[Write] = lease.pending or []
+        for key, value in values.items():
+            writes.append(partial(_set, key, value, expire))
+        for key in touched:
+            writes.append(partial(_expire, key, expire))
+        if dropped:
+            writes.append(lambda pipe: pipe.delete(*dropped))
+        lease.pending = writes
+
+    def _remove(self, lease: Lease, keys: list[str]) -> None:
+        lease.pending = None  # a state stored by this request goes too
+        self._run("delete", lambda pipe: pipe.delete(*keys))
+
+
+def _set(key: str, value: bytes, expire: int, pipe: Any) -> object:
+    return pipe.set(key, value, ex=expire or None)
+
+
+def _expire(key: str, expire: int, pipe: Any) -> object:
+    return pipe.expire(key, expire)
+
+
+def _describe(result: object) -> str:
+    if isinstance(result, list):
+        return "[" + ", ".join(_describe(item) for item in result) + "]"
+    if isinstance(result, bytes):
+        return f"{len(result)} bytes"
+    return repr(result)
