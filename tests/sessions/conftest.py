@@ -47,6 +47,7 @@ class Backend:
     name: str
     make: Callable[..., Sessions]  # make(**[sessions] keys): a new manager (its own sessions)
     rewrite_state: Callable[[Sessions, str, int, Callable[[bytes], bytes]], None]  # someone writing to the store
+    waiters: Callable[[Sessions, str], int]  # how many requests wait for the lock of a session, as the backend counts
 
 
 def _memory(request: pytest.FixtureRequest) -> Backend:
@@ -54,7 +55,11 @@ def _memory(request: pytest.FixtureRequest) -> Backend:
         states = sessions._sessions[session_id].states
         states[state_id] = change(states[state_id])
 
-    return Backend("memory", lambda **values: build(memory.Sessions, "app", values), rewrite)
+    def waiters(sessions: Any, session_id: str) -> int:
+        entry = sessions._sessions.get(session_id)
+        return entry.waiters if entry is not None else 0
+
+    return Backend("memory", lambda **values: build(memory.Sessions, "app", values), rewrite, waiters)
 
 
 def _memcache(request: pytest.FixtureRequest) -> Backend:
@@ -73,8 +78,11 @@ def _memcache(request: pytest.FixtureRequest) -> Backend:
         value = client.get(key)
         client.set(key, sessions._pack(change(sessions._unpack(value))))
 
+    def waiters(sessions: Any, session_id: str) -> int:
+        return int(client.get(sessions._waiters_key(session_id)) or 0)
+
     request.addfinalizer(lambda: [sessions.close() for sessions in created])
-    return Backend("memcache", make, rewrite)
+    return Backend("memcache", make, rewrite, waiters)
 
 
 def _redis(request: pytest.FixtureRequest) -> Backend:
@@ -89,7 +97,10 @@ def _redis(request: pytest.FixtureRequest) -> Backend:
         key = sessions._state_key(sessions._generation, session_id, state_id)
         client.set(key, sessions._pack(change(sessions._unpack(client.get(key)))))
 
-    return Backend("redis", make, rewrite)
+    def waiters(sessions: Any, session_id: str) -> int:
+        return int(client.get(sessions._waiters_key(session_id)) or 0)
+
+    return Backend("redis", make, rewrite, waiters)
 
 
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Backend]] = {

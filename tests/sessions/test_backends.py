@@ -14,7 +14,7 @@ import pytest
 
 from nagare import state
 from nagare.callbacks import Callbacks
-from nagare.errors import ExpirationError, SessionSecurityError, StateError
+from nagare.errors import ExpirationError, LockError, SessionSecurityError, StateError
 from nagare.sessions.base import PageState, Record
 
 
@@ -93,6 +93,35 @@ def test_nb_states_keeps_the_most_recent(backend):
         with pytest.raises(ExpirationError):
             load(sessions, session_id, old, secure_id)
     assert [load(sessions, session_id, state_id, secure_id) for state_id in ids[2:]] == [2, 3, 4]
+
+
+def test_the_states_window_keeps_the_states_in_use(backend):
+    # 25 tabs opened from one page, with 20 states kept: the page is used by each of them, so it
+    # stays; the states dropped are the least recently used ones, the first tabs'.
+    sessions = backend.make()
+    session_id, secure_id, page_id = new_session(sessions, "page")
+    tabs = [next_state(sessions, session_id, page_id, secure_id, f"tab {n}") for n in range(25)]
+    assert load(sessions, session_id, page_id, secure_id) == "page"
+    for dropped in tabs[:6]:
+        with pytest.raises(ExpirationError):
+            load(sessions, session_id, dropped, secure_id)
+    assert [load(sessions, session_id, tab, secure_id) for tab in tabs[6:]] == [f"tab {n}" for n in range(6, 25)]
+    # the page still works: one more tab from it, then an action from that tab
+    again = next_state(sessions, session_id, page_id, secure_id, "tab 25")
+    assert load(sessions, session_id, next_state(sessions, session_id, again, secure_id, "on"), secure_id) == "on"
+
+
+def test_an_update_in_place_uses_its_state(backend):
+    sessions = backend.make(nb_states=3)
+    session_id, secure_id, first = new_session(sessions, 0)
+    second = next_state(sessions, session_id, first, secure_id, 1)
+    next_state(sessions, session_id, first, secure_id, "first, updated", in_place=True)  # an XHR on the first page
+    third = next_state(sessions, session_id, second, secure_id, 2)
+    next_state(sessions, session_id, first, secure_id, "first again", in_place=True)
+    fourth = next_state(sessions, session_id, third, secure_id, 3)  # drops the least recently used: the second
+    with pytest.raises(ExpirationError):
+        load(sessions, session_id, second, secure_id)
+    assert [load(sessions, session_id, n, secure_id) for n in (first, third, fourth)] == ["first again", 2, 3]
 
 
 def test_history_off_keeps_one_state_under_one_id(backend):
@@ -216,6 +245,62 @@ def test_lock_is_released_after_an_error(backend):
         with sessions.open(session_id, str(state_id), secure_id):
             1 / 0
     assert load(sessions, session_id, state_id, secure_id) == 1
+
+
+def poll(backend, seconds):
+    """`lock_poll_time` for the stores polled for a lock (in memory, a waiter is woken up)."""
+    return {} if backend.name == "memory" else {"lock_poll_time": seconds}
+
+
+def test_the_requests_waiting_for_one_session_are_capped(backend):
+    sessions = backend.make(lock_max_waiters=2, lock_max_wait_time=20, **poll(backend, 0.01))
+    session_id, secure_id, state_id = new_session(sessions, "page")
+    loaded = []
+
+    def waiting_request() -> None:
+        try:
+            loaded.append(load(sessions, session_id, state_id, secure_id))
+        finally:
+            sessions.close()
+
+    waiting = [threading.Thread(target=waiting_request) for _ in range(2)]
+    with sessions.open(session_id, str(state_id), secure_id):
+        for thread in waiting:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while backend.waiters(sessions, session_id) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert backend.waiters(sessions, session_id) == 2
+        with pytest.raises(LockError, match="2 requests already wait for its lock"):  # at once: not after 20 s
+            load(sessions, session_id, state_id, secure_id)
+        assert backend.waiters(sessions, session_id) == 2  # the refused one is not counted
+    for thread in waiting:
+        thread.join(10)
+    assert loaded == ["page", "page"] and backend.waiters(sessions, session_id) == 0
+    assert load(sessions, session_id, state_id, secure_id) == "page"  # not one more waiter: no count left
+
+
+def test_no_cap_on_the_waiters_with_lock_max_waiters_0(backend):
+    sessions = backend.make(lock_max_waiters=0, **poll(backend, 0.005))
+    session_id, secure_id, state_id = new_session(sessions, 0)
+    errors = []
+
+    def request() -> None:
+        try:
+            for _ in range(3):
+                with sessions.open(session_id, str(state_id), secure_id) as session:
+                    session.store(page(session.state.root + 1), session.state_id)
+        except Exception as exc:  # noqa: BLE001 - any failure is the test's finding
+            errors.append(exc)
+        finally:
+            sessions.close()
+
+    threads = [threading.Thread(target=request) for _ in range(15)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and load(sessions, session_id, state_id, secure_id) == 45
 
 
 # --- stateless objects: one copy per session, seen by every state --------------------------

@@ -78,3 +78,48 @@ def test_the_project_is_the_distribution_of_the_reference():
     assert project_of("egg shop:main") == "shop"
     assert project_of("file /somewhere/app.py:App") is None
     assert project_of("python no_such_module_anywhere:x") is None
+
+
+APP = "[application]\npath = python nagare.demo.app:Demo\nname = a\n"
+
+
+@pytest.mark.parametrize(
+    "publisher_section, sessions_section, lock_ttl",
+    [
+        ("type = fastcgi\n", "type = memcache\n", 70.0),  # request_timeout 60 s by default: + 10 s
+        ("type = fastcgi\nrequest_timeout = 300\n", "type = redis\n", 310.0),
+        ("type = fastcgi\nrequest_timeout = 5\n", "type = memcache\n", 30.0),  # at least 30 s
+        ("type = fastcgi\nrequest_timeout = 0\n", "type = memcache\n", 30.0),  # no limit: 30 s
+        ("type = standalone\n", "type = memcache\n", 30.0),  # no request_timeout
+        ("type = fastcgi\nrequest_timeout = 60\n", "type = memcache\nlock_ttl = 61\n", 61.0),  # above it: as set
+    ],
+)
+def test_the_lock_ttl_outlives_the_longest_request(tmp_path, secret, publisher_section, sessions_section, lock_ttl):
+    pub = publisher.read(write(tmp_path / "pub.cfg", f"[publisher]\n{publisher_section}[sessions]\n{sessions_section}"))
+    loaded = load(application.read(write(tmp_path / "app.cfg", APP)), pub)
+    assert loaded.sessions.lock_ttl == lock_ttl
+
+
+@pytest.mark.parametrize("where", ["publisher", "application"])
+def test_a_lock_ttl_not_above_request_timeout_is_refused_in_one_line(tmp_path, secret, where):
+    pub_text = "[publisher]\ntype = fastcgi\nrequest_timeout = 60\n[sessions]\ntype = memcache\n"
+    app_text = APP
+    if where == "publisher":
+        pub_text += "lock_ttl = 60\n"
+    else:
+        app_text += "[sessions]\nlock_ttl = 60\n"
+    pub = publisher.read(write(tmp_path / "pub.cfg", pub_text))
+    with pytest.raises(ConfigError) as info:
+        load(application.read(write(tmp_path / "app.cfg", app_text)), pub)
+    origin = "pub.cfg" if where == "publisher" else "app.cfg"
+    assert str(info.value) == (
+        f"{tmp_path / origin}: [sessions] lock_ttl = 60.0: 60 s is not above the publisher's request_timeout (60 s): "
+        "the lock of a request still running would expire"
+    )
+
+
+def test_a_redis_url_it_cannot_read_is_one_line(tmp_path, secret):
+    pub = publisher.read(write(tmp_path / "pub.cfg", "[sessions]\ntype = redis\nurl = http://localhost\n"))
+    with pytest.raises(ConfigError, match=r"pub.cfg: \[sessions\]: url = http://localhost: Redis URL must specify one of .*redis://") as info:
+        load(application.read(write(tmp_path / "app.cfg", APP)), pub)
+    assert "\n" not in str(info.value)

@@ -26,7 +26,7 @@ def check_publisher(conf: publisher.PublisherConfig, apps: Sequence[LoadedApp], 
             raise ConfigError(
                 conf.filename, "sessions", "type", app.sessions.settings.type,
                 f"in-memory sessions cannot work with the multi-process {kind} publisher: "
-                "each process would have its own sessions; use type = memcache",
+                "each process would have its own sessions; use type = memcache or type = redis",
             )
     if debug or any(app.config.application.debug for app in apps):
         raise CommandError(f"--debug (or [application] debug = on) cannot work with the multi-process {kind} publisher; use the standalone publisher to debug")
