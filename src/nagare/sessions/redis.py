@@ -68,7 +68,6 @@ class Sessions(shared.KeyValueSessions):
             self.client = redis.Redis(settings.host, settings.port, settings.db, settings.password or None, **options)
         kwargs = self.client.connection_pool.connection_kwargs
         self.address = kwargs["path"] if "path" in kwargs else f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
-        self._unlock = self.client.register_script(UNLOCK)
         if settings.reset:
             self.reset_at_start()
 
@@ -130,7 +129,7 @@ class Sessions(shared.KeyValueSessions):
         return int(self._run("count waiters", commands)[1])
 
     def _release(self, lease: Lease, key: str) -> bool:
-        return bool(self._run("unlock", lambda pipe: self._unlock(keys=[key], args=[lease.token], client=pipe))[0])
+        return bool(self._run("unlock", lambda pipe: _unlock(pipe, key, lease.token))[0])
 
     def _finish(self, lease: Lease, key: str) -> None:
         writes: list[Write] = lease.pending or []
@@ -142,7 +141,7 @@ class Sessions(shared.KeyValueSessions):
         def commands(pipe: Any) -> None:
             for write in writes:
                 write(pipe)
-            self._unlock(keys=[key], args=[lease.token], client=pipe)
+            _unlock(pipe, key, lease.token)
 
         # A failure is raised: the state of the request is not stored (503).
         if not self._run("store and unlock", commands)[-1]:
@@ -169,6 +168,12 @@ class Sessions(shared.KeyValueSessions):
     def _remove(self, lease: Lease, keys: list[str]) -> None:
         lease.pending = None  # a state stored by this request goes too
         self._run("delete", lambda pipe: pipe.delete(*keys))
+
+
+def _unlock(pipe: Any, key: str, token: bytes) -> object:
+    # EVAL, not EVALSHA: redis-py checks a pipeline's scripts with SCRIPT EXISTS first, one
+    # round trip more than the script's few bytes
+    return pipe.eval(UNLOCK, 1, key, token)
 
 
 def _set(key: str, value: bytes, expire: int, pipe: Any) -> object:
