@@ -1,12 +1,12 @@
 """End to end as Nagare's deployment guide deploys with lighttpd: lighttpd in front, the FastCGI pool, memcached.
 
-The configuration is the deployment guide's, with these deviations (each marked in CONF below):
-- `server.document-root = "/"`: lighttpd 1.4.69 refuses to start without a document root
-  ("server.document-root is not set"), and create-rules' lighttpd rules rewrite the URL to the
-  absolute path of the static file, which lighttpd then looks up under the document root: only
-  "/" makes `<root> + /abs/path/file` the file (any other root answers 404; tested below).
-- `server.port`, `server.bind` (a free loopback port), `server.errorlog` (the temp dir).
-- `server.indexfiles` is kept: lighttpd 1.4.69 still accepts it.
+The configuration is docs/deploying.md's lighttpd.conf, read out of the page (tests/support/snippets.py):
+the deployment guide's, with `server.document-root = "/"` added. lighttpd 1.4.69 refuses to start
+without a document root ("server.document-root is not set"), and create-rules' lighttpd rules rewrite
+the URL to the absolute path of the static file, which lighttpd then looks up under the document root:
+only "/" makes `<root> + /abs/path/file` the file (any other root answers 404; tested below).
+The test replaces the listening address and port, the error log's path, the pool's port and the path
+of nagare-admin. `server.indexfiles` is kept: lighttpd 1.4.69 still accepts it.
 As root, lighttpd starts without `server.username` (and serves the files as root).
 """
 
@@ -23,103 +23,25 @@ import nagare
 from tests.support.browser import Browser
 from tests.support.lighttpd import Lighttpd
 from tests.support.deployment import Backend, check_echo_environ, counter, raw_get
+from tests.support.snippets import snippet
 
 NAGARE_ADMIN = os.path.join(os.path.dirname(sys.executable), "nagare-admin")
 
 
-
-MIMETYPES = """\
-mimetype.assign = (
-  ".pdf"          =>      "application/pdf",
-  ".sig"          =>      "application/pgp-signature",
-  ".spl"          =>      "application/futuresplash",
-  ".class"        =>      "application/octet-stream",
-  ".ps"           =>      "application/postscript",
-  ".torrent"      =>      "application/x-bittorrent",
-  ".dvi"          =>      "application/x-dvi",
-  ".gz"           =>      "application/x-gzip",
-  ".pac"          =>      "application/x-ns-proxy-autoconfig",
-  ".swf"          =>      "application/x-shockwave-flash",
-  ".tar.gz"       =>      "application/x-tgz",
-  ".tgz"          =>      "application/x-tgz",
-  ".tar"          =>      "application/x-tar",
-  ".zip"          =>      "application/zip",
-  ".mp3"          =>      "audio/mpeg",
-  ".m3u"          =>      "audio/x-mpegurl",
-  ".wma"          =>      "audio/x-ms-wma",
-  ".wax"          =>      "audio/x-ms-wax",
-  ".ogg"          =>      "application/ogg",
-  ".wav"          =>      "audio/x-wav",
-  ".gif"          =>      "image/gif",
-  ".jpg"          =>      "image/jpeg",
-  ".jpeg"         =>      "image/jpeg",
-  ".png"          =>      "image/png",
-  ".xbm"          =>      "image/x-xbitmap",
-  ".xpm"          =>      "image/x-xpixmap",
-  ".xwd"          =>      "image/x-xwindowdump",
-  ".css"          =>      "text/css",
-  ".html"         =>      "text/html",
-  ".htm"          =>      "text/html",
-  ".js"           =>      "text/javascript",
-  ".asc"          =>      "text/plain",
-  ".c"            =>      "text/plain",
-  ".conf"         =>      "text/plain",
-  ".text"         =>      "text/plain",
-  ".txt"          =>      "text/plain",
-  ".dtd"          =>      "text/xml",
-  ".xml"          =>      "text/xml",
-  ".mpeg"         =>      "video/mpeg",
-  ".mpg"          =>      "video/mpeg",
-  ".mov"          =>      "video/quicktime",
-  ".qt"           =>      "video/quicktime",
-  ".avi"          =>      "video/x-msvideo",
-  ".asf"          =>      "video/x-ms-asf",
-  ".asx"          =>      "video/x-ms-asf",
-  ".wmv"          =>      "video/x-ms-wmv",
-  ".bz2"          =>      "application/x-bzip",
-  ".tbz"          =>      "application/x-bzip-compressed-tar",
-  ".tar.bz2"      =>      "application/x-bzip-compressed-tar"
- )
-"""
-
-# The deployment guide's lighttpd.conf; the deviations are marked "# test:" or "# needed:".
-CONF = """\
-server.modules = ( "mod_rewrite", "mod_fastcgi" )
-server.errorlog = "{tmp}/lighttpd.log"              # test: the guide has /tmp/lighttpd.log
-server.indexfiles = ( "index.html" )
-server.document-root = "%(root)s"                  # needed: lighttpd 1.4.69 requires it; "/" for the rules
-
-#debug.log-request-handling = "enable"
-
-server.port = {port}                               # test: the guide has 8080
-server.bind = "127.0.0.1"                          # test: the guide has 0.0.0.0
-#server.event-handler = "linux-sysepoll"
-
-fastcgi.server = (
-                 "/fcgi" =>
-                 (
-                     (
-                         "host" => "127.0.0.1",
-                         "port" => %(backend)d,
-                         "check-local" => "disable",
-                     )
-                 )
-             )
-
-# Here, change the path to the ``nagare-admin`` command
-include_shell "%(nagare_admin)s create-rules --lighttpd"
-url.rewrite += (
-    "^(.*)" => "/fcgi/$1"
-)
-
-# ---------------------------------------------------------------------------------
-
-""" + MIMETYPES
+def documented_conf(backend: int, root: str = "/") -> str:
+    """docs/deploying.md's lighttpd.conf with this test's ports and paths (`{port}`, `{tmp}`: Lighttpd's)."""
+    return snippet("lighttpd").fill({
+        'server.errorlog = "/var/log/lighttpd/error.log"': 'server.errorlog = "{tmp}/lighttpd.log"',
+        'server.document-root = "/"': f'server.document-root = "{root}"',
+        "server.port = 80\n": "server.port = {port}\n",
+        'server.bind = "0.0.0.0"': 'server.bind = "127.0.0.1"',
+        '"port" => 9000,': f'"port" => {backend},',
+    })
 
 
 @pytest.fixture
 def site(tmp_path, memcached):
-    """make(root="/"): the FastCGI server, then lighttpd configured as in Nagare's deployment guide in front of it."""
+    """make(root="/"): the FastCGI server, then lighttpd configured as docs/deploying.md says in front of it."""
     if not os.path.exists(NAGARE_ADMIN):
         pytest.fail(f"no nagare-admin next to {sys.executable} (pip install -e .)")
     started = []
@@ -127,7 +49,7 @@ def site(tmp_path, memcached):
     def make(root: str = "/") -> tuple[Backend, Lighttpd]:
         backend = Backend(tmp_path, memcached)
         started.append(backend)
-        front = Lighttpd(tmp_path, CONF % {"root": root, "backend": backend.port, "nagare_admin": NAGARE_ADMIN})
+        front = Lighttpd(tmp_path, documented_conf(backend.port, root))
         started.append(front)
         return backend, front
 

@@ -1,8 +1,10 @@
-"""The deployment guide's supervisor setup, with a real supervisord: start, autorestart, stop."""
+"""The deployment guide's supervisor setup as docs/deploying.md gives it, with a real supervisord: start,
+autorestart, stop."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,41 +16,16 @@ import pytest
 from tests.support.fastcgi_server import alive, children
 from tests.support.fcgi_client import request
 from tests.support.server import free_port
+from tests.support.snippets import snippet
 
 BIN = Path(sys.executable).parent
 SUPERVISORD, SUPERVISORCTL, NAGARE_ADMIN = BIN / "supervisord", BIN / "supervisorctl", BIN / "nagare-admin"
-
-# The deployment guide's file, paths in the test's folder.
-CONF = """\
-[unix_http_server]
-file={tmp}/supervisord/supervisor.sock
-
-[supervisord]
-logfile={tmp}/supervisord/supervisord.log
-pidfile={tmp}/supervisord/supervisord.pid
-directory={tmp}/supervisord
-
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-
-[supervisorctl]
-serverurl=unix://{tmp}/supervisord/supervisor.sock
-
-[program:myapp]
-command={nagare_admin} serve {tmp}/application/conf/myapp.conf -c {tmp}/application/conf/fastcgi.conf
-process_name=myapp
-autostart=true
-autorestart=true
-stdout_logfile={tmp}/application/logs/myapp.log
-redirect_stderr=true
-environment=NAGARE_SECRET_FILE="{tmp}/secret"
-"""
 
 APP = "def app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'hello']\n"
 
 
 @pytest.fixture
-def supervised(tmp_path: Path):
+def supervised(tmp_path: Path, memcached):
     for tool in (SUPERVISORD, SUPERVISORCTL):
         if not tool.exists():
             pytest.fail(f"{tool} is missing: pip install -e '.[test]' installs supervisor")
@@ -56,16 +33,17 @@ def supervised(tmp_path: Path):
     for folder in ("supervisord", "application/conf", "application/logs"):
         (tmp_path / folder).mkdir(parents=True)
     (tmp_path / "application" / "app.py").write_text(APP)
-    (tmp_path / "application/conf/myapp.conf").write_text(
-        f"[application]\npath = file {tmp_path}/application/app.py:app\nname = myapp\n"
-    )
+    (tmp_path / "application/conf/myapp.conf").write_text(snippet("application").fill(folder=tmp_path))
     (tmp_path / "application/conf/fastcgi.conf").write_text(
-        f"[publisher]\ntype = fastcgi\nhost = 127.0.0.1\nport = {port}\nstatus = {tmp_path}/status.sock\n"
+        snippet("publisher").fill({"port = 9000": f"port = {port}", "port = 11211": f"port = {memcached.port}"})
     )
     conf = tmp_path / "supervisord.conf"
-    conf.write_text(CONF.format(tmp=tmp_path, nagare_admin=NAGARE_ADMIN))
-    # as in the deployment guide: supervisord daemonizes itself
-    subprocess.run([SUPERVISORD, "-c", conf], check=True, timeout=30)
+    conf.write_text(snippet("supervisord").fill(folder=tmp_path))
+    # docs/deploying.md's files, `/path/to` the test's folder; as in the deployment guide,
+    # supervisord daemonizes itself; its programs inherit its environment (the secret's file)
+    command = shlex.split(snippet("supervisord-start").fill(folder=tmp_path))
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", NAGARE_SECRET_FILE=str(tmp_path / "secret"))
+    subprocess.run(command, check=True, timeout=30, env=env)
 
     def ctl(*args: str) -> str:
         done = subprocess.run([SUPERVISORCTL, "-c", conf, *args], capture_output=True, text=True, timeout=60)
