@@ -137,16 +137,17 @@ def transaction() -> Iterator[Callable[[bool], None]]:
     """One request's transaction: yields `end(ok)`, which commits (`ok`) or rolls back.
 
     The work is rolled back if `end` was not called when the block ends (an exception), and the
-    session is removed in every case: the next request starts afresh.
+    session is removed in every case: the next request starts afresh. A request that never used
+    the database costs nothing: no session is made for it.
     """
     ended = False
 
     def end(ok: bool) -> None:
         nonlocal ended
         if ok:
-            session.commit()
+            commit()
         else:
-            session.rollback()
+            _rollback()
         ended = True
 
     try:
@@ -154,14 +155,31 @@ def transaction() -> Iterator[Callable[[bool], None]]:
     finally:
         try:
             if not ended:
-                session.rollback()
+                _rollback()
         finally:
-            session.remove()
+            if session.registry.has():
+                session.remove()
+
+
+def _used() -> orm.Session | None:
+    """The request's session if it began a transaction or holds changes (None: nothing to end)."""
+    if not session.registry.has():
+        return None
+    current = session()
+    return current if current.in_transaction() or current.new or current.dirty or current.deleted else None
+
+
+def _rollback() -> None:
+    current = _used()
+    if current is not None:
+        current.rollback()
 
 
 def commit() -> None:
     """Commit the request's work so far (before its state is stored: the objects get their keys)."""
-    session.commit()
+    current = _used()
+    if current is not None:
+        current.commit()
 
 
 # --- entities in the page state ---------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_an_unreachable_sessions_store_answers_503_with_one_log_line(caplog):
     client = Client(app)
     page = client.get()
 
-    def down(session_id):
+    def down(session_id, state_id=None):
         raise StoreUnavailableError("memcached at 127.0.0.1:1 unavailable: add failed")
 
     app.sessions._lock = down

@@ -88,7 +88,7 @@ APP = "[application]\npath = python nagare.demo.app:Demo\nname = a\n"
     [
         ("type = fastcgi\n", "type = memcache\n", 70.0),  # request_timeout 60 s by default: + 10 s
         ("type = fastcgi\nrequest_timeout = 300\n", "type = redis\n", 310.0),
-        ("type = fastcgi\nrequest_timeout = 5\n", "type = memcache\n", 30.0),  # at least 30 s
+        ("type = fastcgi\nrequest_timeout = 8\n", "type = memcache\n", 30.0),  # at least 30 s
         ("type = fastcgi\nrequest_timeout = 0\n", "type = memcache\n", 30.0),  # no limit: 30 s
         ("type = standalone\n", "type = memcache\n", 30.0),  # no request_timeout
         ("type = fastcgi\nrequest_timeout = 60\n", "type = memcache\nlock_ttl = 61\n", 61.0),  # above it: as set
@@ -113,7 +113,7 @@ def test_a_lock_ttl_not_above_request_timeout_is_refused_in_one_line(tmp_path, s
         load(application.read(write(tmp_path / "app.cfg", app_text)), pub)
     origin = "pub.cfg" if where == "publisher" else "app.cfg"
     assert str(info.value) == (
-        f"{tmp_path / origin}: [sessions] lock_ttl = 60.0: 60 s is not above the publisher's request_timeout (60 s): "
+        f"{tmp_path / origin}: [sessions] lock_ttl = 60: 60 s is not above the publisher's request_timeout (60 s): "
         "the lock of a request still running would expire"
     )
 
@@ -123,3 +123,13 @@ def test_a_redis_url_it_cannot_read_is_one_line(tmp_path, secret):
     with pytest.raises(ConfigError, match=r"pub.cfg: \[sessions\]: url = http://localhost: Redis URL must specify one of .*redis://") as info:
         load(application.read(write(tmp_path / "app.cfg", APP)), pub)
     assert "\n" not in str(info.value)
+
+
+def test_a_lock_max_wait_time_not_below_request_timeout_is_refused_in_one_line(tmp_path, secret):
+    pub = publisher.read(write(tmp_path / "pub.cfg", "[publisher]\ntype = fastcgi\nrequest_timeout = 3\n[sessions]\ntype = redis\nlock_max_wait_time = 5\n"))
+    with pytest.raises(ConfigError) as info:
+        load(application.read(write(tmp_path / "app.cfg", APP)), pub)
+    assert str(info.value) == (
+        f"{tmp_path / 'pub.cfg'}: [sessions] lock_max_wait_time = 5: 5 s is not below the publisher's request_timeout (3 s): "
+        "a request waiting for a lock would be killed as stuck"
+    )

@@ -28,7 +28,11 @@ from typing import Any
 
 # pymemcache publishes no type information: its Client is Any here
 from pymemcache.client.base import Client  # type: ignore[import-untyped]
-from pymemcache.exceptions import MemcacheError, MemcacheIllegalInputError  # type: ignore[import-untyped]
+from pymemcache.exceptions import (  # type: ignore[import-untyped]
+    MemcacheError,
+    MemcacheIllegalInputError,
+    MemcacheUnexpectedCloseError,
+)
 
 from nagare.config.settings import Setting, boolean, integer, number, string_list
 from nagare.config.values import Values
@@ -42,6 +46,8 @@ __all__ = ["Lease", "Sessions", "StoreError"]
 CONNECT_TIMEOUT = 3.0  # seconds; a dead memcached fails the request fast, not after the OS's TCP timeout
 TIMEOUT = 3.0
 THIRTY_DAYS = 30 * 24 * 3600  # memcached reads a larger expiry as an absolute Unix time
+#: what a command fails with on a connection the server closed: a restarted memcached
+STALE = (MemcacheUnexpectedCloseError, ConnectionResetError, BrokenPipeError)
 _ADDRESS = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\s\[\]]+))(?::(?P<port>\d{1,5}))?")
 
 
@@ -87,6 +93,8 @@ class Sessions(shared.KeyValueSessions):
         self.servers: list[tuple[str, int]] = []
         for item in settings.host:
             host, port = _address(item, settings.port)
+            if (host, port or settings.port) in self.servers:
+                raise ValueError(f"host = {', '.join(settings.host)}: {host}:{port} is listed twice")
             self.servers.append((host, port or settings.port))
         self.host, self.port = self.servers[0]
         self.dead_retry: float = settings.dead_retry
@@ -159,9 +167,18 @@ class Sessions(shared.KeyValueSessions):
         if several and self._is_down(server):
             raise StoreError(f"memcached at {host}:{port} is down (tried again within {self.dead_retry}s)")
         client = self._client(server)
+        reused = client.sock is not None
         started = time.perf_counter()
         try:
-            result = getattr(client, command)(*args, **kwargs)
+            try:
+                result = getattr(client, command)(*args, **kwargs)
+            except STALE:
+                if not reused:
+                    raise
+                # A connection opened before memcached restarted (or dropped it when idle): the
+                # command did not reach the server that is there now. Once more, on a new one.
+                client.close()
+                result = getattr(client, command)(*args, **kwargs)
         except MemcacheIllegalInputError:
             raise  # a key or value we built wrong: a bug, keep the traceback
         except (OSError, MemcacheError) as exc:
@@ -222,8 +239,8 @@ class Sessions(shared.KeyValueSessions):
         try:
             return bool(self._call(lease.server, "add", key, lease.token, expire=expire, noreply=False))
         except StoreError as exc:
-            if len(self.servers) == 1:
-                raise
+            if len(self.servers) == 1 or all(self._is_down(n) for n in range(len(self.servers))):
+                raise  # one server, or every one down: 503
             # Only the sessions of this server restart: the request is given a fresh session.
             raise ExpirationError(f"the session's server is down ({exc})") from None
 

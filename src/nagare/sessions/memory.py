@@ -85,7 +85,6 @@ class Sessions(base.Sessions[Entry]):
     def _wait(self, entry: Entry) -> None:
         with self._guard:
             if self.lock_max_waiters and entry.waiters >= self.lock_max_waiters:
-                self.log.warning("session %s: %d requests already wait for its lock; this one is refused", entry.session_id, entry.waiters)
                 raise LockError(f"session {entry.session_id}: {self.lock_max_waiters} requests already wait for its lock (lock_max_waiters)")
             entry.waiters += 1
         try:
@@ -94,7 +93,6 @@ class Sessions(base.Sessions[Entry]):
             with self._guard:
                 entry.waiters -= 1
         if not acquired:
-            self.log.warning("session %s: lock not acquired within %ss", entry.session_id, self.lock_max_wait_time)
             raise LockError(f"lock of session {entry.session_id} not acquired within {self.lock_max_wait_time}s")
 
     def _create(self, lease: Entry) -> None:

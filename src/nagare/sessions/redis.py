@@ -3,10 +3,11 @@
 The keys and the logic are those of every shared store (nagare.sessions.shared), on one redis
 server (`url`, or `host`, `port`, `db`, `password`). A request costs two round trips: one
 pipeline takes the lock (`SET NX EX`) and reads generation + lock + record + state (`MGET`:
-used only if the lock was taken), one pipeline writes record + state, drops the states that
-left the window and releases the lock (a script deleting it only if it still holds our token).
-The writes of a request are sent with its unlock, when its `with` ends: a failure there is
-raised (503), as a failed write of memcache is.
+used only if the lock was taken), one script writes record + state, drops the states that
+left the window and releases the lock, only if the lock still holds our token: a request that
+outlived its lock stores nothing (`LockError`, 503) rather than overwrite the states of the
+request that took it. The writes of a request are sent with its unlock, when its `with` ends: a
+failure there is raised (503), as a failed write of memcache is.
 
 redis-py's connection pool is shared by the threads and started again after a fork.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from functools import partial
+from urllib.parse import urlsplit
 from typing import Any
 
 import redis
@@ -26,6 +27,7 @@ from nagare.config.settings import Setting, boolean, integer, string
 from nagare.config.values import Values
 from nagare.sessions import shared
 from nagare.sessions.serializer import Serializer
+from nagare.errors import LockError
 from nagare.sessions.shared import Lease, StoreError
 
 __all__ = ["Lease", "Sessions", "StoreError"]
@@ -34,9 +36,26 @@ CONNECT_TIMEOUT = 3.0  # seconds; a dead redis fails the request fast
 TIMEOUT = 3.0
 #: deletes the lock KEYS[1] only if it still holds our token ARGV[1]: released only by its owner
 UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-
-Write = Callable[[Any], object]  # one command queued on a pipeline
-
+#: a request's writes and its unlock, done only if the lock KEYS[1] still holds our token ARGV[1]:
+#: a request that outlived its lock does not overwrite the states of the one that took it.
+#: ARGV: token, expiry (0: none), number of values, number of keys touched, the values; KEYS:
+#: the lock, the keys of the values, the keys touched, the keys deleted.
+STORE = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+local expire, values, touched = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local k = 2
+for i = 1, values do
+  if expire > 0 then redis.call('set', KEYS[k], ARGV[4 + i], 'EX', expire) else redis.call('set', KEYS[k], ARGV[4 + i]) end
+  k = k + 1
+end
+for i = 1, touched do
+  redis.call('expire', KEYS[k], expire)
+  k = k + 1
+end
+if k <= #KEYS then redis.call('del', unpack(KEYS, k)) end
+redis.call('del', KEYS[1])
+return 1
+"""
 
 class Sessions(shared.KeyValueSessions):
     SETTINGS = shared.KeyValueSessions.SETTINGS.extend(
@@ -61,6 +80,10 @@ class Sessions(shared.KeyValueSessions):
         options: dict[str, Any] = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": TIMEOUT}
         if settings.url:
             try:
+                parts = urlsplit(settings.url)
+                db = parts.path.strip("/") if parts.scheme in ("redis", "rediss") else ""
+                if db and not db.isdigit():
+                    raise ValueError(f"the database {db!r} is not a number")
                 self.client = redis.Redis.from_url(settings.url, **options)
             except ValueError as exc:
                 raise ValueError(f"url = {settings.url}: {exc}") from None
@@ -132,21 +155,21 @@ class Sessions(shared.KeyValueSessions):
         return bool(self._run("unlock", lambda pipe: _unlock(pipe, key, lease.token))[0])
 
     def _finish(self, lease: Lease, key: str) -> None:
-        writes: list[Write] = lease.pending or []
-        if not writes:
+        pending = lease.pending
+        if not pending:
             super()._finish(lease, key)
             return
         lease.pending = None
-
-        def commands(pipe: Any) -> None:
-            for write in writes:
-                write(pipe)
-            _unlock(pipe, key, lease.token)
-
+        expire, values, touched, dropped = pending
+        keys = [key, *values, *touched, *dropped]
         # A failure is raised: the state of the request is not stored (503).
-        if not self._run("store and unlock", commands)[-1]:
-            self.log.warning(
-                "session %s: its lock expired before the request ended (lock_ttl = %ss is too short)", lease.session_id, self.lock_ttl
+        stored = self._run(
+            "store and unlock", lambda pipe: pipe.eval(STORE, len(keys), *keys, lease.token, expire, len(values), len(touched), *values.values())
+        )[0]
+        if not stored:
+            raise LockError(
+                f"lock of session {lease.session_id} expired before the request ended (lock_ttl = {self.lock_ttl}s is too short): "
+                "its state is not stored"
             )
 
     # -- reads and writes ----------------------------------------------------------------------
@@ -156,14 +179,14 @@ class Sessions(shared.KeyValueSessions):
         return {key: value for key, value in zip(keys, values) if value is not None}
 
     def _write(self, lease: Lease, values: dict[str, bytes], expire: int, touched: list[str], dropped: list[str]) -> None:
-        writes: list[Write] = lease.pending or []
-        for key, value in values.items():
-            writes.append(partial(_set, key, value, expire))
-        for key in touched:
-            writes.append(partial(_expire, key, expire))
-        if dropped:
-            writes.append(lambda pipe: pipe.delete(*dropped))
-        lease.pending = writes
+        # Sent with the unlock, in one script (`_finish`); a second store of the request replaces
+        # the first one's values (the same keys: an update in place).
+        if lease.pending:
+            _, before, before_touched, before_dropped = lease.pending
+            values = {**before, **values}
+            touched = list(dict.fromkeys([*before_touched, *touched]))
+            dropped = list(dict.fromkeys([*before_dropped, *dropped]))
+        lease.pending = [expire, values, [k for k in touched if k not in values], [k for k in dropped if k not in values]]
 
     def _remove(self, lease: Lease, keys: list[str]) -> None:
         lease.pending = None  # a state stored by this request goes too
@@ -174,14 +197,6 @@ def _unlock(pipe: Any, key: str, token: bytes) -> object:
     # EVAL, not EVALSHA: redis-py checks a pipeline's scripts with SCRIPT EXISTS first, one
     # round trip more than the script's few bytes
     return pipe.eval(UNLOCK, 1, key, token)
-
-
-def _set(key: str, value: bytes, expire: int, pipe: Any) -> object:
-    return pipe.set(key, value, ex=expire or None)
-
-
-def _expire(key: str, expire: int, pipe: Any) -> object:
-    return pipe.expire(key, expire)
 
 
 def _describe(result: object) -> str:

@@ -76,6 +76,14 @@ SETTINGS = [
 ]
 
 
+class SettingConflict(ValueError):
+    """A key of `[sessions]` that cannot work with the publisher's settings (a configuration error)."""
+
+    def __init__(self, key: str, value: object, reason: str) -> None:
+        super().__init__(reason)
+        self.key, self.value = key, value
+
+
 class StoreError(StoreUnavailableError):
     """The store is unreachable or refused a command: the application answers 503, one log line."""
 
@@ -128,10 +136,17 @@ class KeyValueSessions(base.Sessions[Lease]):
         self.close()  # nothing opened in the parent survives into the workers
 
     def set_request_timeout(self, seconds: float) -> None:
+        if seconds > 0 and self.lock_max_wait_time >= seconds:
+            raise SettingConflict(
+                "lock_max_wait_time", self.lock_max_wait_time,
+                f"{self.lock_max_wait_time:g} s is not below the publisher's request_timeout ({seconds:g} s): "
+                "a request waiting for a lock would be killed as stuck",
+            )
         if not self.configured_lock_ttl:
             self.lock_ttl = max(LOCK_TTL_MINIMUM, seconds + LOCK_TTL_MARGIN)
         elif seconds > 0 and self.configured_lock_ttl <= seconds:
-            raise ValueError(
+            raise SettingConflict(
+                "lock_ttl", self.configured_lock_ttl,
                 f"{self.configured_lock_ttl:g} s is not above the publisher's request_timeout ({seconds:g} s): "
                 "the lock of a request still running would expire"
             )
@@ -265,14 +280,12 @@ class KeyValueSessions(base.Sessions[Lease]):
             waiting = self._count_waiter(lease.server, waiters_key, 1, waiters_expire)
             if waiting > self.lock_max_waiters:
                 self._count_waiter(lease.server, waiters_key, -1, waiters_expire)
-                self.log.warning("session %s: %d requests already wait for its lock; this one is refused", session_id, waiting - 1)
                 raise LockError(f"session {session_id}: {self.lock_max_waiters} requests already wait for its lock (lock_max_waiters)")
         try:
             deadline = time.monotonic() + self.lock_max_wait_time
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self.log.warning("session %s: lock not acquired within %ss", session_id, self.lock_max_wait_time)
                     raise LockError(f"lock of session {session_id} not acquired within {self.lock_max_wait_time}s")
                 time.sleep(min(self.lock_poll_time, remaining))
                 if self._try_lock(lease, key, expire, state_id):

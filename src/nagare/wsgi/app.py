@@ -375,8 +375,8 @@ class WSGIApp:
             unavailable.headers["Retry-After"] = "1"
             return unavailable
         except (LockError, StoreUnavailableError) as exc:
-            self.log.error("%s %s: %s", request.method, request.path_url, exc)
-            busy = isinstance(exc, LockError)
+            busy = isinstance(exc, LockError)  # a user's requests piling up: a warning
+            self.log.log(logging.WARNING if busy else logging.ERROR, "%s %s: %s", request.method, request.path_url, exc)
             message = "The session is busy; try again." if busy else "The sessions are unavailable; try again in a moment."
             unavailable = error_page(503, "Service Unavailable", message)
             unavailable.headers["Retry-After"] = "1"

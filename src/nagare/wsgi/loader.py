@@ -99,9 +99,12 @@ def sessions_manager(app: AppConfig, publisher: PublisherConfig) -> Sessions[Any
     if isinstance(request_timeout, (int, float)):
         try:
             manager.set_request_timeout(float(request_timeout))
-        except ValueError as exc:
-            origin = app.filename if "lock_ttl" in app.sessions else publisher.filename
-            raise ConfigError(origin, "sessions", "lock_ttl", settings.lock_ttl, str(exc)) from None
+        except ValueError as exc:  # a SettingConflict: the key and its value
+            name, value = getattr(exc, "key", None), getattr(exc, "value", None)
+            origin = app.filename if name in app.sessions else publisher.filename
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # 60, as a user writes it
+            raise ConfigError(origin, "sessions", name, value, str(exc)) from None
     return manager
 
 
