@@ -492,3 +492,18 @@ def test_no_command_logged_without_debug(make, caplog):
     with caplog.at_level(logging.DEBUG, logger=sessions.log.name):
         new_session(sessions, 1)
     assert "memcache " not in caplog.text
+
+
+def test_a_connection_closed_by_a_restarted_memcached_is_opened_again_at_once(own_memcached, tmp_path):
+    sessions = build(memcache.Sessions, "restarted", {"host": own_memcached.host, "port": own_memcached.port})
+    new_session(sessions, 1)  # this thread's connection is open
+    own_memcached.stop()
+    restarted = Memcached(tmp_path, own_memcached.port)
+    try:
+        # the first command goes out on the old connection, finds it closed, and is sent again on
+        # a new one: no 503 for the first request after the restart
+        session_id, secure_id, state_id = new_session(sessions, 2)
+        assert load(sessions, session_id, state_id, secure_id) == 2
+    finally:
+        restarted.stop()
+        sessions.close()
