@@ -22,7 +22,6 @@ catch-all rewrite to `/fcgi/`. Changed, each tested below:
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import pytest
 import requests
 
 import nagare
+from tests.support.snippets import snippet
 from tests.support.apache import Apache
 from tests.support.browser import Browser
 from tests.support.deployment import Backend, check_echo_environ, concurrent_users, counter, raw_get
@@ -96,20 +96,15 @@ SITES = {
 
 def documented_site() -> str:
     """The VirtualHost of docs/deploying.md, read out of it, with this test's ports and folders."""
-    text = (Path(__file__).parents[2] / "docs" / "deploying.md").read_text()
-    section = text[text.index("Apache 2.4 (tested end to end") :]
-    block = re.search(r"```apache\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
-    replaced = {
-        "*:80": "*:{{port}}",
-        "127.0.0.1:9000": "127.0.0.1:{backend}",
-        "/path/to/rewrite_rules.apache": "{tmp}/rewrite_rules.apache",
-        "/path/to/nagare/static": "{nagare_static}",
-        "/path/to/myapp/static": "{app_static}",
-    }
-    for old, new in replaced.items():
-        assert old in block, f"docs/deploying.md's VirtualHost has no {old!r} any more"
-        block = block.replace(old, new)
-    return block
+    return snippet("apache").fill(
+        {
+            "*:80": "*:{{port}}",
+            "127.0.0.1:9000": "127.0.0.1:{backend}",
+            "/path/to/rewrite_rules.apache": "{tmp}/rewrite_rules.apache",
+            "/path/to/nagare/static": "{nagare_static}",
+            "/path/to/myapp/static": "{app_static}",
+        }
+    )
 
 
 # the VirtualHost users copy: docs/deploying.md's own
