@@ -507,3 +507,35 @@ def test_a_connection_closed_by_a_restarted_memcached_is_opened_again_at_once(ow
     finally:
         restarted.stop()
         sessions.close()
+
+
+class CountingSocket:
+    """A client's socket that counts the round trips: the times it waits for an answer after sending."""
+
+    def __init__(self, sock):
+        self.sock, self.sent, self.round_trips = sock, False, 0
+
+    def sendall(self, data):
+        self.sent = True
+        return self.sock.sendall(data)
+
+    def recv(self, size):
+        if self.sent:
+            self.round_trips, self.sent = self.round_trips + 1, False
+        return self.sock.recv(size)
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+def test_a_request_waits_for_two_round_trips(make):
+    sessions = make()
+    session_id, secure_id, state_id = new_session(sessions, 0)  # the generation is known now
+    client = sessions._client(0)
+    counting = client.sock = CountingSocket(client.sock)
+    state_id = next_state(sessions, session_id, state_id, secure_id, 1)
+    # the lock (`add`, no reply) with the read, then the writes; the unlock (`cas`) is not waited for
+    assert counting.round_trips == 2
+    created = new_session(sessions, "new")
+    assert counting.round_trips == 4  # a new session: the lock with the generation, the writes
+    assert load(sessions, session_id, state_id, secure_id) == 1 and load(sessions, created[0], created[2], created[1]) == "new"

@@ -1,9 +1,11 @@
 """Sessions in memcached (`[sessions] type = memcache`): shared by processes and machines.
 
 The keys and the logic are those of every shared store (nagare.sessions.shared). A request
-costs four round trips: `add` (lock), one `gets` of generation + lock + record + state, one
-write of `set` record + `set` state (pipelined), `cas` (unlock). Dropping the states that leave
-the window is a `noreply` delete: sent, never waited for. Only the client is kept per thread
+waits for two round trips: the lock and the read (`add`, sent without waiting for its reply,
+then one `gets` of generation + lock + record + state on the same connection: the lock read is
+our token if the `add` took it), and the write of `set` record + `set` state (pipelined). The
+unlock (`cas`) and the deletion of the states that leave the window are `noreply`: sent, never
+waited for. Only the client is kept per thread
 and per process.
 
 Several servers (`host = 10.0.0.1:11211, 10.0.0.2:11211`): a session is placed on one of them
@@ -236,13 +238,21 @@ class Sessions(shared.KeyValueSessions):
     # -- the lock ------------------------------------------------------------------------------
 
     def _try_lock(self, lease: Lease, key: str, expire: int, state_id: int | None) -> bool:
+        # One round trip: the `add` is sent without waiting for its reply, and the `gets` that
+        # follows on the same connection reads the lock it left: our token, or another's.
+        keys = self._prefetch_keys(lease, key, state_id)
         try:
-            return bool(self._call(lease.server, "add", key, lease.token, expire=expire, noreply=False))
+            self._call(lease.server, "add", key, lease.token, expire=expire, noreply=True)
+            found = self._read(lease, keys)
         except StoreError as exc:
             if len(self.servers) == 1 or all(self._is_down(n) for n in range(len(self.servers))):
                 raise  # one server, or every one down: 503
             # Only the sessions of this server restart: the request is given a fresh session.
             raise ExpirationError(f"the session's server is down ({exc})") from None
+        if found.get(key) != lease.token:
+            return False
+        lease.prefetched = found
+        return True
 
     def _count_waiter(self, server: int, key: str, delta: int, expire: int) -> int:
         if delta < 0:
@@ -255,16 +265,19 @@ class Sessions(shared.KeyValueSessions):
             count = self._call(server, "incr", key, delta)
         return int(count or delta)
 
-    def _release(self, lease: Lease, key: str) -> bool:
+    def _release(self, lease: Lease, key: str) -> bool | None:
         # Released only by its owner, atomically: a `cas` with the cas id read while we held the
         # lock, and a negative expiry, which memcached treats as "delete now". If the lock expired
         # and another request took it, its cas id differs and the `cas` fails: no race left
-        # (get + compare + delete would delete the other request's lock in between).
-        if lease.lock_cas is None:  # a request that read nothing: read it now
+        # (get + compare + delete would delete the other request's lock in between). Sent without
+        # waiting for the reply: whether it expired is told by the time it was held.
+        if lease.lock_cas is None:  # a request whose lock was taken without its cas id: read it now
             found = self._call(lease.server, "gets", key)
-            if found is not None and found[0] == lease.token:
-                lease.lock_cas = found[1]
-        return lease.lock_cas is not None and bool(self._call(lease.server, "cas", key, b"", lease.lock_cas, expire=-1, noreply=False))
+            if found is None or found[0] != lease.token:
+                return False
+            lease.lock_cas = found[1]
+        self._call(lease.server, "cas", key, b"", lease.lock_cas, expire=-1, noreply=True)
+        return None
 
     # -- reads and writes ----------------------------------------------------------------------
 

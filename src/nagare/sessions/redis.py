@@ -126,22 +126,17 @@ class Sessions(shared.KeyValueSessions):
     # -- the lock ------------------------------------------------------------------------------
 
     def _try_lock(self, lease: Lease, key: str, expire: int, state_id: int | None) -> bool:
-        generation = self._generations.get(lease.server)
-        keys: list[str] = []
-        if state_id is not None and generation is not None:
-            session_id = lease.session_id
-            keys = [self._generation_key, key, self._record_key(generation, session_id), self._state_key(generation, session_id, state_id)]
+        keys = self._prefetch_keys(lease, key, state_id)
 
         def commands(pipe: Any) -> None:
             pipe.set(key, lease.token, nx=True, ex=expire)
-            if keys:
-                pipe.mget(keys)
+            pipe.mget(keys)
 
         results = self._run("lock", commands)
         if not results[0]:
             return False
-        if keys:  # read under the lock (the SET came first): `_fetch` needs no other round trip
-            lease.prefetched = {k: v for k, v in zip(keys, results[1]) if v is not None}
+        # read under the lock (the SET came first): `_create` or `_fetch` needs no other round trip
+        lease.prefetched = {k: v for k, v in zip(keys, results[1]) if v is not None}
         return True
 
     def _count_waiter(self, server: int, key: str, delta: int, expire: int) -> int:

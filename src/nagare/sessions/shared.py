@@ -100,7 +100,9 @@ class Lease:
     loaded: int | None = None  # the state id read by this request
     window: list[int] = field(default_factory=list)  # the stored state ids, least recently used first
     lock_cas: bytes | None = None  # memcached: the lock key's cas id, for the unlock
-    prefetched: dict[str, bytes] | None = None  # redis: the keys read along with the lock
+    locked_at: float = 0.0  # time.monotonic() when the lock was taken
+    prefetched: dict[str, bytes] | None = None  # the keys read along with the lock (those that exist)
+    prefetched_state: str | None = None  # the state key among them (None: the record and state not read)
     pending: list[Any] | None = None  # redis: the writes sent with the unlock
 
 
@@ -264,6 +266,7 @@ class KeyValueSessions(base.Sessions[Lease]):
         lease = Lease(session_id, secrets.token_hex(16).encode(), self._server_of(session_id))
         # +1: memcached's clock has a one-second resolution, so `n` may mean a little less than n s
         expire = self._expire(self.lock_ttl) + 1
+        lease.locked_at = time.monotonic()
         if not self._try_lock(lease, key, expire, state_id):
             self._wait_for_lock(lease, key, expire, state_id)
         try:
@@ -288,6 +291,7 @@ class KeyValueSessions(base.Sessions[Lease]):
                 if remaining <= 0:
                     raise LockError(f"lock of session {session_id} not acquired within {self.lock_max_wait_time}s")
                 time.sleep(min(self.lock_poll_time, remaining))
+                lease.locked_at = time.monotonic()
                 if self._try_lock(lease, key, expire, state_id):
                     return
         finally:
@@ -306,9 +310,11 @@ class KeyValueSessions(base.Sessions[Lease]):
             # that. The lock expires by itself after lock_ttl.
             self.log.warning("session %s: lock not released (%s); it expires within %ss", lease.session_id, exc, self.lock_ttl)
             return
-        if not released:
+        held = time.monotonic() - lease.locked_at
+        if released is False or released is None and held > self.lock_ttl:  # None: not known, sent without a reply
             self.log.warning(
-                "session %s: its lock expired before the request ended (lock_ttl = %ss is too short)", lease.session_id, self.lock_ttl
+                "session %s: its lock expired before the request ended, after %.0fs (lock_ttl = %ss is too short)",
+                lease.session_id, held, self.lock_ttl,
             )
 
     def _check_lock(self, found: Mapping[str, bytes], lease: Lease) -> None:
@@ -319,16 +325,20 @@ class KeyValueSessions(base.Sessions[Lease]):
 
     def _create(self, lease: Lease) -> None:
         # Nothing is written until the first store: no one else knows the session id yet.
-        found = self._read(lease, [self._generation_key, self._lock_key(lease.session_id)])
+        found = lease.prefetched
+        if found is None:
+            found = self._read(lease, [self._generation_key, self._lock_key(lease.session_id)])
         lease.generation = self._generation_of(lease.server, found.get(self._generation_key))
         self._check_lock(found, lease)
 
     def _fetch(self, lease: Lease, state_id: int) -> base.Record:
         session_id, server = lease.session_id, lease.server
         generation = self._current_generation(server)
-        found = lease.prefetched
+        found: Mapping[str, bytes] | None = None
         for _ in range(2):  # a second time only if another process invalidated since our last look
             record_key, state_key = self._record_key(generation, session_id), self._state_key(generation, session_id, state_id)
+            if found is None and lease.prefetched_state == state_key:
+                found = lease.prefetched  # read with the lock
             if found is None:
                 found = self._read(lease, [self._generation_key, self._lock_key(session_id), record_key, state_key])
             current = self._generation_of(server, found.get(self._generation_key))
@@ -392,15 +402,26 @@ class KeyValueSessions(base.Sessions[Lease]):
 
     def _try_lock(self, lease: Lease, key: str, expire: int, state_id: int | None) -> bool:
         """Take the lock `key` with our token for `expire` seconds if nobody holds it. A store may
-        read the session's keys for `state_id` in the same round trip (`lease.prefetched`)."""
+        read the session's keys in the same round trip: `_prefetch_keys`, into `lease.prefetched`."""
         raise NotImplementedError
+
+    def _prefetch_keys(self, lease: Lease, key: str, state_id: int | None) -> list[str]:
+        """What a request reads with its lock: the generation and the lock, and the record and the
+        state `state_id` once the generation is known (`lease.prefetched_state`)."""
+        keys = [self._generation_key, key]
+        generation = self._generations.get(lease.server)
+        lease.prefetched_state = None
+        if state_id is not None and generation is not None:
+            lease.prefetched_state = self._state_key(generation, lease.session_id, state_id)
+            keys += [self._record_key(generation, lease.session_id), lease.prefetched_state]
+        return keys
 
     def _count_waiter(self, server: int, key: str, delta: int, expire: int) -> int:
         """Add `delta` to the waiters count `key` (created for `expire` seconds); the new count."""
         raise NotImplementedError
 
-    def _release(self, lease: Lease, key: str) -> bool:
-        """Delete the lock `key` if it still holds our token; False if it did not."""
+    def _release(self, lease: Lease, key: str) -> bool | None:
+        """Delete the lock `key` if it still holds our token; False if it did not, None: not known."""
         raise NotImplementedError
 
     def _read(self, lease: Lease, keys: list[str]) -> dict[str, bytes]:
