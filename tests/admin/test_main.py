@@ -72,6 +72,7 @@ def test_info_settings_prints_every_table(capsys):
         "### `[publisher] type = standalone` (alias threaded)",
         "### `[reloader]`",
         "### `[sessions] type = memcache`",
+        "### `[sessions] type = redis`",
         "### `[sessions] type = standalone` (alias pickle)",
         "### `[application]`",
         "### `[database]`",
@@ -84,6 +85,8 @@ def test_info_settings_prints_every_table(capsys):
     # a type's table is complete: the common keys too
     standalone = out.split("### `[sessions] type = standalone`")[1].split("###")[0]
     assert "| `nb_sessions` | `10000` |" in standalone and "| `states_history` | `on` |" in standalone
+    redis = out.split("### `[sessions] type = redis`")[1].split("###")[0]
+    assert "| `url` |" in redis and "| `lock_max_waiters` | `10` |" in redis  # the keys it shares with memcache too
 
 
 @pytest.fixture
