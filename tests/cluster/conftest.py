@@ -36,31 +36,28 @@ from tests.support.memcached import Memcached
 from tests.support.nginx import Nginx
 from tests.support.redis import Redis
 from tests.support.server import free_port, stop_process, wait_for_port
+from tests.support.snippets import snippet
 
 HERE = Path(__file__).parent
-FASTCGI_PARAMS = Path("/etc/nginx/fastcgi_params")
 SECRET = "the secret of the cluster tests' machines"
 
-SITE = """\
-log_format cluster '$msec|$request_time|$upstream_addr|$upstream_status|$status|$request_method|$request_uri';
-upstream nagare {{
-    {servers}
-}}
-server {{
-    listen 127.0.0.1:{{port}};
-    access_log {tmp}/cluster.access.log cluster;
-    error_log {tmp}/cluster.error.log;
+LOG_FORMAT = "log_format cluster '$msec|$request_time|$upstream_addr|$upstream_status|$status|$request_method|$request_uri';\n"
 
-    location / {{
-        include {tmp}/fastcgi_params;
-        fastcgi_param PATH_INFO $fastcgi_script_name;
-        fastcgi_pass nagare;
-        # nginx's default, said here: a machine that refuses the connection or breaks it is
-        # skipped, the request goes to the next one (never a POST already sent: non_idempotent)
-        fastcgi_next_upstream error timeout;
-    }}
-}}
-"""
+
+def site(tmp: Path, machines: Sequence[str]) -> str:
+    """docs/deploying.md's cluster block, with these machines, a free port and an access log
+    naming the upstream that answered each request."""
+    first, second = machines
+    return LOG_FORMAT + snippet("nginx-cluster").fill(
+        {
+            "10.0.0.1:9000": first,
+            "10.0.0.2:9000": second,
+            "listen 80;": "listen 127.0.0.1:{port};",
+            "server_name www.myapp.com;": f"server_name www.myapp.com;\n    access_log {tmp}/cluster.access.log cluster;\n    error_log {tmp}/cluster.error.log;",
+            # nginx is on another port than 80: the page's line that keeps it in the redirections
+            "include /etc/nginx/fastcgi_params;\n": "include /etc/nginx/fastcgi_params;\n" + snippet("nginx-port").text,
+        }
+    )
 
 
 # --- the machines and the front server ------------------------------------------------------------
@@ -133,13 +130,7 @@ class Front:
     def __init__(self, tmp: Path, machines: Sequence[Machine]) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         self.tmp = tmp
-        servers = "\n    ".join(f"server {m.address};" for m in machines)
-        # Debian's fastcgi_params (1.22.1-9+deb12u11) sets HTTP_HOST to $host, which drops the
-        # port the browser asked for: the 301 of an expired session would send it to port 80. The
-        # same file without that line: nginx then passes the browser's Host header as HTTP_HOST.
-        params = [line for line in FASTCGI_PARAMS.read_text().splitlines() if "HTTP_HOST" not in line.split("#")[0]]
-        (tmp / "fastcgi_params").write_text("\n".join(params) + "\n")
-        self.nginx = Nginx(tmp, SITE.format(tmp=tmp, servers=servers))
+        self.nginx = Nginx(tmp, site(tmp, [m.address for m in machines]))
         self.url = self.nginx.url + "/demo/"
 
     def served(self) -> list[Served]:
@@ -434,17 +425,22 @@ class User:
 def run(users: Sequence[User], clicks: int, form_every: int = 20, midway: Callable[[], None] | None = None) -> None:
     """Each user clicks `clicks` times, saving a form every `form_every` clicks, all at once.
 
-    `midway` runs in this thread once half of all the clicks were made, while the users go on.
+    `midway` runs in this thread once half of all the clicks were made, while the users go on;
+    each user keeps its last click until it has run, so every user clicks after it too.
     """
     total = clicks * len(users)
     done = 0
-    half = threading.Event()
+    half, after = threading.Event(), threading.Event()
     lock = threading.Lock()
+    if midway is None:
+        after.set()
 
     def play(user: User) -> None:
         nonlocal done
         try:
             for n in range(1, clicks + 1):
+                if n == clicks:
+                    after.wait(60)
                 user.click()
                 if n % form_every == 0:
                     user.fill_form()
@@ -459,7 +455,10 @@ def run(users: Sequence[User], clicks: int, form_every: int = 20, midway: Callab
         futures = [pool.submit(play, user) for user in users]
         if midway is not None:
             half.wait()
-            midway()
+            try:
+                midway()
+            finally:
+                after.set()
         for future in futures:
             future.result()
 
