@@ -2,8 +2,8 @@
 
 The keys and the logic are those of every shared store (nagare.sessions.shared), on one redis
 server (`url`, or `host`, `port`, `db`, `password`). A request costs two round trips: one
-pipeline takes the lock (`SET NX EX`) and reads generation + lock + record + state (`MGET`:
-used only if the lock was taken), one script writes record + state, drops the states that
+script takes the lock (`SET NX EX`) and, if it did, reads generation + lock + record + state
+(`MGET`), one script writes record + state, drops the states that
 left the window and releases the lock, only if the lock still holds our token: a request that
 outlived its lock stores nothing (`LockError`, 503) rather than overwrite the states of the
 request that took it. The writes of a request are sent with its unlock, when its `with` ends: a
@@ -34,26 +34,33 @@ __all__ = ["Lease", "Sessions", "StoreError"]
 
 CONNECT_TIMEOUT = 3.0  # seconds; a dead redis fails the request fast
 TIMEOUT = 3.0
+# The scripts are sent with EVAL, not EVALSHA: their few hundred bytes cost less than a
+# round trip to load them after a restart of redis.
+#: takes the lock KEYS[1] with our token ARGV[1] for ARGV[2] seconds if it is free, and then reads
+#: the keys KEYS[2...] (nil: the lock is busy)
+LOCK = "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return false end return redis.call('MGET', unpack(KEYS, 2))"
+#: adds ARGV[1] to the count KEYS[1], made for ARGV[2] seconds by its first waiter
+COUNT = "redis.call('SET', KEYS[1], 0, 'NX', 'EX', ARGV[2]) return redis.call('INCRBY', KEYS[1], ARGV[1])"
 #: deletes the lock KEYS[1] only if it still holds our token ARGV[1]: released only by its owner
-UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+UNLOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
 #: a request's writes and its unlock, done only if the lock KEYS[1] still holds our token ARGV[1]:
 #: a request that outlived its lock does not overwrite the states of the one that took it.
 #: ARGV: token, expiry (0: none), number of values, number of keys touched, the values; KEYS:
 #: the lock, the keys of the values, the keys touched, the keys deleted.
 STORE = """
-if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local expire, values, touched = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local k = 2
 for i = 1, values do
-  if expire > 0 then redis.call('set', KEYS[k], ARGV[4 + i], 'EX', expire) else redis.call('set', KEYS[k], ARGV[4 + i]) end
+  if expire > 0 then redis.call('SET', KEYS[k], ARGV[4 + i], 'EX', expire) else redis.call('SET', KEYS[k], ARGV[4 + i]) end
   k = k + 1
 end
 for i = 1, touched do
-  redis.call('expire', KEYS[k], expire)
+  redis.call('EXPIRE', KEYS[k], expire)
   k = k + 1
 end
-if k <= #KEYS then redis.call('del', unpack(KEYS, k)) end
-redis.call('del', KEYS[1])
+if k <= #KEYS then redis.call('DEL', unpack(KEYS, k)) end
+redis.call('DEL', KEYS[1])
 return 1
 """
 
@@ -97,57 +104,47 @@ class Sessions(shared.KeyValueSessions):
     def close(self) -> None:
         """Nothing per thread: the pool's connections are shared (a fork starts a new pool)."""
 
-    def _run(self, what: str, commands: Callable[[Any], object], transaction: bool = False) -> list[Any]:
-        """One round trip: `commands` queued on a pipeline, sent, their results."""
+    def _run(self, what: str, command: Callable[[Any], Any]) -> Any:
+        """One round trip: `command` sent by the client, its result (one command, no pipeline:
+        redis-py's pipelines cost more than the scripts doing the same)."""
         started = time.perf_counter()
         try:
-            with self.client.pipeline(transaction=transaction) as pipe:
-                commands(pipe)
-                results: list[Any] = pipe.execute()
+            result = command(self.client)
         except RedisError as exc:
             text = " ".join(str(exc).split())
             raise StoreError(f"redis at {self.address} unavailable: {what} failed ({type(exc).__name__}: {text})") from None
         if self.debug and self.log.isEnabledFor(logging.DEBUG):
-            self.log.debug("redis %s: %s (%.0f µs)", what, ", ".join(_describe(result) for result in results), (time.perf_counter() - started) * 1e6)
-        return results
+            self.log.debug("redis %s: %s (%.0f µs)", what, _describe(result), (time.perf_counter() - started) * 1e6)
+        return result
 
     # -- the generation ------------------------------------------------------------------------
 
     def _read_generation(self, server: int) -> bytes | None:
-        value: bytes | None = self._run("get generation", lambda pipe: pipe.get(self._generation_key))[0]
+        value: bytes | None = self._run("get generation", lambda client: client.get(self._generation_key))
         return value
 
     def _start_generation(self, server: int, value: bytes, overwrite: bool) -> bool:
-        return bool(self._run("set generation", lambda pipe: pipe.set(self._generation_key, value, nx=not overwrite))[0])
+        return bool(self._run("set generation", lambda client: client.set(self._generation_key, value, nx=not overwrite)))
 
     def _increment_generation(self, server: int) -> int:
-        return int(self._run("incr generation", lambda pipe: pipe.incr(self._generation_key))[0])
+        return int(self._run("incr generation", lambda client: client.incr(self._generation_key)))
 
     # -- the lock ------------------------------------------------------------------------------
 
     def _try_lock(self, lease: Lease, key: str, expire: int, state_id: int | None) -> bool:
         keys = self._prefetch_keys(lease, key, state_id)
-
-        def commands(pipe: Any) -> None:
-            pipe.set(key, lease.token, nx=True, ex=expire)
-            pipe.mget(keys)
-
-        results = self._run("lock", commands)
-        if not results[0]:
+        found = self._run("lock", lambda client: client.eval(LOCK, 1 + len(keys), key, *keys, lease.token, expire))
+        if found is None:
             return False
         # read under the lock (the SET came first): `_create` or `_fetch` needs no other round trip
-        lease.prefetched = {k: v for k, v in zip(keys, results[1]) if v is not None}
+        lease.prefetched = {k: v for k, v in zip(keys, found) if v is not None}
         return True
 
     def _count_waiter(self, server: int, key: str, delta: int, expire: int) -> int:
-        def commands(pipe: Any) -> None:
-            pipe.set(key, 0, nx=True, ex=expire)  # the first waiter: the count lives `expire` seconds
-            pipe.incrby(key, delta)
-
-        return int(self._run("count waiters", commands)[1])
+        return int(self._run("count waiters", lambda client: client.eval(COUNT, 1, key, delta, expire)))
 
     def _release(self, lease: Lease, key: str) -> bool:
-        return bool(self._run("unlock", lambda pipe: _unlock(pipe, key, lease.token))[0])
+        return bool(self._run("unlock", lambda client: client.eval(UNLOCK, 1, key, lease.token)))
 
     def _finish(self, lease: Lease, key: str) -> None:
         pending = lease.pending
@@ -159,8 +156,8 @@ class Sessions(shared.KeyValueSessions):
         keys = [key, *values, *touched, *dropped]
         # A failure is raised: the state of the request is not stored (503).
         stored = self._run(
-            "store and unlock", lambda pipe: pipe.eval(STORE, len(keys), *keys, lease.token, expire, len(values), len(touched), *values.values())
-        )[0]
+            "store and unlock", lambda client: client.eval(STORE, len(keys), *keys, lease.token, expire, len(values), len(touched), *values.values())
+        )
         if not stored:
             raise LockError(
                 f"lock of session {lease.session_id} expired before the request ended (lock_ttl = {self.lock_ttl}s is too short): "
@@ -170,7 +167,7 @@ class Sessions(shared.KeyValueSessions):
     # -- reads and writes ----------------------------------------------------------------------
 
     def _read(self, lease: Lease, keys: list[str]) -> dict[str, bytes]:
-        values = self._run("read", lambda pipe: pipe.mget(keys))[0]
+        values = self._run("read", lambda client: client.mget(keys))
         return {key: value for key, value in zip(keys, values) if value is not None}
 
     def _write(self, lease: Lease, values: dict[str, bytes], expire: int, touched: list[str], dropped: list[str]) -> None:
@@ -185,13 +182,7 @@ class Sessions(shared.KeyValueSessions):
 
     def _remove(self, lease: Lease, keys: list[str]) -> None:
         lease.pending = None  # a state stored by this request goes too
-        self._run("delete", lambda pipe: pipe.delete(*keys))
-
-
-def _unlock(pipe: Any, key: str, token: bytes) -> object:
-    # EVAL, not EVALSHA: redis-py checks a pipeline's scripts with SCRIPT EXISTS first, one
-    # round trip more than the script's few bytes
-    return pipe.eval(UNLOCK, 1, key, token)
+        self._run("delete", lambda client: client.delete(*keys))
 
 
 def _describe(result: object) -> str:
