@@ -277,7 +277,8 @@ class KeyValueSessions(base.Sessions[Lease]):
     def _wait_for_lock(self, lease: Lease, key: str, expire: int, state_id: int | None) -> None:
         session_id = lease.session_id
         waiters_key = self._waiters_key(session_id)
-        # A waiter killed while it waits is counted until nobody came for that long.
+        # The count's key lives that long after its first waiter made it: a waiter killed while
+        # it waits is not counted for ever (nor does a count made long ago hold back new ones).
         waiters_expire = self._expire(self.lock_max_wait_time) + 2
         if self.lock_max_waiters:
             waiting = self._count_waiter(lease.server, waiters_key, 1, waiters_expire)
