@@ -1,21 +1,34 @@
 """The behaviour every session backend shares, run against each of `BACKENDS` (tests/sessions/conftest.py).
 
+The second part runs against the stores shared by processes only (`shared_backend`: memcached,
+redis, real servers): their keys seen through a plain client, data spoilt there, the lock across
+real forked processes, a server stopped and restarted.
+
 A test stores any value as the page's root component: the backends store bytes, and the
 serializer pickles whatever it is given.
 """
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
 import pickle
+import signal
 import threading
 import time
 
 import pytest
+from webob import Request
 
-from nagare import state
+from nagare import presentation, state
 from nagare.callbacks import Callbacks
-from nagare.errors import ExpirationError, LockError, SessionSecurityError, StateError
+from nagare.errors import ExpirationError, LockError, NagareError, SessionSecurityError, StateError, StoreUnavailableError
+from nagare.sessions import shared
 from nagare.sessions.base import PageState, Record
+from nagare.wsgi.app import WSGIApp
+
+FORK = multiprocessing.get_context("fork")  # the publisher forks its workers from a built manager
 
 
 def page(root):
@@ -44,6 +57,15 @@ def next_state(sessions, session_id, state_id, secure_id, value, in_place=False)
         return target
 
 
+def states_one_after_another(sessions, count):
+    """A new session whose states 0, 1, ... `count - 1` are each made from the one before: (session id, secure id, their ids)."""
+    session_id, secure_id, first = new_session(sessions, 0)
+    ids = [first]
+    for n in range(1, count):
+        ids.append(next_state(sessions, session_id, ids[-1], secure_id, n))
+    return session_id, secure_id, ids
+
+
 def test_create_store_open(backend):
     sessions = backend.make()
     session_id, secure_id, state_id = new_session(sessions, {"page": 1, "text": "é" * 100})
@@ -61,10 +83,7 @@ def test_loaded_state_is_a_copy(backend):
 
 def test_states_history_and_back_to_an_older_state(backend):
     sessions = backend.make()
-    session_id, secure_id, first = new_session(sessions, 0)
-    ids = [first]
-    for n in range(1, 6):
-        ids.append(next_state(sessions, session_id, ids[-1], secure_id, n))
+    session_id, secure_id, ids = states_one_after_another(sessions, 6)
     assert ids == sorted(ids) and len(set(ids)) == 6
     for n, state_id in enumerate(ids):
         assert load(sessions, session_id, state_id, secure_id) == n
@@ -85,10 +104,7 @@ def test_a_state_updated_in_place(backend):
 
 def test_nb_states_keeps_the_most_recent(backend):
     sessions = backend.make(nb_states=3)
-    session_id, secure_id, first = new_session(sessions, 0)
-    ids = [first]
-    for n in range(1, 5):
-        ids.append(next_state(sessions, session_id, ids[-1], secure_id, n))
+    session_id, secure_id, ids = states_one_after_another(sessions, 5)
     for old in ids[:2]:
         with pytest.raises(ExpirationError):
             load(sessions, session_id, old, secure_id)
@@ -280,27 +296,33 @@ def test_the_requests_waiting_for_one_session_are_capped(backend):
     assert load(sessions, session_id, state_id, secure_id) == "page"  # not one more waiter: no count left
 
 
-def test_no_cap_on_the_waiters_with_lock_max_waiters_0(backend):
-    sessions = backend.make(lock_max_waiters=0, **poll(backend, 0.005))
-    session_id, secure_id, state_id = new_session(sessions, 0)
+def test_concurrent_requests_on_one_session_are_serialised(backend):
+    """20 requests at once on one session with lock_max_waiters = 0: none refused (the default
+    cap is 10), none of their updates lost."""
+    sessions = backend.make(lock_max_waiters=0, lock_max_wait_time=30, **poll(backend, 0.002))
+    session_id, secure_id, state_id = new_session(sessions, {"counter": 0})
     errors = []
+    barrier = threading.Barrier(20)
 
     def request() -> None:
         try:
-            for _ in range(3):
+            barrier.wait(10)
+            for _ in range(5):
                 with sessions.open(session_id, str(state_id), secure_id) as session:
-                    session.store(page(session.state.root + 1), session.state_id)
+                    counter = session.state.root["counter"]
+                    time.sleep(0.001)  # widen the window a lost update needs
+                    session.store(page({"counter": counter + 1}), session.state_id)
         except Exception as exc:  # noqa: BLE001 - any failure is the test's finding
             errors.append(exc)
         finally:
-            sessions.close()
+            sessions.close()  # this thread's connection, if the backend has one
 
-    threads = [threading.Thread(target=request) for _ in range(15)]
+    threads = [threading.Thread(target=request) for _ in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(30)
-    assert errors == [] and load(sessions, session_id, state_id, secure_id) == 45
+        thread.join(60)
+    assert errors == [] and load(sessions, session_id, state_id, secure_id) == {"counter": 20 * 5}
 
 
 # --- stateless objects: one copy per session, seen by every state --------------------------
@@ -508,3 +530,463 @@ def test_an_authentic_state_that_is_not_a_page_state_is_refused(backend):
     backend.rewrite_state(sessions, session_id, 0, lambda _: blob)
     with pytest.raises(StateError, match="not a page state"):
         load(sessions, session_id, 0, session.secure_id)
+
+
+# === the stores shared by processes (memcached, redis): `shared_backend` =====================
+
+
+def wait_until(condition, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout}s")
+        time.sleep(0.01)
+
+
+# --- keys are namespaced per application ---------------------------------------------------------
+
+
+def test_keys_are_namespaced(shared_backend):
+    sessions = shared_backend.make()
+    prefix = f"nagare:{sessions.name}:"
+    session_id, secure_id, state_id = new_session(sessions, "x")
+    generation = int(shared_backend.raw_get(f"{prefix}generation"))
+    record, state_key = f"{prefix}{generation}:{session_id}", f"{prefix}{generation}:{session_id}:{state_id}"
+    assert shared_backend.raw_get(record) is not None and shared_backend.raw_get(state_key) is not None
+    # released (memcached: by a command sent without waiting for its reply, seen by another connection soon after)
+    wait_until(lambda: shared_backend.raw_get(f"{prefix}lock:{session_id}") is None, "the unlock")
+    assert sorted(shared_backend.raw_keys(prefix)) == sorted([f"{prefix}generation", record, state_key])  # no waiters count left
+    with sessions.open(session_id, str(state_id), secure_id) as session:
+        assert shared_backend.raw_get(f"{prefix}lock:{session_id}") == session.lease.token
+
+
+def test_two_applications_do_not_see_each_others_sessions(shared_backend):
+    shared_backend.raw_set("unrelated", b"kept")
+    app_a, app_b = shared_backend.make(), shared_backend.make()
+    a = new_session(app_a, "a")
+    b = new_session(app_b, "b")
+    with pytest.raises(ExpirationError):
+        load(app_b, a[0], a[2], a[1])
+    app_a.invalidate_all()
+    with pytest.raises(ExpirationError):
+        load(app_a, a[0], a[2], a[1])
+    assert load(app_b, b[0], b[2], b[1]) == "b"
+    assert shared_backend.raw_get("unrelated") == b"kept"  # no flush_all, no FLUSHDB
+
+
+def test_reset_invalidates_only_this_application(shared_backend):
+    shared_backend.raw_set("unrelated", b"kept")
+    mine, theirs = shared_backend.make(), shared_backend.make()
+    a = new_session(mine, "a")
+    b = new_session(theirs, "b")
+    theirs_generation = shared_backend.raw_get(theirs._generation_key)
+    restarted = shared_backend.make(app=mine.name, reset="on")  # what a restart of `mine` with reset = on does
+    with pytest.raises(ExpirationError):
+        load(restarted, a[0], a[2], a[1])
+    with pytest.raises(ExpirationError):
+        load(mine, a[0], a[2], a[1])  # the other processes of `mine` see it at once
+    assert load(theirs, b[0], b[2], b[1]) == "b"
+    assert shared_backend.raw_get(theirs._generation_key) == theirs_generation
+    assert shared_backend.raw_get("unrelated") == b"kept"
+    fresh = new_session(mine, "fresh")
+    assert load(restarted, fresh[0], fresh[2], fresh[1]) == "fresh"
+
+
+def test_reset_is_off_by_default(shared_backend):
+    mine = shared_backend.make()
+    a = new_session(mine, "a")
+    assert load(shared_backend.make(app=mine.name), a[0], a[2], a[1]) == "a"
+
+
+def test_invalidation_by_another_process_is_seen_at_once(shared_backend):
+    here = shared_backend.make()
+    there = shared_backend.make(app=here.name)  # two processes of one application
+    a = new_session(here, "a")
+    assert load(there, a[0], a[2], a[1]) == "a"
+    there.invalidate_all()
+    with pytest.raises(ExpirationError):
+        load(here, a[0], a[2], a[1])
+    fresh = new_session(there, "fresh")  # created by a process whose generation was current
+    assert load(here, fresh[0], fresh[2], fresh[1]) == "fresh"
+
+
+# --- data nobody should find there ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"garbage", b"", b"-", b"-1 2 3", b"-x secure shared", b"-12 bad\x00id shared", b"-nagare-session-2 1 s3cure x,y ",
+     b"-nagare-session-2 x s3cure - shared", b"-nagare-session-2 1 bad\x00id - shared", b"z\x00\x01", b"12"],
+)
+def test_an_unreadable_record_is_expired(shared_backend, garbage):
+    sessions = shared_backend.make()
+    session_id, secure_id, state_id = new_session(sessions, 1)
+    shared_backend.raw_set(sessions._record_key(sessions._generation, session_id), garbage)
+    with pytest.raises(ExpirationError):
+        load(sessions, session_id, state_id, secure_id)
+
+
+@pytest.mark.parametrize("garbage", [b"", b"x", b"z\x00", b"z" + b"\x78\x9c" + b"\x00" * 8])
+def test_an_unreadable_state_is_expired(shared_backend, garbage):
+    sessions = shared_backend.make()
+    session_id, secure_id, state_id = new_session(sessions, 1)
+    shared_backend.raw_set(sessions._state_key(sessions._generation, session_id, state_id), garbage)
+    with pytest.raises(ExpirationError):
+        load(sessions, session_id, state_id, secure_id)
+
+
+@pytest.mark.parametrize("garbage", [b"not a number", b"-5"])
+def test_a_spoilt_generation_counter_expires_the_sessions_and_starts_again(shared_backend, garbage):
+    sessions = shared_backend.make()
+    session_id, secure_id, state_id = new_session(sessions, 1)
+    shared_backend.raw_set(sessions._generation_key, garbage)
+    with pytest.raises(ExpirationError):
+        load(sessions, session_id, state_id, secure_id)
+    again = new_session(sessions, 2)
+    assert load(sessions, again[0], again[2], again[1]) == 2
+    shared_backend.raw_set(sessions._generation_key, garbage)
+    sessions.invalidate_all()  # works on a spoilt counter too
+    assert shared_backend.raw_get(sessions._generation_key).isdigit()
+    again = new_session(sessions, 3)
+    assert load(sessions, again[0], again[2], again[1]) == 3
+
+
+def test_an_evicted_generation_counter_does_not_bring_old_sessions_back(shared_backend):
+    sessions = shared_backend.make()
+    shared_backend.raw_delete(sessions._generation_key)
+    old = new_session(sessions, "old")  # starts a generation
+    sessions.invalidate_all()
+    shared_backend.raw_delete(sessions._generation_key)  # evicted
+    with pytest.raises(ExpirationError):
+        load(sessions, old[0], old[2], old[1])
+
+
+def test_old_states_are_deleted_not_left_to_the_lru(shared_backend):
+    sessions = shared_backend.make(nb_states=2)
+    session_id, secure_id, ids = states_one_after_another(sessions, 5)
+    keys = [sessions._state_key(sessions._generation, session_id, n) for n in ids]
+    # memcached: deleted by a command sent without waiting for its reply
+    wait_until(lambda: [key for key in keys if shared_backend.raw_get(key) is not None] == keys[-2:], "the old states' deletion")
+
+
+def test_delete_removes_every_key(shared_backend):
+    sessions = shared_backend.make()
+    session_id, secure_id, state_id = new_session(sessions, 0)
+    second = next_state(sessions, session_id, state_id, secure_id, 1)
+    with sessions.open(session_id, str(second), secure_id) as session:
+        session.delete()
+    prefix = f"{sessions.prefix}{sessions._generation}:{session_id}"
+    assert [shared_backend.raw_get(key) for key in (prefix, f"{prefix}:{state_id}", f"{prefix}:{second}")] == [None] * 3
+
+
+# --- expiry -----------------------------------------------------------------------------------
+
+
+def test_ttl_is_set_on_the_record_and_the_states(shared_backend):
+    sessions = shared_backend.make(ttl=100)
+    session_id, secure_id, state_id = new_session(sessions, 0)
+    generation = sessions._generation
+    record, state_key = sessions._record_key(generation, session_id), sessions._state_key(generation, session_id, state_id)
+    assert 90 <= shared_backend.raw_ttl(record) <= 100 and 90 <= shared_backend.raw_ttl(state_key) <= 100
+    assert shared_backend.raw_ttl(sessions._generation_key) == -1  # the counter never expires
+    forever = shared_backend.make()
+    session_id, secure_id, state_id = new_session(forever, 0)
+    generation = forever._generation
+    assert shared_backend.raw_ttl(forever._record_key(generation, session_id)) == -1
+    assert shared_backend.raw_ttl(forever._state_key(generation, session_id, state_id)) == -1
+
+
+def test_ttl_expires_the_session(shared_backend):
+    sessions = shared_backend.make(ttl=1)
+    session_id, secure_id, state_id = new_session(sessions, 1)
+    assert load(sessions, session_id, state_id, secure_id) == 1
+    record = sessions._record_key(sessions._generation, session_id)
+    wait_until(lambda: shared_backend.raw_get(record) is None, "the record's expiry")
+    with pytest.raises(ExpirationError):
+        load(sessions, session_id, state_id, secure_id)
+
+
+def test_ttl_is_refreshed_on_store(shared_backend):
+    sessions = shared_backend.make(ttl=2)
+    session_id, secure_id, state_id = new_session(sessions, 0)
+    for n in range(1, 4):
+        time.sleep(1)
+        next_state(sessions, session_id, state_id, secure_id, n, in_place=True)
+    assert load(sessions, session_id, state_id, secure_id) == 3  # 3 s after creation, 2 s ttl
+
+
+def test_the_state_in_use_has_its_ttl_refreshed(shared_backend):
+    sessions = shared_backend.make(ttl=100)
+    session_id, secure_id, first = new_session(sessions, 0)
+    key = sessions._state_key(sessions._generation, session_id, first)
+    shared_backend.raw_touch(key, 5)  # as if stored long ago
+    second = next_state(sessions, session_id, first, secure_id, 1)  # the user acts on the first page
+    wait_until(lambda: shared_backend.raw_ttl(key) > 5, "the state's touch")  # memcached: sent without waiting for its reply
+    assert 90 <= shared_backend.raw_ttl(sessions._state_key(sessions._generation, session_id, second)) <= 100
+
+
+# --- the lock, across real processes ------------------------------------------------------------
+
+
+def _increment(sessions, session_id, state_id, secure_id, times):
+    try:
+        for _ in range(times):
+            with sessions.open(session_id, str(state_id), secure_id) as session:
+                counter = session.state.root["counter"]
+                time.sleep(0.001)  # widen the window a lost update needs
+                session.store(page({"counter": counter + 1}), session.state_id)
+    except BaseException:  # noqa: BLE001 - the exit code tells the parent
+        os._exit(1)
+    os._exit(0)
+
+
+def test_lock_contention_across_processes(shared_backend):
+    sessions = shared_backend.make(lock_poll_time=0.002, lock_max_wait_time=30, lock_max_waiters=0)
+    session_id, secure_id, state_id = new_session(sessions, {"counter": 0})  # the parent is connected
+    processes = [FORK.Process(target=_increment, args=(sessions, session_id, state_id, secure_id, 20)) for _ in range(6)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [process.exitcode for process in processes] == [0] * 6
+    assert load(sessions, session_id, state_id, secure_id) == {"counter": 6 * 20}
+
+
+def test_lock_timeout(shared_backend):
+    sessions = shared_backend.make(lock_max_wait_time=0.3, lock_poll_time=0.05)
+    session_id, secure_id, state_id = new_session(sessions, 1)
+    other = shared_backend.make(app=sessions.name, lock_max_wait_time=0.3, lock_poll_time=0.05)  # another process's manager
+    with sessions.open(session_id, str(state_id), secure_id):
+        started = time.monotonic()
+        with pytest.raises(LockError, match=f"lock of session {session_id} not acquired within 0.3s"):
+            load(other, session_id, state_id, secure_id)
+        elapsed = time.monotonic() - started
+    assert 0.3 <= elapsed < 1.0
+    assert load(other, session_id, state_id, secure_id) == 1  # released
+
+
+def _die_holding_the_lock(sessions, session_id, state_id, secure_id, ready):
+    with sessions.open(session_id, str(state_id), secure_id):
+        ready.set()
+        time.sleep(60)
+
+
+def test_a_lock_whose_owner_died_expires_after_lock_ttl(shared_backend):
+    sessions = shared_backend.make(lock_ttl=1, lock_poll_time=0.05, lock_max_wait_time=0.1)
+    session_id, secure_id, state_id = new_session(sessions, "alive")
+    ready = FORK.Event()
+    owner = FORK.Process(target=_die_holding_the_lock, args=(sessions, session_id, state_id, secure_id, ready))
+    owner.start()
+    assert ready.wait(10)
+    os.kill(owner.pid, signal.SIGKILL)
+    owner.join(10)
+    killed = time.monotonic()
+    assert shared_backend.raw_ttl(sessions._lock_key(session_id)) in (1, 2)  # lock_ttl, a whole second more
+    with pytest.raises(LockError):
+        load(sessions, session_id, state_id, secure_id)
+    patient = shared_backend.make(app=sessions.name, lock_ttl=1, lock_poll_time=0.05, lock_max_wait_time=10)
+    assert load(patient, session_id, state_id, secure_id) == "alive"
+    assert 0.5 < time.monotonic() - killed < 3.0  # lock_ttl (+ memcached's one-second clock)
+
+
+def test_a_lock_is_released_only_by_its_owner(shared_backend, caplog):
+    sessions = shared_backend.make(lock_ttl=0.5, lock_max_wait_time=0)
+    session_id, secure_id, state_id = new_session(sessions, 1)
+    lock_key = sessions._lock_key(session_id)
+    slow = sessions.open(session_id, str(state_id), secure_id)  # a request longer than lock_ttl
+    slow.__enter__()
+    wait_until(lambda: shared_backend.raw_get(lock_key) is None, "the lock's expiry")
+    taker = shared_backend.make(app=sessions.name, lock_ttl=30, lock_max_wait_time=0)
+    taken = taker.open(session_id, str(state_id), secure_id)
+    taken_session = taken.__enter__()  # the lock expired: another request has it now
+    with caplog.at_level(logging.WARNING, logger=sessions.log.name):
+        slow.__exit__(None, None, None)
+    assert "expired before the request ended" in caplog.text
+    assert shared_backend.raw_get(lock_key) == taken_session.lease.token  # still the taker's
+    with pytest.raises(LockError):
+        load(sessions, session_id, state_id, secure_id)
+    taken.__exit__(None, None, None)
+    wait_until(lambda: shared_backend.raw_get(lock_key) is None, "the taker's unlock")  # memcached: sent without a reply
+    assert load(sessions, session_id, state_id, secure_id) == 1
+
+
+def _lock_is_taken(sessions, session_id, result):
+    try:
+        with sessions._lock(session_id):
+            result.send("acquired")
+    except LockError:
+        result.send("busy")
+    os._exit(0)
+
+
+def test_the_lock_holds_against_another_process(shared_backend):
+    sessions = shared_backend.make(lock_max_wait_time=0.2, lock_poll_time=0.02)
+    session_id, secure_id, state_id = new_session(sessions, 1)
+    results, result = FORK.Pipe()  # not a Queue: its feeder thread dies with os._exit
+    with sessions.open(session_id, str(state_id), secure_id):
+        process = FORK.Process(target=_lock_is_taken, args=(sessions, session_id, result))
+        process.start()
+        assert results.poll(10) and results.recv() == "busy"
+        process.join(10)
+    process = FORK.Process(target=_lock_is_taken, args=(sessions, session_id, result))
+    process.start()
+    assert results.poll(10) and results.recv() == "acquired"
+    process.join(10)
+
+
+def _wait_in_line(sessions, session_id, state_id, secure_id, result):
+    try:
+        result.send(("loaded", load(sessions, session_id, state_id, secure_id)))
+    except LockError as exc:
+        result.send(("refused", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        result.send(("failed", repr(exc)))
+    os._exit(0)
+
+
+def test_lock_max_waiters_is_counted_in_the_store_across_processes(shared_backend):
+    sessions = shared_backend.make(lock_max_waiters=2, lock_poll_time=0.02, lock_max_wait_time=20)
+    session_id, secure_id, state_id = new_session(sessions, "waited for")
+    waiters_key = sessions._waiters_key(session_id)
+    pipes, children = [], []
+
+    def start():
+        results, result = FORK.Pipe()
+        child = FORK.Process(target=_wait_in_line, args=(sessions, session_id, state_id, secure_id, result))
+        child.start()
+        pipes.append(results)
+        children.append(child)
+        return results
+
+    with sessions.open(session_id, str(state_id), secure_id):
+        start(), start()
+        wait_until(lambda: shared_backend.raw_get(waiters_key) == b"2", "two waiters counted")
+        third = start()
+        assert third.poll(10), "the third waiter was not refused at once"
+        kind, message = third.recv()
+        assert kind == "refused" and "lock_max_waiters" in message, message
+        assert shared_backend.raw_get(waiters_key) == b"2"  # the refused one is not counted
+        assert all(not results.poll(0) for results in pipes[:2])  # the two still wait
+    answers = [results.recv() if results.poll(20) else None for results in pipes[:2]]
+    for child in children:
+        child.join(10)
+    assert answers == [("loaded", "waited for")] * 2
+    assert shared_backend.raw_get(waiters_key) in (None, b"0")
+    assert shared_backend.raw_ttl(waiters_key) in (-2, *range(1, 23))  # gone, or going: it expires by itself
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+def _use_after_fork(backend, sessions, session, result):
+    try:
+        inherited = backend.connections(sessions)
+        value = load(sessions, session[0], session[2], session[1])
+        created = new_session(sessions, "from the child")
+        result.send((inherited, backend.connections(sessions), value, created))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        result.send(repr(exc))
+    os._exit(0)
+
+
+def test_a_forked_child_has_connections_of_its_own(shared_backend):
+    sessions = shared_backend.make()
+    session = new_session(sessions, "parent")  # the parent's connection is open
+    parent_ports = shared_backend.connections(sessions)
+    assert parent_ports
+    results, result = FORK.Pipe()
+    child = FORK.Process(target=_use_after_fork, args=(shared_backend, sessions, session, result))
+    child.start()
+    assert results.poll(10)
+    answer = results.recv()
+    child.join(10)
+    assert isinstance(answer, tuple), answer
+    inherited, own, value, created = answer
+    assert inherited == parent_ports and own and not set(own) & set(parent_ports)
+    assert value == "parent"
+    # the parent's connection was not disturbed, and it sees the child's session
+    assert load(sessions, created[0], created[2], created[1]) == "from the child"
+    assert shared_backend.connections(sessions) == parent_ports
+
+
+# --- the store unreachable: stopped, restarted --------------------------------------------------
+
+
+class Hello:
+    pass
+
+
+@presentation.render_for(Hello)
+def render_hello(self, h, comp, *args):
+    return h.p("hello")
+
+
+def get(app, name, query=""):
+    return Request.blank("/" + query, {"SCRIPT_NAME": f"/{name}"}).get_response(app)
+
+
+def test_the_store_stopped_mid_run_then_restarted(shared_backend):
+    server = shared_backend.own_server()
+    sessions = shared_backend.make_on(server)
+    session_id, secure_id, state_id = new_session(sessions, 1)
+    server.stop()
+    for attempt in (lambda: load(sessions, session_id, state_id, secure_id), lambda: new_session(sessions, 2), sessions.invalidate_all):
+        with pytest.raises(shared.StoreError) as info:
+            attempt()
+        message = str(info.value)
+        assert message.startswith(f"{shared_backend.store_name} at 127.0.0.1:{server.port} unavailable: ")
+        assert "\n" not in message and info.value.__cause__ is None and info.value.__suppress_context__
+        assert isinstance(info.value, StoreUnavailableError)  # the application answers 503
+    shared_backend.own_server(server.port)  # back (restarted, empty): the same manager reconnects
+    with pytest.raises(ExpirationError):
+        load(sessions, session_id, state_id, secure_id)
+    again = new_session(sessions, 3)
+    assert load(sessions, again[0], again[2], again[1]) == 3
+
+
+def test_a_connection_closed_by_a_restarted_store_is_opened_again_at_once(shared_backend):
+    server = shared_backend.own_server()
+    sessions = shared_backend.make_on(server)
+    new_session(sessions, 1)  # this thread's connection is open
+    server.stop()
+    shared_backend.own_server(server.port)
+    # the first command goes out on the old connection, finds it closed, and is sent again on
+    # a new one: no 503 for the first request after the restart
+    session_id, secure_id, state_id = new_session(sessions, 2)
+    assert load(sessions, session_id, state_id, secure_id) == 2
+
+
+def test_a_failed_write_is_raised_not_hidden(shared_backend):
+    server = shared_backend.own_server()
+    sessions = shared_backend.make_on(server)
+    session_id, secure_id, state_id = new_session(sessions, 1)
+    with pytest.raises(shared.StoreError, match=shared_backend.failed_write):
+        with sessions.open(session_id, str(state_id), secure_id) as session:
+            server.stop()
+            # fails now (memcached) or when the `with` ends (redis: sent with the unlock); the
+            # unlock that follows fails too, quietly (the lock expires)
+            session.store(page(2), session.next_state_id)
+
+
+def test_the_application_answers_503_with_one_log_line_then_recovers(shared_backend, caplog):
+    server = shared_backend.own_server()
+    sessions = shared_backend.make_on(server, app="down")
+    app = WSGIApp(Hello, name="down", sessions=sessions)
+    assert get(app, "down").status_int == 200
+    server.stop()
+    with caplog.at_level(logging.DEBUG):
+        response = get(app, "down")
+    assert response.status_int == 503 and response.headers["Retry-After"] == "1"
+    records = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert len(records) == 1 and records[0].exc_info is None
+    assert f"{shared_backend.store_name} at 127.0.0.1:{server.port} unavailable" in records[0].getMessage()
+    shared_backend.own_server(server.port)
+    assert get(app, "down").status_int == 200
+
+
+def test_reset_with_the_store_unreachable_is_one_line(shared_backend):
+    server = shared_backend.own_server()
+    server.stop()
+    with pytest.raises(NagareError, match=rf"^\[sessions\] reset = on: {shared_backend.store_name} at .* unavailable.*set reset = off$") as info:
+        shared_backend.make_on(server, reset="on")
+    assert "\n" not in str(info.value)

@@ -1,6 +1,7 @@
 """What is particular to the in-memory session manager (`[sessions] type = standalone`).
 
-The behaviour every backend shares is in test_backends.py.
+The behaviour every backend shares is in test_backends.py (concurrent requests on one session
+serialised by its lock among them).
 """
 
 import threading
@@ -168,31 +169,6 @@ def test_logs_the_size_of_the_states_stored(caplog):
 
 
 # --- the lock -------------------------------------------------------------------------------
-
-
-def test_concurrent_requests_on_one_session_are_serialised():
-    sessions = manager(lock_max_waiters=0)  # no cap: 20 wait at once
-    session_id, secure_id, first = new_session(sessions, {"counter": 0})
-    errors = []
-    barrier = threading.Barrier(20)
-
-    def request():
-        barrier.wait()
-        try:
-            with sessions.open(session_id, str(first), secure_id) as session:
-                value = session.state.root["counter"]
-                time.sleep(0.005)
-                session.store(page({"counter": value + 1}), session.state_id)
-        except Exception as exc:  # noqa: BLE001 - any failure is the test's finding
-            errors.append(exc)
-
-    threads = [threading.Thread(target=request) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert load(sessions, session_id, first, secure_id) == {"counter": 20}
 
 
 def test_lock_timeout():

@@ -1,43 +1,29 @@
-"""What is particular to the redis backend: settings and URLs, keys, round trips, locks, failures.
+"""What is particular to the redis backend: settings and URLs, databases, passwords, TLS, the
+store script, round trips on the wire.
 
-The behaviour every backend shares is in test_backends.py (redis is one of its `BACKENDS`).
-These tests run against a real redis-server: the `redis_server` fixture of tests/conftest.py,
-or one of their own when they stop it or need a password. Locks across processes use real
-forked processes, as the publisher's workers are.
+The behaviour every backend shares is in test_backends.py (redis is one of its `BACKENDS`), and
+what redis shares with memcached (keys and namespaces, spoilt data, ttl, the lock across
+processes, a server stopped and restarted) in its second part (`shared_backend`). These tests
+run against a real redis-server: the `redis_server` fixture of tests/conftest.py, or one of
+their own when they need a password.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import multiprocessing
-import os
-import signal
-import threading
-import time
 
 import pytest
 import redis as redis_py
-from webob import Request
 
-from nagare import presentation
 from nagare.config import application, loader, publisher
-from nagare.errors import ConfigError, ExpirationError, LockError, NagareError, StoreUnavailableError
+from nagare.errors import ConfigError, LockError
 from nagare.sessions import redis
 from nagare.sessions.serializer import Serializer
 from nagare.wsgi.app import WSGIApp
 from nagare.wsgi.loader import sessions_manager
-from tests.sessions.conftest import SECRET, build
-from tests.sessions.test_backends import load, new_session, next_state, page
+from tests.sessions.conftest import SECRET, build, unique_name
+from tests.sessions.test_backends import Hello, get, load, new_session, next_state, page, wait_until
 from tests.support.redis import Redis
-
-FORK = multiprocessing.get_context("fork")  # the publisher forks its workers from a built manager
-_names = itertools.count()
-
-
-def unique_name() -> str:
-    """An application name of its own: the tests share one redis-server, not their keys."""
-    return f"rd{os.getpid()}x{next(_names)}x{time.monotonic_ns()}"
 
 
 @pytest.fixture
@@ -54,36 +40,6 @@ def client(redis_server):
     plain = redis_py.Redis(redis_server.host, redis_server.port)
     yield plain
     plain.close()
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    """A redis-server of the test's own: the test stops it."""
-    server = Redis(tmp_path)
-    yield server
-    server.stop()
-
-
-def wait_until(condition, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not happen within {timeout}s")
-        time.sleep(0.01)
-
-
-class Hello:
-    pass
-
-
-@presentation.render_for(Hello)
-def render_hello(self, h, comp, *args):
-    return h.p("hello")
-
-
-def get(app, name, query=""):
-    request = Request.blank("/" + query, {"SCRIPT_NAME": f"/{name}"})
-    return request.get_response(app)
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -253,99 +209,6 @@ def test_a_wrong_password_is_one_line_and_503(protected, caplog, password):
     assert len(records) == 1 and records[0].exc_info is None and "unavailable" in records[0].getMessage()
 
 
-# --- keys are namespaced per application ---------------------------------------------------------
-
-
-def test_keys_are_namespaced(make, redis_server, client):
-    name = unique_name()
-    sessions = make(app=name)
-    session_id, secure_id, state_id = new_session(sessions, "x")
-    generation = int(client.get(f"nagare:{name}:generation"))
-    assert sorted(redis_server.keys(f"nagare:{name}:*")) == sorted(
-        [f"nagare:{name}:generation", f"nagare:{name}:{generation}:{session_id}", f"nagare:{name}:{generation}:{session_id}:{state_id}"]
-    )  # the lock is released, no waiters count left
-    with sessions.open(session_id, str(state_id), secure_id) as session:
-        assert client.get(f"nagare:{name}:lock:{session_id}") == session.lease.token
-
-
-def test_two_applications_do_not_see_each_others_sessions(make, client):
-    client.set("unrelated", b"kept")
-    app_a, app_b = make(), make()
-    a = new_session(app_a, "a")
-    b = new_session(app_b, "b")
-    with pytest.raises(ExpirationError):
-        load(app_b, a[0], a[2], a[1])
-    app_a.invalidate_all()
-    with pytest.raises(ExpirationError):
-        load(app_a, a[0], a[2], a[1])
-    assert load(app_b, b[0], b[2], b[1]) == "b"
-    assert client.get("unrelated") == b"kept"  # no FLUSHDB
-
-
-def test_reset_invalidates_only_this_application(make, client):
-    client.set("unrelated", b"kept")
-    mine_name = unique_name()
-    mine, theirs = make(app=mine_name), make()
-    a = new_session(mine, "a")
-    b = new_session(theirs, "b")
-    theirs_generation = client.get(theirs._generation_key)
-    restarted = make(app=mine_name, reset="on")  # what a restart of `mine` with reset = on does
-    with pytest.raises(ExpirationError):
-        load(restarted, a[0], a[2], a[1])
-    with pytest.raises(ExpirationError):
-        load(mine, a[0], a[2], a[1])  # the other processes of `mine` see it at once
-    assert load(theirs, b[0], b[2], b[1]) == "b"
-    assert client.get(theirs._generation_key) == theirs_generation
-    assert client.get("unrelated") == b"kept"
-    fresh = new_session(mine, "fresh")
-    assert load(restarted, fresh[0], fresh[2], fresh[1]) == "fresh"
-
-
-def test_reset_with_redis_unreachable_is_one_line(own_redis):
-    own_redis.stop()
-    with pytest.raises(NagareError, match=r"^\[sessions\] reset = on: redis at .* unavailable.*set reset = off$") as info:
-        build(redis.Sessions, "x", {"url": own_redis.url, "reset": "on"})
-    assert "\n" not in str(info.value)
-
-
-# --- data nobody should find there ----------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "garbage",
-    [b"garbage", b"", b"-", b"-1 2 3", b"-x secure shared", b"-nagare-session-2 1 s3cure x,y ", b"-nagare-session-2 x s3cure - shared",
-     b"-nagare-session-2 1 bad\x00id - shared", b"z\x00\x01", b"12"],
-)
-def test_an_unreadable_record_is_expired(make, client, garbage):
-    sessions = make()
-    session_id, secure_id, state_id = new_session(sessions, 1)
-    client.set(sessions._record_key(sessions._generation, session_id), garbage)
-    with pytest.raises(ExpirationError):
-        load(sessions, session_id, state_id, secure_id)
-
-
-@pytest.mark.parametrize("garbage", [b"", b"x", b"z\x00", b"z" + b"\x78\x9c" + b"\x00" * 8])
-def test_an_unreadable_state_is_expired(make, client, garbage):
-    sessions = make()
-    session_id, secure_id, state_id = new_session(sessions, 1)
-    client.set(sessions._state_key(sessions._generation, session_id, state_id), garbage)
-    with pytest.raises(ExpirationError):
-        load(sessions, session_id, state_id, secure_id)
-
-
-def test_a_spoilt_generation_counter_expires_the_sessions_and_starts_again(make, client):
-    sessions = make()
-    session_id, secure_id, state_id = new_session(sessions, 1)
-    client.set(sessions._generation_key, b"not a number")
-    with pytest.raises(ExpirationError):
-        load(sessions, session_id, state_id, secure_id)
-    again = new_session(sessions, 2)
-    assert load(sessions, again[0], again[2], again[1]) == 2
-    client.set(sessions._generation_key, b"not a number")
-    sessions.invalidate_all()  # works on a spoilt counter too
-    assert client.get(sessions._generation_key).isdigit()
-
-
 # --- round trips ------------------------------------------------------------------------------
 
 
@@ -402,265 +265,27 @@ def test_the_lock_and_the_reads_share_one_round_trip(make, round_trips):
     next_state(sessions, session_id, state_id, secure_id, 1)
     first = round_trips[0]
     assert b"SET" in first and b"NX" in first and b"MGET" in first  # lock + generation, lock, record, state
-    assert b"EVAL" in round_trips[-1] and b"redis.call('set'" in round_trips[-1]  # the writes go with the unlock, in one script
+    assert b"EVAL" in round_trips[-1] and b"redis.call('SET'" in round_trips[-1]  # the writes go with the unlock, in one script
     assert sum(b"MGET" in trip for trip in round_trips) == 1 and not any(b"SCRIPT" in trip for trip in round_trips)
 
 
-# --- expiry -----------------------------------------------------------------------------------
+# --- the store script: written under the lock only ------------------------------------------------
 
 
-def test_ttl_is_set_on_the_record_and_the_states(make, client):
-    sessions = make(ttl=100)
-    session_id, secure_id, state_id = new_session(sessions, 0)
-    generation = sessions._generation
-    record, state = sessions._record_key(generation, session_id), sessions._state_key(generation, session_id, state_id)
-    assert 90 <= client.ttl(record) <= 100 and 90 <= client.ttl(state) <= 100
-    assert client.ttl(sessions._generation_key) == -1  # the counter never expires
-    forever = make()
-    session_id, secure_id, state_id = new_session(forever, 0)
-    generation = forever._generation
-    assert client.ttl(forever._record_key(generation, session_id)) == -1
-    assert client.ttl(forever._state_key(generation, session_id, state_id)) == -1
-
-
-def test_ttl_expires_the_session(make, client):
-    sessions = make(ttl=1)
-    session_id, secure_id, state_id = new_session(sessions, 1)
-    assert load(sessions, session_id, state_id, secure_id) == 1
-    wait_until(lambda: not client.exists(sessions._record_key(sessions._generation, session_id)), "the record's expiry")
-    with pytest.raises(ExpirationError):
-        load(sessions, session_id, state_id, secure_id)
-
-
-def test_the_state_in_use_has_its_ttl_refreshed(make, client):
-    sessions = make(ttl=100)
-    session_id, secure_id, first = new_session(sessions, 0)
-    key = sessions._state_key(sessions._generation, session_id, first)
-    client.expire(key, 5)  # as if stored long ago
-    second = next_state(sessions, session_id, first, secure_id, 1)  # the user acts on the first page
-    assert client.ttl(key) > 5
-    assert 90 <= client.ttl(sessions._state_key(sessions._generation, session_id, second)) <= 100
-
-
-# --- the lock -------------------------------------------------------------------------------
-
-
-def _increment(sessions, session_id, state_id, secure_id, times):
-    try:
-        for _ in range(times):
-            with sessions.open(session_id, str(state_id), secure_id) as session:
-                counter = session.state.root["counter"]
-                time.sleep(0.001)  # widen the window a lost update needs
-                session.store(page({"counter": counter + 1}), session.state_id)
-    except BaseException:  # noqa: BLE001 - the exit code tells the parent
-        os._exit(1)
-    os._exit(0)
-
-
-def test_lock_contention_across_processes(make):
-    sessions = make(lock_poll_time=0.002, lock_max_wait_time=30, lock_max_waiters=0)
-    session_id, secure_id, state_id = new_session(sessions, {"counter": 0})  # the parent is connected
-    processes = [FORK.Process(target=_increment, args=(sessions, session_id, state_id, secure_id, 15)) for _ in range(4)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(60)
-    assert [process.exitcode for process in processes] == [0] * 4
-    assert load(sessions, session_id, state_id, secure_id) == {"counter": 4 * 15}
-
-
-def _die_holding_the_lock(sessions, session_id, state_id, secure_id, ready):
-    with sessions.open(session_id, str(state_id), secure_id):
-        ready.set()
-        time.sleep(60)
-
-
-def test_a_lock_whose_owner_died_expires_after_lock_ttl(make, client):
-    sessions = make(lock_ttl=1, lock_poll_time=0.05, lock_max_wait_time=0.1)
-    session_id, secure_id, state_id = new_session(sessions, "alive")
-    ready = FORK.Event()
-    owner = FORK.Process(target=_die_holding_the_lock, args=(sessions, session_id, state_id, secure_id, ready))
-    owner.start()
-    assert ready.wait(10)
-    os.kill(owner.pid, signal.SIGKILL)
-    owner.join(10)
-    assert client.ttl(sessions._lock_key(session_id)) in (1, 2)  # lock_ttl, a whole second more
-    with pytest.raises(LockError):
-        load(sessions, session_id, state_id, secure_id)
-    patient = make(app=sessions.name, lock_poll_time=0.05, lock_max_wait_time=10)
-    assert load(patient, session_id, state_id, secure_id) == "alive"
-
-
-def test_a_lock_is_released_only_by_its_owner_and_written_under_it_only(make, client):
+def test_a_request_that_outlived_its_lock_stores_nothing(make, client):
+    """Its writes go with its unlock, in one script that runs only while the lock holds its token."""
     sessions = make(lock_ttl=0.5, lock_max_wait_time=0)
     session_id, secure_id, state_id = new_session(sessions, 1)
     lock_key = sessions._lock_key(session_id)
     slow = sessions.open(session_id, str(state_id), secure_id)  # a request longer than lock_ttl
     slow.__enter__().store(page("late"), state_id)
     wait_until(lambda: not client.exists(lock_key), "the lock's expiry")
-    taker = make(app=sessions.name, lock_ttl=30, lock_max_wait_time=0)
-    taken = taker.open(session_id, str(state_id), secure_id)
+    taken = make(app=sessions.name, lock_ttl=30, lock_max_wait_time=0).open(session_id, str(state_id), secure_id)
     taken_session = taken.__enter__()  # the lock expired: another request has it now
     taken_session.store(page("taker"), state_id)
     with pytest.raises(LockError, match=f"lock of session {session_id} expired before the request ended .*its state is not stored"):
         slow.__exit__(None, None, None)  # the application answers 503: the late page is not kept
-    assert client.get(lock_key) == taken_session.lease.token  # still the taker's
-    with pytest.raises(LockError):
-        load(sessions, session_id, state_id, secure_id)
+    assert client.get(lock_key) == taken_session.lease.token  # the script left the taker's lock alone
     taken.__exit__(None, None, None)
     assert not client.exists(lock_key)
     assert load(sessions, session_id, state_id, secure_id) == "taker"  # never overwritten by the late request
-
-
-def _wait_in_line(sessions, session_id, state_id, secure_id, result):
-    try:
-        result.send(("loaded", load(sessions, session_id, state_id, secure_id)))
-    except LockError as exc:
-        result.send(("refused", str(exc)))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent
-        result.send(("failed", repr(exc)))
-    os._exit(0)
-
-
-def test_lock_max_waiters_is_counted_in_redis_across_processes(make, client, caplog):
-    sessions = make(lock_max_waiters=2, lock_poll_time=0.02, lock_max_wait_time=20)
-    session_id, secure_id, state_id = new_session(sessions, "waited for")
-    waiters_key = sessions._waiters_key(session_id)
-    pipes, children = [], []
-
-    def start():
-        results, result = FORK.Pipe()
-        child = FORK.Process(target=_wait_in_line, args=(sessions, session_id, state_id, secure_id, result))
-        child.start()
-        pipes.append(results)
-        children.append(child)
-        return results
-
-    with sessions.open(session_id, str(state_id), secure_id):
-        start(), start()
-        wait_until(lambda: client.get(waiters_key) == b"2", "two waiters counted")
-        third = start()
-        assert third.poll(10), "the third waiter was not refused at once"
-        kind, message = third.recv()
-        assert kind == "refused" and "lock_max_waiters" in message, message
-        assert client.get(waiters_key) == b"2"  # the refused one is not counted
-        assert all(not results.poll(0) for results in pipes[:2])  # the two still wait
-    answers = [results.recv() if results.poll(20) else None for results in pipes[:2]]
-    for child in children:
-        child.join(10)
-    assert answers == [("loaded", "waited for")] * 2
-    assert client.get(waiters_key) in (None, b"0")
-    assert client.ttl(waiters_key) in (-2, *range(1, 23))  # gone, or going: it expires by itself
-
-
-def test_threads_on_one_session_are_serialised(make):
-    sessions = make(lock_poll_time=0.002, lock_max_waiters=0)
-    session_id, secure_id, state_id = new_session(sessions, {"counter": 0})
-    errors = []
-
-    def request():
-        try:
-            for _ in range(10):
-                with sessions.open(session_id, str(state_id), secure_id) as session:
-                    counter = session.state.root["counter"]
-                    time.sleep(0.001)
-                    session.store(page({"counter": counter + 1}), session.state_id)
-        except Exception as exc:  # noqa: BLE001 - any failure is the test's finding
-            errors.append(exc)
-
-    threads = [threading.Thread(target=request) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert load(sessions, session_id, state_id, secure_id) == {"counter": 50}
-
-
-# --- processes --------------------------------------------------------------------------------
-
-
-def _local_ports(sessions):
-    return sorted(c._sock.getsockname()[1] for c in sessions.client.connection_pool._available_connections if c._sock is not None)
-
-
-def _use_after_fork(sessions, session, result):
-    try:
-        inherited = _local_ports(sessions)
-        value = load(sessions, session[0], session[2], session[1])
-        created = new_session(sessions, "from the child")
-        result.send((inherited, _local_ports(sessions), value, created))
-    except Exception as exc:  # noqa: BLE001 - reported to the parent
-        result.send(repr(exc))
-    os._exit(0)
-
-
-def test_a_forked_child_has_connections_of_its_own(make):
-    sessions = make()
-    session = new_session(sessions, "parent")  # the parent's connection is open
-    parent_ports = _local_ports(sessions)
-    assert parent_ports
-    results, result = FORK.Pipe()
-    child = FORK.Process(target=_use_after_fork, args=(sessions, session, result))
-    child.start()
-    assert results.poll(10)
-    answer = results.recv()
-    child.join(10)
-    assert isinstance(answer, tuple), answer
-    inherited, own, value, created = answer
-    assert inherited == parent_ports and own and not set(own) & set(parent_ports)
-    assert value == "parent"
-    # the parent's connection was not disturbed, and it sees the child's session
-    assert load(sessions, created[0], created[2], created[1]) == "from the child"
-    assert _local_ports(sessions) == parent_ports
-
-
-# --- redis unreachable --------------------------------------------------------------------------
-
-
-def test_redis_stopped_mid_run_then_restarted(own_redis, tmp_path):
-    sessions = build(redis.Sessions, "stopped", {"url": own_redis.url})
-    session_id, secure_id, state_id = new_session(sessions, 1)
-    own_redis.stop()
-    for attempt in (lambda: load(sessions, session_id, state_id, secure_id), lambda: new_session(sessions, 2), sessions.invalidate_all):
-        with pytest.raises(redis.StoreError) as info:
-            attempt()
-        message = str(info.value)
-        assert message.startswith(f"redis at 127.0.0.1:{own_redis.port} unavailable: ")
-        assert "\n" not in message and info.value.__cause__ is None and info.value.__suppress_context__
-        assert isinstance(info.value, StoreUnavailableError)  # the application answers 503
-    restarted = Redis(tmp_path, own_redis.port)  # back, empty: the same manager reconnects
-    try:
-        with pytest.raises(ExpirationError):
-            load(sessions, session_id, state_id, secure_id)
-        again = new_session(sessions, 3)
-        assert load(sessions, again[0], again[2], again[1]) == 3
-    finally:
-        restarted.stop()
-
-
-def test_the_application_answers_503_with_one_log_line_then_recovers(own_redis, tmp_path, caplog):
-    sessions = build(redis.Sessions, "down", {"url": own_redis.url})
-    app = WSGIApp(Hello, name="down", sessions=sessions)
-    assert get(app, "down").status_int == 200
-    own_redis.stop()
-    with caplog.at_level(logging.DEBUG):
-        response = get(app, "down")
-    assert response.status_int == 503 and response.headers["Retry-After"] == "1"
-    records = [record for record in caplog.records if record.levelno >= logging.WARNING]
-    assert len(records) == 1 and records[0].exc_info is None
-    assert f"redis at 127.0.0.1:{own_redis.port} unavailable" in records[0].getMessage()
-    restarted = Redis(tmp_path, own_redis.port)
-    try:
-        assert get(app, "down").status_int == 200
-    finally:
-        restarted.stop()
-
-
-def test_a_write_failing_at_the_end_of_the_request_is_raised(own_redis):
-    sessions = build(redis.Sessions, "stopped2", {"url": own_redis.url})
-    session_id, secure_id, state_id = new_session(sessions, 1)
-    with pytest.raises(redis.StoreError, match="store and unlock"):
-        with sessions.open(session_id, str(state_id), secure_id) as session:
-            session.store(page(2), session.next_state_id)  # sent with the unlock, when the `with` ends
-            own_redis.stop()
