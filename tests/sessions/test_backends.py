@@ -761,7 +761,7 @@ def test_lock_timeout(shared_backend):
         with pytest.raises(LockError, match=f"lock of session {session_id} not acquired within 0.3s"):
             load(other, session_id, state_id, secure_id)
         elapsed = time.monotonic() - started
-    assert 0.3 <= elapsed < 1.0
+    assert 0.3 <= elapsed < 3.0  # waited for the lock, not for ever
     assert load(other, session_id, state_id, secure_id) == 1  # released
 
 
@@ -786,7 +786,7 @@ def test_a_lock_whose_owner_died_expires_after_lock_ttl(shared_backend):
         load(sessions, session_id, state_id, secure_id)
     patient = shared_backend.make(app=sessions.name, lock_ttl=1, lock_poll_time=0.05, lock_max_wait_time=10)
     assert load(patient, session_id, state_id, secure_id) == "alive"
-    assert 0.5 < time.monotonic() - killed < 3.0  # lock_ttl (+ memcached's one-second clock)
+    assert 0.5 < time.monotonic() - killed < 6.0  # after lock_ttl (+ memcached's one-second clock), not the 10 s of the wait
 
 
 def test_a_lock_is_released_only_by_its_owner(shared_backend, caplog):
