@@ -289,3 +289,22 @@ def test_a_request_that_outlived_its_lock_stores_nothing(make, client):
     taken.__exit__(None, None, None)
     assert not client.exists(lock_key)
     assert load(sessions, session_id, state_id, secure_id) == "taker"  # never overwritten by the late request
+
+
+def test_the_lock_sent_again_after_its_answer_was_lost_is_still_ours(make, client):
+    sessions = make()
+    session_id, secure_id, state_id = new_session(sessions, "page")
+    lease = redis.Lease(session_id, b"our token")
+    key = sessions._lock_key(session_id)
+    assert sessions._try_lock(lease, key, 30, state_id)
+    assert sessions._try_lock(lease, key, 30, state_id)  # the same command again: not busy for its own lock
+    assert client.get(key) == b"our token" and lease.prefetched
+    assert not sessions._try_lock(redis.Lease(session_id, b"another token"), key, 30, state_id)
+    client.delete(key)
+
+
+def test_a_broken_connection_is_tried_once_more_not_ten_times():
+    sessions = build(redis.Sessions, "retry", {"url": "redis://127.0.0.1:1/0"})
+    assert sessions.client.get_retry()._retries == 1
+    with pytest.raises(redis.StoreError, match="redis at 127.0.0.1:1 unavailable"):
+        new_session(sessions, 1)

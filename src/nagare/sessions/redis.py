@@ -17,17 +17,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from nagare.config.settings import Setting, boolean, integer, string
 from nagare.config.values import Values
+from nagare.errors import LockError
 from nagare.sessions import shared
 from nagare.sessions.serializer import Serializer
-from nagare.errors import LockError
 from nagare.sessions.shared import Lease, StoreError
 
 __all__ = ["Lease", "Sessions", "StoreError"]
@@ -37,8 +39,12 @@ TIMEOUT = 3.0
 # The scripts are sent with EVAL, not EVALSHA: their few hundred bytes cost less than a
 # round trip to load them after a restart of redis.
 #: takes the lock KEYS[1] with our token ARGV[1] for ARGV[2] seconds if it is free, and then reads
-#: the keys KEYS[2...] (nil: the lock is busy)
-LOCK = "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return false end return redis.call('MGET', unpack(KEYS, 2))"
+#: the keys KEYS[2...] (nil: the lock is busy). Holding our token already counts as taking it: sent
+#: again after a connection broke on its answer, it does not wait for its own lock.
+LOCK = (
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] and not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return false end "
+    "return redis.call('MGET', unpack(KEYS, 2))"
+)
 #: adds ARGV[1] to the count KEYS[1], made for ARGV[2] seconds by its first waiter
 COUNT = "redis.call('SET', KEYS[1], 0, 'NX', 'EX', ARGV[2]) return redis.call('INCRBY', KEYS[1], ARGV[1])"
 #: deletes the lock KEYS[1] only if it still holds our token ARGV[1]: released only by its owner
@@ -84,7 +90,9 @@ class Sessions(shared.KeyValueSessions):
     def __init__(self, settings: Values, serializer: Serializer, name: str = "") -> None:
         super().__init__(settings, serializer, name)
         self.debug: bool = settings.debug
-        options: dict[str, Any] = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": TIMEOUT}
+        # Once more at once on a connection that broke (redis restarted), not redis-py's ten times
+        # with a growing backoff: a redis that is down answers 503 within the timeouts.
+        options: dict[str, Any] = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": TIMEOUT, "retry": Retry(NoBackoff(), 1)}
         if settings.url:
             try:
                 parts = urlsplit(settings.url)
