@@ -15,19 +15,7 @@ import pytest
 
 from tests.support.memcached import Memcached
 from tests.support.server import free_port, stop_process, wait_for_port
-
-# The deployment guide's publisher file, ports aside.
-PUBLISHER = """\
-[publisher]
-type = fastcgi
-host = 127.0.0.1
-port = {port}
-
-[sessions]
-type = memcache
-host = 127.0.0.1
-port = {memcached}
-"""
+from tests.support.snippets import snippet
 
 # A plain WSGI application that answers the environ it is given, as JSON.
 ECHO = '''\
@@ -46,7 +34,9 @@ class Backend:
     def __init__(self, tmp: Path, memcached: Memcached, echo: bool = True) -> None:
         self.tmp = tmp
         self.port = free_port()
-        (tmp / "publisher.conf").write_text(PUBLISHER.format(port=self.port, memcached=memcached.port))
+        # docs/deploying.md's publisher file, ports aside
+        publisher = snippet("publisher").fill({"port = 9000": f"port = {self.port}", "port = 11211": f"port = {memcached.port}"})
+        (tmp / "publisher.conf").write_text(publisher)
         apps = ["demo"]
         if echo:
             (tmp / "echo" / "conf").mkdir(parents=True)
