@@ -121,6 +121,33 @@ def test_lock_timeout_answers_503():
     assert response.status_int == 503 and response.headers["Retry-After"] == "1"
 
 
+def test_a_request_beyond_lock_max_waiters_answers_503_at_once_with_one_warning(caplog):
+    app = make_app(lock_max_waiters="1", lock_max_wait_time="30")
+    client = Client(app)
+    page = client.get()
+    session_id = re.search(r"_s=([0-9a-f]{32})", page.text).group(1)
+    entry = app.sessions._sessions[session_id]
+    entry.lock.acquire()  # a request of the session is running
+    same_browser = Client(app)
+    same_browser.cookie = client.cookie
+    answers = []
+    waiting = threading.Thread(target=lambda: answers.append(same_browser.get(client.href(page, "click")).status_int))
+    try:
+        waiting.start()
+        while entry.waiters < 1:  # the one request allowed to wait
+            waiting.join(0.01)
+        with caplog.at_level(logging.WARNING):
+            response = client.get(client.href(page, "click"))  # the next one: refused, not after 30 s
+    finally:
+        entry.lock.release()
+        waiting.join(10)
+    assert response.status_int == 503 and response.headers["Retry-After"] == "1" and "busy" in response.text
+    assert answers == [200]  # the one that waited was served
+    refused = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(refused) == 1 and refused[0].levelno == logging.WARNING
+    assert "1 requests already wait for its lock" in refused[0].getMessage() and refused[0].exc_info is None
+
+
 def test_an_unreachable_sessions_store_answers_503_with_one_log_line(caplog):
     from nagare.errors import StoreUnavailableError
 
