@@ -44,6 +44,14 @@ COMMON_SETTINGS = [
 LeaseT = TypeVar("LeaseT")
 
 
+class SettingConflict(ValueError):
+    """A key of `[sessions]` that cannot work with the publisher's settings (a configuration error)."""
+
+    def __init__(self, key: str, value: object, reason: str) -> None:
+        super().__init__(reason)
+        self.key, self.value = key, value
+
+
 class PageState(NamedTuple):
     """What one state of a session is: the component tree and the actions its page registered."""
 
@@ -170,7 +178,7 @@ class Sessions(Generic[LeaseT]):
 
     def set_request_timeout(self, seconds: float) -> None:
         """The longest a request may run in the publisher (0: no limit): a lock must outlive it.
-        `ValueError` (a configuration error) if a setting of the backend cannot work with it."""
+        `SettingConflict` (a configuration error) if a setting of the backend cannot work with it."""
 
     def _new_session_id(self) -> str:
         """A new session id: 32 hexadecimal digits."""

@@ -76,14 +76,6 @@ SETTINGS = [
 ]
 
 
-class SettingConflict(ValueError):
-    """A key of `[sessions]` that cannot work with the publisher's settings (a configuration error)."""
-
-    def __init__(self, key: str, value: object, reason: str) -> None:
-        super().__init__(reason)
-        self.key, self.value = key, value
-
-
 class StoreError(StoreUnavailableError):
     """The store is unreachable or refused a command: the application answers 503, one log line."""
 
@@ -139,7 +131,7 @@ class KeyValueSessions(base.Sessions[Lease]):
 
     def set_request_timeout(self, seconds: float) -> None:
         if seconds > 0 and self.lock_max_wait_time >= seconds:
-            raise SettingConflict(
+            raise base.SettingConflict(
                 "lock_max_wait_time", self.lock_max_wait_time,
                 f"{self.lock_max_wait_time:g} s is not below the publisher's request_timeout ({seconds:g} s): "
                 "a request waiting for a lock would be killed as stuck",
@@ -147,7 +139,7 @@ class KeyValueSessions(base.Sessions[Lease]):
         if not self.configured_lock_ttl:
             self.lock_ttl = max(LOCK_TTL_MINIMUM, seconds + LOCK_TTL_MARGIN)
         elif seconds > 0 and self.configured_lock_ttl <= seconds:
-            raise SettingConflict(
+            raise base.SettingConflict(
                 "lock_ttl", self.configured_lock_ttl,
                 f"{self.configured_lock_ttl:g} s is not above the publisher's request_timeout ({seconds:g} s): "
                 "the lock of a request still running would expire"

@@ -26,7 +26,7 @@ from nagare.config.reference import load as load_reference
 from nagare.config.settings import Table
 from nagare.config.values import Values
 from nagare.errors import ConfigError, NagareError
-from nagare.sessions.base import Sessions
+from nagare.sessions.base import SettingConflict, Sessions
 from nagare.sessions.serializer import Serializer, load_secret
 from nagare.wsgi.app import WSGIApp, create_WSGIApp
 
@@ -99,8 +99,8 @@ def sessions_manager(app: AppConfig, publisher: PublisherConfig) -> Sessions[Any
     if isinstance(request_timeout, (int, float)):
         try:
             manager.set_request_timeout(float(request_timeout))
-        except ValueError as exc:  # a SettingConflict: the key and its value
-            name, value = getattr(exc, "key", None), getattr(exc, "value", None)
+        except SettingConflict as exc:
+            name, value = exc.key, exc.value
             origin = app.filename if name in app.sessions else publisher.filename
             if isinstance(value, float) and value.is_integer():
                 value = int(value)  # 60, as a user writes it
