@@ -45,7 +45,7 @@ import requests
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
-from bench.fastcgi import WRK_THREADS, Bench, Process, Run, wait_answers, wrk  # noqa: E402
+from bench.fastcgi import LUA_DONE, LUA_THREADS, WRK_THREADS, Bench, Process, Run, wait_answers, wrk  # noqa: E402
 from tests.support.postgresql import PostgreSQL  # noqa: E402
 
 APPS = BENCH / "apps"
@@ -59,14 +59,7 @@ STATE = re.compile(r"_s=(\w+)&(?:amp;)?_c=(\d+)")
 # the session's lock). An answer without the wiki's text, or without a state, is a lost reload.
 LUA = """
 local sessions = {%s}
-local count, all = 0, {}
-function setup(thread)
-  thread:set("id", count)
-  count = count + 1
-  all[#all + 1] = thread
-end
-local ready, cookies = {}, {}
-lost = 0
+""" + LUA_THREADS + """
 function init(args)
   for k = 1, #sessions do
     if (k - 1) %% %d == id then
@@ -91,12 +84,7 @@ function response(status, headers, body)
   end
   ready[#ready + 1] = {s, c}
 end
-function done(summary, latency, requests)
-  local n = 0
-  for _, thread in ipairs(all) do n = n + thread:get("lost") end
-  io.write(string.format("Lost clicks: %%d\\n", n))
-end
-"""
+""" + LUA_DONE
 
 
 @dataclass

@@ -91,10 +91,9 @@ WSGIServer(app, bindAddress=bind, minSpare=workers, maxSpare=workers, maxChildre
 # Each request clicks `++` on the latest state of a session, the one of the previous answer's
 # `++` link, as a browser does: a fixed link (standalone_counter.py) leaves the window of the
 # nb_states most recent states after 20 clicks and is then answered with a 301 to a new page.
-# Each wrk thread owns its share of the sessions and never has two requests of one session in
-# flight (they would measure its lock, polled every lock_poll_time, 0.1s, not the server).
-LUA = """
-local sessions = {%s}
+#: What the wrk scripts of the benches share (%-templates, as the scripts they go in): each thread
+#: gets an id, the sessions it keeps (`ready`, their `cookies`), and counts its lost answers.
+LUA_THREADS = """
 local count, all = 0, {}
 function setup(thread)
   thread:set("id", count)
@@ -103,6 +102,19 @@ function setup(thread)
 end
 local ready, cookies = {}, {}
 lost = 0  -- a global: done() reads it with thread:get
+"""
+LUA_DONE = """
+function done(summary, latency, requests)
+  local n = 0
+  for _, thread in ipairs(all) do n = n + thread:get("lost") end
+  io.write(string.format("Lost clicks: %%d\\n", n))
+end
+"""
+# Each wrk thread owns its share of the sessions and never has two requests of one session in
+# flight (they would measure its lock, polled every lock_poll_time, 0.1s, not the server).
+LUA = """
+local sessions = {%s}
+""" + LUA_THREADS + """
 function init(args)
   for k = 1, #sessions do
     if (k - 1) %% %d == id then
@@ -127,12 +139,7 @@ function response(status, headers, body)
   href = href:gsub("&amp;", "&")
   ready[#ready + 1] = href:sub(1, 1) == "/" and href or "/demo/" .. href
 end
-function done(summary, latency, requests)
-  local n = 0
-  for _, thread in ipairs(all) do n = n + thread:get("lost") end
-  io.write(string.format("Lost clicks: %%d\\n", n))
-end
-"""
+""" + LUA_DONE
 
 TRANSPORTS = ("TCP", "Unix socket", "TCP + keepalive")
 SERVERS = ("nagare", "flup", "uWSGI")
