@@ -98,7 +98,6 @@ class Sessions(shared.KeyValueSessions):
             if (host, port or settings.port) in self.servers:
                 raise ValueError(f"host = {', '.join(settings.host)}: {host}:{port} is listed twice")
             self.servers.append((host, port or settings.port))
-        self.host, self.port = self.servers[0]
         self.dead_retry: float = settings.dead_retry
         self.debug: bool = settings.debug
         #: the rendezvous hashing weights of each server, by its configured name
