@@ -9,6 +9,8 @@ against the real memcached of tests/conftest.py (the `memcached` fixture).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import pytest
 
@@ -101,6 +103,31 @@ def test_debug_logs_every_command(make, caplog):
         load(sessions, session_id, state_id, secure_id)
     commands = [record.getMessage().split()[1] for record in caplog.records if record.getMessage().startswith("memcache ")]
     assert commands == ["add", "gets_many", "set_many", "cas", "add", "gets_many", "cas"]
+
+
+def test_a_request_waiting_for_the_lock_polls_the_lock_not_the_state(make, memcached, caplog):
+    holder = make()
+    session_id, secure_id, state_id = new_session(holder, "page")
+    # another process's manager of the same application
+    waiter = build(memcache.Sessions, holder.name, {"host": memcached.host, "port": memcached.port, "debug": "on", "lock_poll_time": 0.01})
+    load(waiter, session_id, state_id, secure_id)  # its generation known: it reads the state with the lock
+    state_key = waiter._state_key(waiter._generation, session_id, state_id)
+    with caplog.at_level(logging.DEBUG, logger=waiter.log.name):
+        with holder.open(session_id, str(state_id), secure_id):
+            def waiting_request() -> None:
+                try:
+                    load(waiter, session_id, state_id, secure_id)
+                finally:
+                    waiter.close()  # this thread's connection
+
+            waiting = threading.Thread(target=waiting_request)
+            waiting.start()
+            time.sleep(0.2)  # it polls meanwhile
+        waiting.join(10)
+    waiter.close()
+    reads = [r.getMessage() for r in caplog.records if r.getMessage().startswith("memcache gets_many")]
+    assert len(reads) >= 5  # the first try, the polls, the read once the lock is taken
+    assert sum(state_key in read for read in reads) == 2  # the first try and the read: no poll
 
 
 def test_no_command_logged_without_debug(make, caplog):

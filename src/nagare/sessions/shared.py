@@ -260,13 +260,13 @@ class KeyValueSessions(base.Sessions[Lease]):
         expire = self._expire(self.lock_ttl) + 1
         lease.locked_at = time.monotonic()
         if not self._try_lock(lease, key, expire, state_id):
-            self._wait_for_lock(lease, key, expire, state_id)
+            self._wait_for_lock(lease, key, expire)
         try:
             yield lease
         finally:
             self._finish(lease, key)
 
-    def _wait_for_lock(self, lease: Lease, key: str, expire: int, state_id: int | None) -> None:
+    def _wait_for_lock(self, lease: Lease, key: str, expire: int) -> None:
         session_id = lease.session_id
         waiters_key = self._waiters_key(session_id)
         # The count's key lives that long after its first waiter made it: a waiter killed while
@@ -285,7 +285,9 @@ class KeyValueSessions(base.Sessions[Lease]):
                     raise LockError(f"lock of session {session_id} not acquired within {self.lock_max_wait_time}s")
                 time.sleep(min(self.lock_poll_time, remaining))
                 lease.locked_at = time.monotonic()
-                if self._try_lock(lease, key, expire, state_id):
+                # Without the state: a poll reads the lock, not the page 10 times a second (the
+                # request that gets the lock reads it then, one round trip more).
+                if self._try_lock(lease, key, expire, None):
                     return
         finally:
             if self.lock_max_waiters:
