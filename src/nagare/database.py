@@ -175,6 +175,13 @@ def _rollback() -> None:
         current.rollback()
 
 
+def flush() -> None:
+    """Send the request's changes so far (after its actions: the views see the new keys)."""
+    current = _used()
+    if current is not None:
+        current.flush()
+
+
 def commit() -> None:
     """Commit the request's work so far (before its state is stored: the objects get their keys)."""
     current = _used()

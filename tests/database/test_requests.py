@@ -9,7 +9,7 @@ from contextlib import closing
 
 import pytest
 
-from nagare import database
+from nagare import database, presentation
 from nagare.config import application, loader
 from tests.database import models
 from tests.support.pickling import dumps, loads
@@ -120,3 +120,36 @@ def test_with_two_databases_a_text_statement_given_a_mapper_goes_to_the_mapper_s
         assert database.session.execute(sa.text("select count(*) from item"), bind_arguments={"mapper": models.Item}).scalar() == 1
     finally:
         database.reset()
+
+
+class Plain:
+    """A page that never touches the database, in an application that has one."""
+
+    def __init__(self) -> None:
+        self.clicks = 0
+
+    def click(self) -> None:
+        self.clicks += 1
+
+
+@presentation.render_for(Plain)
+def render_plain(self: Plain, h, comp, *args):
+    return h.a(str(self.clicks), id="click").action(self.click)
+
+
+@pytest.mark.parametrize("root, made", [(Plain, False), (models.Root, True)])
+def test_a_request_that_never_uses_the_database_makes_no_session(tmp_path, monkeypatch, root, made):
+    app = make_app(root)
+    settings = loader.check(None, application.DATABASE, {"activated": "on", "uri": f"sqlite:///{tmp_path}/t.db", "metadata": "tests.database.models:metadata"})
+    app.set_databases([settings])
+    models.metadata.create_all(database.engines()[models.metadata])
+    sessions = []
+    factory = database.session.registry.createfunc
+    monkeypatch.setattr(database.session.registry, "createfunc", lambda: sessions.append(factory()) or sessions[-1])
+    try:
+        client = Client(app)
+        page = client.get("")
+        assert client.get(client.href(page, "click" if root is Plain else "add")).status_int == 200
+    finally:
+        database.reset()
+    assert bool(sessions) is made  # no SQLAlchemy session (nor flush, nor commit) for the plain page

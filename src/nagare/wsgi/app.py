@@ -478,7 +478,7 @@ class WSGIApp:
                     return reply
             results = page.callbacks.run(actions, request, response, self.check_permissions)
             if self.database is not None:  # what the actions added gets its keys: the views show them
-                self.database.session.flush()
+                self.database.flush()
         except HTTPException as exc:
             answer = exc.wsgi_response
             if answer.status_int < 400:
