@@ -11,6 +11,7 @@ their own when they need a password.
 from __future__ import annotations
 
 import logging
+import subprocess
 
 import pytest
 import redis as redis_py
@@ -24,6 +25,7 @@ from nagare.wsgi.loader import sessions_manager
 from tests.sessions.conftest import SECRET, build, unique_name
 from tests.sessions.test_backends import Hello, get, load, new_session, next_state, page, wait_until
 from tests.support.redis import Redis
+from tests.support.server import free_port, stop_process, wait_for_port
 
 
 @pytest.fixture
@@ -139,6 +141,41 @@ def test_rediss_urls_use_tls_and_unix_urls_a_socket(tmp_path):
     assert local.address == str(socket)
     with pytest.raises(redis.StoreError, match=rf"^redis at {socket} unavailable: ") as info:
         new_session(local, 1)
+    assert "\n" not in str(info.value)
+
+
+@pytest.fixture
+def tls_redis(tmp_path):
+    """A redis-server speaking TLS only, with a self-signed certificate for 127.0.0.1: (port, its CA file)."""
+    cert, key = tmp_path / "redis.crt", tmp_path / "redis.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    port = free_port()
+    command = [
+        "/usr/bin/redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--tls-cert-file", str(cert),
+        "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no", "--save", "", "--appendonly", "no",
+        "--dir", str(tmp_path), "--logfile", str(tmp_path / "redis.log"),
+    ]
+    server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, server)
+        yield port, cert
+    finally:
+        stop_process(server)
+
+
+def test_sessions_over_tls(tls_redis):
+    port, ca = tls_redis
+    sessions = build(redis.Sessions, unique_name(), {"url": f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={ca}"})
+    session_id, secure_id, state_id = new_session(sessions, "over TLS")
+    assert load(sessions, session_id, next_state(sessions, session_id, state_id, secure_id, "again"), secure_id) == "again"
+    # the same server without TLS: refused in one line (503), not a hang
+    plain = build(redis.Sessions, unique_name(), {"url": f"redis://127.0.0.1:{port}/0"})
+    with pytest.raises(redis.StoreError, match=rf"^redis at 127.0.0.1:{port} unavailable: ") as info:
+        new_session(plain, 1)
     assert "\n" not in str(info.value)
 
 
