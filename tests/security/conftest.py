@@ -71,8 +71,10 @@ def served(app: Callable[..., Any]) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        # close() alone leaves the kept-alive channels in the loop's map: the loop would go on
+        # close() alone leaves the kept-alive channels in the loop's map: the loop would go on.
+        # The channels are closed in the loop's own thread (through its trigger): closed from
+        # here, the loop's select() could meet a closed descriptor (EBADF in its thread).
         server.task_dispatcher.shutdown()
-        wasyncore.close_all(server._map)  # type: ignore[union-attr]
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[union-attr]
         thread.join(5)
         assert not thread.is_alive()
