@@ -1,0 +1,342 @@
+"""A click of the demo counter in process: what it costs, phase by phase, and the bytes each state takes.
+
+    .venv/bin/python bench/click.py [--clicks 300] [--rounds 9] [--store memory|memcached] [--no-database] [--json]
+    .venv/bin/python bench/click.py --profile [--sort tottime]   # a cProfile of the clicks, no timings
+
+The demo is loaded as `nagare-admin serve demo` loads it (`nagare.wsgi.loader.load` on its
+application file: `[database]` on a SQLite file of a temp dir unless `--no-database`), with
+memory sessions (`[sessions] type = standalone`) or, with `--store memcached`, a memcached this
+script starts on a free loopback port. No HTTP server: this thread calls the WSGI application
+with a minimal environ, each click a GET of the `++` link of the previous page (the new state's
+URL), so that every click locks the session, loads its state, runs the callback, renders the
+page and stores a new state.
+
+The clicks run in batches of `--clicks`, `--rounds` times, plain batches and measured batches
+interleaved. `total_us` is the median, over the plain batches, of the wall-clock time of one
+click (the WSGI call and the iteration of its body; building the environ and finding the next
+link are not counted). The measured batches wrap a few functions of the request path (here,
+not in the package) with `time.perf_counter_ns()`:
+
+- `lock+fetch`: `Sessions.open` up to the state's bytes (the lock, `_fetch`): a store's round trip;
+- `unpickle`: `Serializer.loads` (MAC checks, unpickling the state and the shared objects);
+- `callbacks`: `Callbacks.run` (the `++` action);
+- `render`: `WSGIApp.render_page` without what follows (the component tree rendered to elements);
+- `serialise`: the renderer's `page()` (head, the tree to HTML bytes);
+- `pickle+sign`: `Serializer.dumps`;
+- `store`: the backend's `_store`, and the release of its lock;
+- `webob/rest`: the rest of `total_us` (WebOb's request and response, the dispatch, the
+  security context, the database transaction, the answer's iteration).
+
+`state_bytes`: for each tab of the demo, the bytes of the state stored once the tab is shown
+(its MAC included; the session's shared objects are stored apart: `shared_bytes`).
+
+`--json` prints `{"total_us": float, "parts_us": {name: float}, "state_bytes": {tab: int},
+"shared_bytes": {tab: int}}`; without it, a table. To compare two versions of the package,
+run this script with `PYTHONPATH=<other tree>/src`, alternating the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import inspect
+import io
+import json
+import os
+import pstats
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH / "apps"))  # demo_instances: a DemoApp of its own per load
+sys.path.insert(1, str(BENCH.parent))  # tests.support (after the PYTHONPATH's nagare: none under the repo's root)
+
+APPLICATION = """[application]
+path = python demo_instances:{name}
+name = {name}
+debug = off
+"""
+DATABASE = """
+[database]
+activated = on
+uri = sqlite:///{folder}/demo.db
+metadata = nagare.demo.wiki:metadata
+populate = nagare.demo.wiki:populate
+"""
+PARTS = ("lock+fetch", "unpickle", "callbacks", "render", "serialise", "pickle+sign", "store", "webob/rest")
+LINK = re.compile(rb'<a[^>]*\sid="([^"]+)"[^>]*>')
+HREF = re.compile(rb'href="([^"]*)"')
+
+
+class Browser:
+    """A GET per click, on a link of the last page found by its id; the cookie kept."""
+
+    def __init__(self, app: Any, mount: str) -> None:
+        self.app, self.mount, self.cookie, self.status = app, mount, "", ""
+        self.elapsed_ns = 0
+        self.page = self.get("/", "")
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
+        self.status = status
+        for name, value in headers:
+            if name.lower() == "set-cookie":
+                self.cookie = value.split(";", 1)[0]
+
+    def get(self, path: str, query: str) -> bytes:
+        environ = {
+            "REQUEST_METHOD": "GET", "SCRIPT_NAME": self.mount, "PATH_INFO": path, "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "127.0.0.1",
+            "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
+            "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        }
+        if self.cookie:
+            environ["HTTP_COOKIE"] = self.cookie
+        start = time.perf_counter_ns()
+        body = b"".join(self.app(environ, self.start_response))
+        self.elapsed_ns += time.perf_counter_ns() - start
+        return body
+
+    def links(self) -> dict[str, str]:
+        found = {}
+        for tag in LINK.finditer(self.page):
+            href = HREF.search(tag.group(0))
+            if href is not None:
+                found[tag.group(1).decode()] = href.group(1).decode().replace("&amp;", "&")
+        return found
+
+    def click(self, link_id: str = "increase") -> None:
+        href = self.links().get(link_id)
+        if href is None or not self.status.startswith("200"):
+            raise RuntimeError(f"no #{link_id} link in the page ({self.status}): {self.page[:300]!r}")
+        path, _, query = href.partition("?")
+        if not path.startswith("/"):
+            path = f"{self.mount}/{path}"
+        self.page = self.get(path.removeprefix(self.mount) or "/", query)
+
+
+class Phases:
+    """Wraps functions of the request path to add their time to named counters (outermost calls only)."""
+
+    def __init__(self) -> None:
+        self.ns: dict[str, int] = dict.fromkeys(PARTS, 0)
+        self.on = False
+        self._undo: list[Callable[[], None]] = []
+
+    def wrap(self, owner: Any, attribute: str, name: str, minus: tuple[str, ...] = ()) -> None:
+        """`owner.attribute` counted in `name`, less what the `minus` counters gained meanwhile."""
+        own = attribute in vars(owner)
+        original = inspect.getattr_static(owner, attribute)
+        function = original.__func__ if isinstance(original, staticmethod) else getattr(owner, attribute)
+        ns, depth = self.ns, [0]
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if not self.on or depth[0]:
+                return function(*args, **kwargs)
+            depth[0] += 1
+            before = [ns[m] for m in minus]
+            start = time.perf_counter_ns()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent = time.perf_counter_ns() - start
+                depth[0] -= 1
+                ns[name] += spent - sum(ns[m] - b for m, b in zip(minus, before))
+
+        setattr(owner, attribute, staticmethod(timed) if isinstance(original, staticmethod) else timed)
+        self._undo.append(lambda: setattr(owner, attribute, original) if own else delattr(owner, attribute))
+
+    def wrap_context(self, owner: Any, attribute: str, enter: str, leave: str) -> None:
+        """A context manager method: its entering counted in `enter`, its leaving in `leave`."""
+        own = attribute in vars(owner)
+        original = getattr(owner, attribute)
+        ns = self.ns
+
+        @contextlib.contextmanager
+        def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            if not self.on:
+                with original(*args, **kwargs) as value:
+                    yield value
+                return
+            start = time.perf_counter_ns()
+            manager = original(*args, **kwargs)
+            value = manager.__enter__()
+            ns[enter] += time.perf_counter_ns() - start
+            try:
+                yield value
+            except BaseException:
+                start = time.perf_counter_ns()
+                if not manager.__exit__(*sys.exc_info()):
+                    raise
+            else:
+                start = time.perf_counter_ns()
+                manager.__exit__(None, None, None)
+            finally:
+                ns[leave] += time.perf_counter_ns() - start
+
+        setattr(owner, attribute, timed)
+        self._undo.append(lambda: setattr(owner, attribute, original) if own else delattr(owner, attribute))
+
+    def undo(self) -> None:
+        for undo in reversed(self._undo):
+            undo()
+
+
+def load_demo(folder: Path, name: str, sessions: str, database: bool) -> Any:
+    from nagare.config import application, publisher
+    from nagare.wsgi.loader import load
+
+    (folder / f"{name}.cfg").write_text(APPLICATION.format(name=name) + (DATABASE.format(folder=folder) if database else ""))
+    (folder / f"{name}-publisher.cfg").write_text(f"[sessions]\n{sessions}")
+    return load(application.read(str(folder / f"{name}.cfg")), publisher.read(str(folder / f"{name}-publisher.cfg")))
+
+
+def instrument(loaded: Any) -> Phases:
+    """The phases of `loaded`'s requests: its sessions manager's and the package's functions wrapped."""
+    from nagare.callbacks import Callbacks
+    from nagare.sessions.serializer import Serializer
+    from nagare.wsgi.app import WSGIApp
+
+    phases = Phases()
+    manager = loaded.sessions
+    phases.wrap(Serializer, "loads", "unpickle")
+    phases.wrap(Serializer, "dumps", "pickle+sign")
+    phases.wrap(Callbacks, "run", "callbacks")
+    phases.wrap(type(manager), "_store", "store")
+    phases.wrap(type(manager), "_fetch", "lock+fetch")
+    phases.wrap_context(type(manager), "_lock", "lock+fetch", "store")
+    renderer = loaded.app.renderer_factory
+    phases.wrap(renderer, "page", "serialise", minus=("pickle+sign", "store"))
+    phases.wrap(WSGIApp, "render_page", "render", minus=("serialise", "pickle+sign", "store"))
+    return phases
+
+
+def measure(browser: Browser, phases: Phases, clicks: int, rounds: int) -> tuple[list[float], list[dict[str, float]]]:
+    """µs per click of the plain batches, and the parts of the measured ones (interleaved)."""
+    totals: list[float] = []
+    parts: list[dict[str, float]] = []
+    for number in range(2 * rounds):
+        measured = number % 2 == 1
+        phases.on = measured
+        for key in phases.ns:
+            phases.ns[key] = 0
+        browser.elapsed_ns = 0
+        for _ in range(clicks):
+            browser.click()
+        phases.on = False
+        total = browser.elapsed_ns / clicks / 1e3
+        if measured:
+            known = {key: value / clicks / 1e3 for key, value in phases.ns.items() if key != "webob/rest"}
+            known["webob/rest"] = total - sum(known.values())
+            parts.append(known)
+        else:
+            totals.append(total)
+    return totals, parts
+
+
+def state_sizes(loaded: Any) -> tuple[dict[str, int], dict[str, int]]:
+    """The bytes of the state (and of the shared objects) stored once each tab of the demo is shown."""
+    from nagare.demo.app import Demo
+
+    manager = type(loaded.sessions)
+    original, own = manager._store, "_store" in vars(manager)
+    last: dict[str, int] = {}
+
+    def recording(self: Any, lease: Any, state_id: int, secure_id: str, state: bytes, shared: bytes) -> None:
+        last["state"], last["shared"] = len(state), len(shared)
+        original(self, lease, state_id, secure_id, state, shared)
+
+    manager._store = recording  # type: ignore[method-assign]
+    try:
+        browser = Browser(loaded.wsgi, f"/{loaded.name}")
+        states, shared = {}, {}
+        for tab in Demo.TABS:
+            browser.click(f"tab-{tab}")
+            states[tab], shared[tab] = last["state"], last["shared"]
+    finally:
+        if own:
+            manager._store = original  # type: ignore[method-assign]
+        else:
+            del manager._store
+    return states, shared
+
+
+def profile(browser: Browser, clicks: int, sort: str) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(clicks):
+        browser.click()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats(sort).print_stats(45)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--clicks", type=int, default=300, help="clicks per batch")
+    parser.add_argument("--rounds", type=int, default=9, help="plain batches (and as many measured ones)")
+    parser.add_argument("--store", choices=("memory", "memcached"), default="memory")
+    parser.add_argument("--no-database", action="store_true", help="without the demo's [database]")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="a cProfile of --clicks clicks instead of the timings")
+    parser.add_argument("--sort", default="tottime", help="the profile's order (pstats' keys)")
+    args = parser.parse_args()
+
+    import nagare
+
+    with tempfile.TemporaryDirectory(prefix="nagare-click-") as tmp:
+        folder = Path(tmp)
+        memcached = None
+        if args.store == "memcached":
+            from tests.support.memcached import Memcached
+
+            memcached = Memcached(folder)
+            sessions = f"type = memcache\nhost = 127.0.0.1:{memcached.port}\n"
+        else:
+            sessions = "type = standalone\n"
+        try:
+            loaded = load_demo(folder, "clicks", sessions, not args.no_database)
+            browser = Browser(loaded.wsgi, f"/{loaded.name}")
+            for _ in range(getattr(loaded.sessions, "nb_states", 20) + 50):  # warm: imports, caches, the window full
+                browser.click()
+            if args.profile:
+                profile(browser, args.clicks, args.sort)
+                return
+            phases = instrument(loaded)
+            try:
+                totals, parts = measure(browser, phases, args.clicks, args.rounds)
+            finally:
+                phases.undo()
+            states, shared = state_sizes(loaded)
+        finally:
+            if memcached is not None:
+                memcached.stop()
+
+    result = {
+        "total_us": round(statistics.median(totals), 1),
+        "parts_us": {key: round(statistics.median(p[key] for p in parts), 1) for key in PARTS},
+        "state_bytes": states,
+        "shared_bytes": shared,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"nagare from {os.path.dirname(nagare.__file__)}, {args.store} sessions, "
+          f"{'no ' if args.no_database else ''}[database], {args.rounds} × {args.clicks} clicks")
+    print(f"\nper click: {result['total_us']:.0f} µs (median; batches {', '.join(f'{t:.0f}' for t in totals)})\n")
+    print("| part | µs / click |\n|---|---|")
+    for key, value in result["parts_us"].items():
+        print(f"| {key} | {value:.0f} |")
+    print("\n| tab | state bytes | shared bytes |\n|---|---|---|")
+    for tab in states:
+        print(f"| {tab} | {states[tab]:,} | {shared[tab]:,} |")
+
+
+if __name__ == "__main__":
+    main()
