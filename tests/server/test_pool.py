@@ -503,3 +503,30 @@ def test_an_idle_kept_alive_connection_does_not_wait_behind_its_busy_worker(serv
         finally:
             kept.close()
             slow.close()
+
+
+def test_an_idle_kept_alive_connection_never_waits_behind_a_busy_worker_even_when_none_was_idle(server) -> None:
+    # As above, but B is still busy when A starts the slow request: nobody could take `kept`
+    # then. A parks it with the master, which queues it for whichever worker is idle first once
+    # its request comes: B, as soon as B is done, while A is still busy. (Handed over only to a
+    # worker idle at that moment, `kept` stayed with A and waited for the slow request.)
+    s = server(publisher={"minSpare": 1, "maxSpare": 2, "maxChildren": 2})
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(s.request, "/pool/sleep", query="s=3", timeout=30)
+        s.wait_until(lambda: s.workers("Running"), what="a busy worker")
+        (b,) = s.workers("Running")
+        kept, slow = s.client(keep_conn=True, timeout=30), s.client(keep_conn=True, timeout=30)
+        try:
+            a = {int(c.request("/pool/").text.split()[0]) for c in (kept, slow)}
+            assert a != {b} and len(a) == 1, "both kept by the idle worker"
+            pending = pool.submit(slow.request, "/pool/sleep", query="s=6")
+            s.wait_until(lambda: sorted(s.workers("Running")) == sorted([*a, b]), what="both workers busy")
+            assert not first.done(), "B was idle when A took the slow request: the test proves nothing"
+            assert first.result().status == 200  # B is idle again, A is still busy
+            answer = kept.request("/pool/")
+            assert not pending.done(), "the slow request was over: the test proves nothing"
+            assert int(answer.text.split()[0]) == b
+            assert pending.result().status == 200
+        finally:
+            kept.close()
+            slow.close()

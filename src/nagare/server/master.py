@@ -34,6 +34,7 @@ from types import FrameType
 from nagare.server import handover
 from nagare.server import status as status_report
 from nagare.server.endpoint import StatusEndpoint
+from nagare.server.parking import Parking
 from nagare.server.policy import Actions, Exit, Policy, PoolSettings, Previous, State, WorkerView
 from nagare.server.processes import OSProcesses, Processes
 from nagare.server.scoreboard import Scoreboard, Slot
@@ -86,6 +87,7 @@ class Master:
     ) -> None:
         self.listener = listener
         self.handoff = handoff
+        self.parking = Parking(handoff[0])  # the idle kept-alive connections of busy workers
         self.run_worker = run_worker  # in the forked child: serves, returns the exit status
         self.policy = Policy(pool)
         self.pool = pool
@@ -152,11 +154,27 @@ class Master:
 
     def wait(self, wake_r: int, timeout: float) -> set[int]:
         """The file descriptors that became readable within `timeout`: the signals' wake-up pipe
-        (emptied here), the status sockets."""
-        try:
-            ready, _, _ = select.select([wake_r, *self.endpoint.fds()], [], [], timeout)
-        except InterruptedError:
-            return set()
+        (emptied here), the status sockets.
+
+        The parked connections are looked after meanwhile, without returning: under load they
+        wake the master at every request, the pool needs a look only every tick.
+        """
+        parking = self.parking
+        deadline = time.monotonic() + timeout
+        while True:
+            if parking.pending:  # a hand-off socket full last time: try again soon
+                parking.handle()
+            try:
+                ready, _, _ = select.select([wake_r, parking.fileno(), *self.endpoint.fds()], [], [], timeout)
+            except InterruptedError:
+                return set()
+            if parking.fileno() in ready:
+                parking.handle()
+                ready.remove(parking.fileno())
+                timeout = deadline - time.monotonic()
+                if not ready and timeout > 0:
+                    continue
+            break
         if wake_r in ready:
             drain(wake_r)
         return set(ready)
@@ -310,6 +328,7 @@ class Master:
         signal.set_wakeup_fd(-1)
         for fd in self._wake_fds or ():
             os.close(fd)
+        self.parking.close()  # the worker's copies: the connections are the master's to give
         self.endpoint.close_clients()
         if self.status_listener is not None:
             self.status_listener.close()
@@ -358,6 +377,7 @@ class Master:
 
     def reexec(self) -> None:
         """Become the new master image: same pid, same listening socket, same workers (for now)."""
+        self.parking.release()  # queued for the workers: the new image starts with none parked
         handover.give(handover.Handover(self.listener, self.handoff, self.status_listener, (*self.workers, *self.previous)))
         self.endpoint.close_clients()
         signal.set_wakeup_fd(-1)
@@ -377,6 +397,7 @@ class Master:
         return status_report.report(self.totals, slots, queue, time.monotonic(), time.time())
 
     def close(self) -> None:
+        self.parking.close()
         self.endpoint.close_clients()
         self.scoreboard.close()
         if self._wake_fds is not None:

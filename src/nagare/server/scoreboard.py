@@ -82,11 +82,6 @@ class Scoreboard:
         self._seq[index * SLOT_SIZE // 8] = 0
         _BODY.pack_into(self._map, index * SLOT_SIZE + 8, State.FREE, 0, 0, 0, 0, 0.0, 0.0, 0, 0.0, b"", 0, b"")
 
-    def idle_count(self) -> int:
-        """Workers waiting for a request: one byte read per slot (no seqlock: a byte is whole)."""
-        map_, idle = self._map, State.IDLE
-        return sum(1 for offset in range(8, self.size * SLOT_SIZE, SLOT_SIZE) if map_[offset] == idle)
-
     def read(self, index: int, patience: float = PATIENCE) -> Slot | None:
         """A whole copy of slot `index`; None if a write was under way at every try for `patience`
         seconds (its writer was preempted, or killed, in the middle of it: no news of it)."""

@@ -1,14 +1,14 @@
 """A worker: a forked process that accepts connections and serves their requests one at a time.
 
-A worker waits in one `epoll` on three things: the listening socket, the hand-off socket (idle
-kept-alive connections other workers let go of) and the idle connections it holds. A connection
-it accepts is served at once (its request is usually there already: TCP_DEFER_ACCEPT) and held
-only if the web server keeps it open. When a request comes while the worker holds other idle
-connections and another worker is idle, it first hands them to the hand-off socket: an idle
-kept-alive connection (nginx's `fastcgi_keep_conn on`) never waits behind a busy worker while
-others are idle — the defect that makes a pre-fork pool starve with upstream keepalive. A worker
-that stops (recycled, retired, reloaded) hands its connections off too, so the front server's
-kept-alive connections survive it.
+A worker waits in one `epoll` on three things: the listening socket, the hand-off socket (kept-alive
+connections with a request waiting, queued by the master) and the idle connection it holds. A
+connection it accepts is served at once (its request is usually there already: TCP_DEFER_ACCEPT)
+and held only if the web server keeps it open. Before it serves a request, a worker parks the
+other idle connections it holds with the master (`nagare.server.parking`), which queues them
+for the next idle worker once their next request comes: an idle kept-alive connection (nginx's
+`fastcgi_keep_conn on`) never waits behind a busy worker — the defect that gives a pre-fork pool
+a latency tail behind upstream keepalive. A worker that stops (recycled, retired, reloaded) parks
+its connections too, so the front server's kept-alive connections survive it.
 
 The listening and hand-off sockets are registered with EPOLLEXCLUSIVE: the kernel wakes one
 waiting worker per event, not the whole pool (and a busy worker, not waiting, is not woken).
@@ -16,7 +16,6 @@ waiting worker per event, not the whole pool (and a busy worker, not waiting, is
 
 from __future__ import annotations
 
-import array
 import atexit
 import ctypes
 import faulthandler
@@ -32,6 +31,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, Generic, Protocol, TypeVar
 
+from nagare.server.parking import receive_fds, send_fds
 from nagare.server.policy import State
 from nagare.server.scoreboard import SlotWriter
 
@@ -109,7 +109,6 @@ class Worker(Generic[Conn]):
         handoff: tuple[socket.socket, socket.socket],
         slot: SlotWriter,
         handler: Handler[Conn],
-        idle_workers: Callable[[], int] = lambda: 1,
         *,
         master: int | None = None,
         max_requests: int = 0,
@@ -121,7 +120,6 @@ class Worker(Generic[Conn]):
         self.handoff_send, self.handoff_receive = handoff
         self.slot = slot
         self.handler = handler
-        self.idle_workers = idle_workers  # how many workers wait for requests (this one included)
         self.master = os.getppid() if master is None else master
         # jitter: workers started together are not all recycled at the same moment
         self.max_requests = max_requests + random.randint(0, max_requests // 10) if max_requests else 0
@@ -213,7 +211,7 @@ class Worker(Generic[Conn]):
         epoll.unregister(listen_fd)
         # closed now: after a killed master, the next one (supervisor's autorestart) can bind
         self.listener.close()
-        self._hand_off(keep=None)
+        self._park(keep=None)
         return 0
 
     def _accept(self) -> None:
@@ -250,8 +248,8 @@ class Worker(Generic[Conn]):
         self.handler.socket(conn).close()
 
     def _serve(self, fd: int, fresh: bool = False) -> None:
-        if len(self.conns) > 1 and self.idle_workers() > 1:
-            self._hand_off(keep=fd)
+        if len(self.conns) > 1:
+            self._park(keep=fd)
         conn = self.conns[fd]
         keep = False
         try:
@@ -263,33 +261,29 @@ class Worker(Generic[Conn]):
                 assert self.epoll is not None
                 self.epoll.register(fd, select.EPOLLIN | select.EPOLLRDHUP)
 
-    def _hand_off(self, keep: int | None) -> None:
-        """Give the connections held (but `keep`) to whichever worker is idle next."""
-        for fd in [fd for fd in self.conns if fd != keep]:
-            conn = self.conns[fd]
-            if self.handler.clean(conn):
-                try:
-                    self.handoff_send.sendmsg([b"c"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
-                except OSError as exc:  # the hand-off queue is full: closing is what the peer copes with
-                    log.warning("connection closed instead of handed off: %s", exc)
-            self._drop(fd)
+    def _park(self, keep: int | None) -> None:
+        """Park the idle connections held (but `keep`) with the master (see nagare.server.parking).
+
+        Those the master cannot take now a serving worker keeps (they wait for it, as without
+        parking); a stopping one closes them, which the web server copes with.
+        """
+        fds = [fd for fd in self.conns if fd != keep]
+        clean = [fd for fd in fds if self.handler.clean(self.conns[fd])]
+        sent = send_fds(self.handoff_receive, clean)
+        kept = set(clean[sent:]) if keep is not None else set()
+        for fd in fds:
+            if fd not in kept:
+                self._drop(fd)
 
     def _take_over(self) -> None:
-        try:
-            _, ancillary, _, _ = self.handoff_receive.recvmsg(1, socket.CMSG_SPACE(4))
-        except (BlockingIOError, InterruptedError):
-            return
-        for level, kind, data in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds = array.array("i")
-                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
-                for fd in fds:
-                    sock = socket.socket(fileno=fd)
-                    conn = self.handler.new(sock, None)
-                    if conn is None:
-                        sock.close()
-                    else:
-                        self._hold(sock, conn)
+        fds = receive_fds(self.handoff_receive, 1)
+        for fd in fds or ():
+            sock = socket.socket(fileno=fd)
+            conn = self.handler.new(sock, None)
+            if conn is None:
+                sock.close()
+            else:
+                self._hold(sock, conn)
 
 
 def _stop_with_parent() -> None:

@@ -141,8 +141,7 @@ class Publisher(base.Publisher):
             handler = Handler(app, s.read_timeout, allowed)
             worker = Worker(
                 listener, handoff, scoreboard.writer(index, os.getpid(), time.monotonic()), handler,
-                scoreboard.idle_count, master=master, max_requests=s.maxRequests, max_memory=s.max_memory << 20,
-                slow_after=s.slow_request_time,
+                master=master, max_requests=s.maxRequests, max_memory=s.max_memory << 20, slow_after=s.slow_request_time,
             )
             return worker.run()
 
