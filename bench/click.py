@@ -50,6 +50,7 @@ import os
 import pstats
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -223,28 +224,36 @@ def instrument(loaded: Any) -> Phases:
     return phases
 
 
-def measure(browser: Browser, phases: Phases, clicks: int, rounds: int) -> tuple[list[float], list[float], list[dict[str, float]]]:
-    """CPU and wall µs per click of the plain batches, and each part's share of the measured ones (interleaved)."""
-    cpu: list[float] = []
-    wall: list[float] = []
-    shares: list[dict[str, float]] = []
-    for number in range(2 * rounds):
-        measured = number % 2 == 1
-        phases.on = measured
-        for key in phases.ns:
-            phases.ns[key] = 0
-        browser.elapsed_ns = browser.cpu_ns = 0
-        for _ in range(clicks):
-            browser.click()
-        phases.on = False
-        if measured:
-            known = {key: value / browser.elapsed_ns for key, value in phases.ns.items() if key != "webob/rest"}
-            known["webob/rest"] = 1 - sum(known.values())
-            shares.append(known)
-        else:
-            cpu.append(browser.cpu_ns / clicks / 1e3)
-            wall.append(browser.elapsed_ns / clicks / 1e3)
-    return cpu, wall, shares
+def batch(browser: Browser, phases: Phases, clicks: int, measured: bool) -> dict[str, Any]:
+    """One batch of clicks: its CPU and elapsed ns, and with `measured` the ns of each part."""
+    phases.on = measured
+    for key in phases.ns:
+        phases.ns[key] = 0
+    browser.elapsed_ns = browser.cpu_ns = 0
+    for _ in range(clicks):
+        browser.click()
+    phases.on = False
+    return {"cpu": browser.cpu_ns, "wall": browser.elapsed_ns, "parts": dict(phases.ns) if measured else None}
+
+
+def summary(batches: list[dict[str, Any]], clicks: int, states: dict[str, int], shared: dict[str, int]) -> dict[str, Any]:
+    """The medians of the batches of one tree: the plain ones give the totals, the measured ones the parts' shares."""
+    plain = [b for b in batches if b["parts"] is None]
+    measured = [b for b in batches if b["parts"] is not None]
+    total = statistics.median(b["cpu"] for b in plain) / clicks / 1e3
+    shares = []
+    for b in measured:
+        share = {key: value / b["wall"] for key, value in b["parts"].items() if key != "webob/rest"}
+        share["webob/rest"] = 1 - sum(share.values())
+        shares.append(share)
+    return {
+        "total_us": round(total, 1),
+        "wall_us": round(statistics.median(b["wall"] for b in plain) / clicks / 1e3, 1),
+        "parts_us": {key: round(statistics.median(share[key] for share in shares) * total, 1) for key in PARTS},
+        "state_bytes": states,
+        "shared_bytes": shared,
+        "batches_us": [round(b["cpu"] / clicks / 1e3, 1) for b in plain],
+    }
 
 
 def state_sizes(loaded: Any) -> tuple[dict[str, int], dict[str, int]]:
@@ -284,6 +293,96 @@ def profile(browser: Browser, clicks: int, sort: str) -> None:
     stats.sort_stats(sort).print_stats(45)
 
 
+class Demo:
+    """The demo loaded, warmed and instrumented in this process."""
+
+    def __init__(self, folder: Path, sessions: str, database: bool) -> None:
+        self.loaded = load_demo(folder, "clicks", sessions, database)
+        self.browser = Browser(self.loaded.wsgi, f"/{self.loaded.name}")
+        for _ in range(getattr(self.loaded.sessions, "nb_states", 20) + 50):  # warm: imports, caches, the window full
+            self.browser.click()
+        self.phases: Phases | None = None
+
+    def batch(self, clicks: int, measured: bool) -> dict[str, Any]:
+        if self.phases is None:
+            self.phases = instrument(self.loaded)
+        return batch(self.browser, self.phases, clicks, measured)
+
+    def sizes(self) -> tuple[dict[str, int], dict[str, int]]:
+        if self.phases is not None:
+            self.phases.undo()
+            self.phases = None
+        return state_sizes(self.loaded)
+
+
+class Worker:
+    """This script in another process (`--worker`), maybe on another tree of the package (`PYTHONPATH`)."""
+
+    def __init__(self, args: argparse.Namespace, sessions: str, pythonpath: str | None) -> None:
+        env = dict(os.environ)
+        if pythonpath is not None:
+            env["PYTHONPATH"] = pythonpath
+        command = [sys.executable, __file__, "--worker", sessions]
+        if args.no_database:
+            command.append("--no-database")
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.source = self.ask({"do": "source"})
+
+    def ask(self, command: dict[str, Any]) -> Any:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the worker ({self.process.args}) ended: exit status {self.process.wait()}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def serve(sessions: str, database: bool) -> None:
+    """`--worker`: one JSON command a line on stdin, one JSON answer a line on stdout."""
+    import nagare
+
+    out = sys.stdout
+    sys.stdout = sys.stderr  # whatever the application prints stays off the answers
+    with tempfile.TemporaryDirectory(prefix="nagare-click-") as tmp:
+        demo = Demo(Path(tmp), sessions, database)
+        for line in sys.stdin:
+            command = json.loads(line)
+            if command["do"] == "source":
+                answer: Any = os.path.dirname(nagare.__file__)
+            elif command["do"] == "batch":
+                answer = demo.batch(command["clicks"], command["measured"])
+            else:
+                answer = demo.sizes()
+            out.write(json.dumps(answer) + "\n")
+            out.flush()
+
+
+def table(result: dict[str, Any], other: dict[str, Any] | None = None) -> str:
+    lines = ["| part | µs / click |" + (" before | after − before |" if other else ""), "|---|---|" + ("---|---|" if other else "")]
+    rows = [*((key, "parts_us", key) for key in PARTS), ("total (CPU)", "total_us", None), ("elapsed", "wall_us", None)]
+    for label, field, key in rows:
+        mine = result[field] if key is None else result[field][key]
+        line = f"| {label} | {mine:.0f} |"
+        if other:
+            theirs = other[field] if key is None else other[field][key]
+            line += f" {theirs:.0f} | {mine - theirs:+.0f} |"
+        lines.append(line)
+    lines += ["", "| tab | state bytes | shared bytes |" + (" state bytes before |" if other else ""),
+              "|---|---|---|" + ("---|" if other else "")]
+    for tab, size in result["state_bytes"].items():
+        line = f"| {tab} | {size:,} | {result['shared_bytes'][tab]:,} |"
+        if other:
+            line += f" {other['state_bytes'].get(tab, 0):,} |"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--clicks", type=int, default=300, help="clicks per batch")
@@ -291,9 +390,14 @@ def main() -> None:
     parser.add_argument("--store", choices=("memory", "memcached"), default="memory")
     parser.add_argument("--no-database", action="store_true", help="without the demo's [database]")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--against", metavar="SRC", help="also the package of SRC (another tree's src/), the batches alternated")
     parser.add_argument("--profile", action="store_true", help="a cProfile of --clicks clicks instead of the timings")
     parser.add_argument("--sort", default="tottime", help="the profile's order (pstats' keys)")
+    parser.add_argument("--worker", metavar="SESSIONS", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker is not None:
+        serve(args.worker, not args.no_database)
+        return
 
     import nagare
 
@@ -308,44 +412,42 @@ def main() -> None:
         else:
             sessions = "type = standalone\n"
         try:
-            loaded = load_demo(folder, "clicks", sessions, not args.no_database)
-            browser = Browser(loaded.wsgi, f"/{loaded.name}")
-            for _ in range(getattr(loaded.sessions, "nb_states", 20) + 50):  # warm: imports, caches, the window full
-                browser.click()
             if args.profile:
-                profile(browser, args.clicks, args.sort)
+                profile(Demo(folder, sessions, not args.no_database).browser, args.clicks, args.sort)
                 return
-            phases = instrument(loaded)
-            try:
-                cpu, wall, shares = measure(browser, phases, args.clicks, args.rounds)
-            finally:
-                phases.undo()
-            states, shared = state_sizes(loaded)
+            if args.against:
+                workers = [Worker(args, sessions, None), Worker(args, sessions, args.against)]
+                batches: list[list[dict[str, Any]]] = [[], []]
+                for number in range(args.rounds):
+                    for index in ((0, 1) if number % 2 == 0 else (1, 0)):
+                        for measured in (False, True):
+                            answer = workers[index].ask({"do": "batch", "clicks": args.clicks, "measured": measured})
+                            batches[index].append(answer)
+                results = [summary(b, args.clicks, *w.ask({"do": "sizes"})) for b, w in zip(batches, workers)]
+                for worker, result in zip(workers, results):
+                    result["source"] = worker.source
+                    worker.close()
+            else:
+                demo = Demo(folder, sessions, not args.no_database)
+                batches_ = []
+                for _ in range(args.rounds):
+                    for measured in (False, True):
+                        batches_.append(demo.batch(args.clicks, measured))
+                results = [summary(batches_, args.clicks, *demo.sizes())]
+                results[0]["source"] = os.path.dirname(nagare.__file__)
         finally:
             if memcached is not None:
                 memcached.stop()
 
-    total = statistics.median(cpu)
-    result = {
-        "total_us": round(total, 1),
-        "wall_us": round(statistics.median(wall), 1),
-        "parts_us": {key: round(statistics.median(share[key] for share in shares) * total, 1) for key in PARTS},
-        "state_bytes": states,
-        "shared_bytes": shared,
-    }
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(results[0] if len(results) == 1 else {"this": results[0], "against": results[1]}))
         return
-    print(f"nagare from {os.path.dirname(nagare.__file__)}, {args.store} sessions, "
-          f"{'no ' if args.no_database else ''}[database], {args.rounds} × {args.clicks} clicks")
-    print(f"\nper click: {result['total_us']:.0f} µs of CPU (median; batches {', '.join(f'{t:.0f}' for t in cpu)}), "
-          f"{result['wall_us']:.0f} µs wall\n")
-    print("| part | µs / click |\n|---|---|")
-    for key, value in result["parts_us"].items():
-        print(f"| {key} | {value:.0f} |")
-    print("\n| tab | state bytes | shared bytes |\n|---|---|---|")
-    for tab in states:
-        print(f"| {tab} | {states[tab]:,} | {shared[tab]:,} |")
+    print(f"{args.store} sessions, {'no ' if args.no_database else ''}[database], {args.rounds} × {args.clicks} clicks")
+    for result in results:
+        print(f"{result['source']}: {result['total_us']:.0f} µs of CPU a click (median; batches "
+              f"{', '.join(f'{t:.0f}' for t in result['batches_us'])}), {result['wall_us']:.0f} µs elapsed")
+    print()
+    print(table(results[0], results[1] if len(results) > 1 else None))
 
 
 if __name__ == "__main__":
