@@ -1245,6 +1245,10 @@ class Renderer(xml.Renderer):
             elements.append(script)
         return elements
 
+    def _release(self) -> None:
+        super()._release()
+        self._head._release()
+
     def _prepare_head(self, head: xml._Element) -> None:
         """Last touches to the `<head>` of a page (a charset declaration in HTML5)."""
 

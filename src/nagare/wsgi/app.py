@@ -315,7 +315,12 @@ class WSGIApp:
             if inside:  # `on_exception` let it go on (debug mode): to the debugger
                 raise
             answer = _or(self.on_exception(request, response), response)
-        return answer(environ, start_response)
+        try:
+            return answer(environ, start_response)
+        finally:
+            # WebOb keeps the parsed query in the environ, and it refers to the environ: a cycle
+            # that would leave the request to the cyclic garbage collector. Parsed again if needed.
+            environ.pop("webob._parsed_query_vars", None)
 
     def _answer(self, request: Request, response: Response) -> Response | HTTPException:
         try:
@@ -551,6 +556,7 @@ class WSGIApp:
         if session.state_id is not None and session.manager.states_history and session.state_id + 1 != session.next_state_id:
             output = self.on_back(request, response, h, output)
         body = h.page(output, self.always_html)
+        _release(h)
         session.store(page, session.next_state_id)
         if response.headers.get("Content-Type") == content_type:  # else a view set its own (`h.response`)
             response.headers["Content-Type"] = h.content_type
@@ -586,6 +592,7 @@ class WSGIApp:
                 elif component is not None:
                     output = component.render(renderer, rendering.render)
                     updates.append({"id": rendering.dom_id, "mode": "outer", "html": h.fragment(output)})
+        _release(h)
         session.store(page, state_id)  # the page shown keeps its state id: its links stay valid
         return json_response({"updates": updates, "head": h.head_assets(), "reload": reload}, response)
 
@@ -603,6 +610,14 @@ def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _release(h: Any) -> None:
+    """The rendering is serialised: its tags and renderers are freed now (`xml.Renderer._release`),
+    not by the cyclic garbage collector; a renderer of another kind is left as it is."""
+    release = getattr(h, "_release", None)
+    if release is not None:
+        release()
 
 
 def _or(reply: Response | None, response: Response) -> Response:
