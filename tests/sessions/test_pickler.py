@@ -81,6 +81,53 @@ def test_a_closure_is_pickled_without_its_code(samples):
     assert g.__qualname__ == f.__qualname__ and g.__module__ == samples.__name__
 
 
+def test_a_closure_with_nothing_to_set_is_made_in_one_call(samples):
+    # No defaults, no attributes: no state to set once made (the lambdas of the views).
+    f = samples.View(4).action()
+    data = dumps(f)
+    assert b"_set_function_state" not in data and b"_make_function" in data
+    assert loads(data)() == ("method", 4)
+    with_defaults = dumps(samples.make_lambda(1))
+    assert b"_set_function_state" in with_defaults and loads(with_defaults)() == (1, 2, 3, 10, 20)
+
+
+def test_the_functions_of_states_stored_with_their_state_still_load(samples):
+    # What the pickler wrote before (a state set after `_make_function` even when empty) loads.
+    from nagare.sessions import pickler
+
+    f = samples.View(4).action()
+    reference = pickler._locate(f)
+    data = dumps(_Old(reference, f.__closure__))
+    assert b"_set_function_state" in data and loads(data)() == ("method", 4)
+
+
+class _Old:
+    """Reduces to the former form of a function by reference: `_make_function`, then its state set."""
+
+    def __init__(self, reference, closure):
+        self.reference, self.closure = reference, closure
+
+    def __reduce__(self):
+        from nagare.sessions import pickler
+
+        return pickler._make_function, (*self.reference, self.closure), (None, None, None), None, None, pickler._set_function_state
+
+
+def test_globals_of_modules_not_imported_and_dotted_names_are_found(samples):
+    import colorsys
+
+    data = dumps((colorsys.rgb_to_hsv, samples.View.static, samples.View))
+    sys.modules.pop("colorsys")
+    try:
+        function, static, view = loads(data)
+        assert function(1, 0, 0) == (0.0, 1.0, 1) and "colorsys" in sys.modules
+        assert static is samples.View.static and view is samples.View
+    finally:
+        sys.modules["colorsys"] = colorsys
+    with pytest.raises(AttributeError):
+        loads(pickle.dumps(samples.View).replace(b"View", b"Viex"))
+
+
 def test_cells_shared_by_two_closures_stay_shared(samples):
     increase, current = loads(dumps(samples.make_counter(5)))
     assert increase() == 6 and current() == 6  # nonlocal rebinding seen by the other function

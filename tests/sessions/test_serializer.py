@@ -1,6 +1,7 @@
 """Pickling states with cloudpickle, sharing stateless objects, and refusing altered blobs."""
 
 import os
+import pickle
 import stat
 import sys
 import threading
@@ -223,6 +224,18 @@ def test_every_flipped_byte_of_the_shared_blob_is_refused_before_unpickling():
         with pytest.raises(StateError):
             s.loads(SID, state_blob, flip(shared_blob, position))
     assert UNPICKLED == []
+
+
+def test_a_session_that_shares_nothing_stores_the_pickle_of_an_empty_mapping():
+    s = fresh()
+    state_blob, shared_blob = s.dumps(SID, {"n": 1}, {})
+    assert shared_blob[MAC_SIZE:] == pickle.dumps({}, protocol=5)
+    assert s.loads(SID, state_blob, shared_blob) == ({"n": 1}, {})
+    for position in range(len(shared_blob)):  # its MAC is checked all the same
+        with pytest.raises(StateError):
+            s.loads(SID, state_blob, flip(shared_blob, position))
+    with pytest.raises(StateError):
+        s.loads(OTHER_SID, state_blob, s.dumps(OTHER_SID, {}, {})[1])
 
 
 def test_blobs_moved_to_another_session_are_refused():

@@ -49,8 +49,29 @@ _references: dict[int, tuple[CodeType, tuple[Any, ...] | None]] = {}
 _codes: dict[tuple[Any, ...], tuple[Any, CodeType]] = {}
 # id(class) -> (class, importable by its name?)
 _classes: dict[int, tuple[type, bool]] = {}
-# type -> whether its instances are SQLAlchemy entities (pickled as class and primary key)
-_entities: dict[type, bool] = {}
+# type -> what its objects are to `Pickler.reducer_override` (one of the roles below)
+_roles: dict[type, object] = {}
+_INSTANCE = "instance"  # any other object: stateless (shared), or pickled by the C pickler
+_CLASS = "class"  # a class: by name when importable, by value otherwise
+_CELL = "cell"  # a closure cell: made empty, filled after (a cell may be in a cycle)
+_ENTITY = "entity"  # an object of a class mapped by SQLAlchemy: its class and primary key
+
+
+def _role_of(kind: type) -> object:
+    if issubclass(kind, type):
+        return _CLASS
+    if kind is CellType:
+        return _CELL
+    if hasattr(kind, "_sa_class_manager"):  # SQLAlchemy instruments the classes it maps
+        return _ENTITY
+    return _INSTANCE
+
+
+_modules = sys.modules
+_MISSING = object()
+# (copyreg's dispatch table as it was, merged with cloudpickle's): the picklers' dispatch table,
+# read-only once made (the C pickler only looks types up in it)
+_dispatch: tuple[dict[Any, Any], dict[Any, Any]] = ({None: None}, {})
 
 
 def _importable(cls: type) -> bool:
@@ -192,9 +213,15 @@ class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # untyped base class
 
     def __init__(self, file: io.BytesIO, shared: dict[int, tuple[str, Any]] | None = None) -> None:
         # A plain dict, not cloudpickle's ChainMap: the C pickler looks the type of every object
-        # up in it, and a ChainMap answers in Python. Merged per pickler, so that reducers
-        # registered with copyreg later are seen.
-        self.dispatch_table = {**copyreg.dispatch_table, **cloudpickle.Pickler._dispatch_table}
+        # up in it, and a ChainMap answers in Python. Merged again when copyreg's changed, so
+        # that reducers registered with copyreg later are seen.
+        global _dispatch
+        registered, merged = _dispatch
+        if registered != copyreg.dispatch_table:
+            registered = dict(copyreg.dispatch_table)
+            merged = {**registered, **cloudpickle.Pickler._dispatch_table}
+            _dispatch = registered, merged
+        self.dispatch_table = merged
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.shared = shared
 
@@ -210,22 +237,19 @@ class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # untyped base class
                 return super().reducer_override(obj)
             if len(reference) == 1:
                 return NotImplemented  # a module-level function: the standard pickling by name
-            attributes = (obj.__defaults__, obj.__kwdefaults__, obj.__dict__ or None)
-            return _make_function, (*reference, obj.__closure__), attributes, None, None, _set_function_state
-        entity = _entities.get(kind)
-        if entity is None:  # SQLAlchemy instruments the classes it maps
-            entity = _entities[kind] = hasattr(kind, "_sa_class_manager") and not isinstance(obj, type)
-        if entity:
-            from nagare.database import reduce_entity  # SQLAlchemy is there: it mapped the class
-
-            return reduce_entity(obj)
-        if kind is CellType:
-            try:
-                contents: tuple[bool, Any] = (True, obj.cell_contents)
-            except ValueError:
-                contents = (False, None)
-            return _empty_cell, (), contents, None, None, _fill_cell
-        if self.shared is not None and not isinstance(obj, type):
+            defaults, kwdefaults, attributes = obj.__defaults__, obj.__kwdefaults__, obj.__dict__
+            if defaults is None and kwdefaults is None and not attributes:
+                # The usual lambda of a view: nothing to set once made (a state to set costs
+                # 7 bytes and a call when loaded, a dozen times a page).
+                return _make_function, (*reference, obj.__closure__)
+            state = (defaults, kwdefaults, attributes or None)
+            return _make_function, (*reference, obj.__closure__), state, None, None, _set_function_state
+        role = _roles.get(kind)
+        if role is None:
+            role = _roles[kind] = _role_of(kind)
+        if role is _INSTANCE:
+            if self.shared is None:
+                return NotImplemented
             # state.is_stateless(), inlined: this runs for every object of the state
             mark = getattr(kind, MARK, None)
             try:
@@ -237,14 +261,23 @@ class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # untyped base class
                 if shared is None:
                     shared = self.shared[id(obj)] = (secrets.token_hex(8), obj)
                 return _shared_placeholder, (shared[0],)
-        if kind is type or isinstance(obj, type):
+            return NotImplemented  # the C pickler and its dispatch table
+        if role is _CLASS:
             entry_ = _classes.get(id(obj))
             if entry_ is None or entry_[0] is not obj:
                 entry_ = _classes[id(obj)] = (obj, _importable(obj))
             if entry_[1]:
                 return NotImplemented  # by name, as the standard pickle does
             return super().reducer_override(obj)  # classes defined in functions, by value
-        return NotImplemented  # the rest: the C pickler and its dispatch table
+        if role is _CELL:
+            try:
+                contents: tuple[bool, Any] = (True, obj.cell_contents)
+            except ValueError:
+                contents = (False, None)
+            return _empty_cell, (), contents, None, None, _fill_cell
+        from nagare.database import reduce_entity  # SQLAlchemy is there: it mapped the class
+
+        return reduce_entity(obj)
 
 
 class Unpickler(pickle.Unpickler):
@@ -257,6 +290,13 @@ class Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if module == __name__ and name == "_shared_placeholder":
             return self.shared_object
+        # A module already imported, a name without dots: what the standard lookup finds, without
+        # its import machinery (two dozen globals a state; the bytes are authenticated already).
+        loaded = _modules.get(module)
+        if loaded is not None and "." not in name:
+            found = getattr(loaded, name, _MISSING)
+            if found is not _MISSING:
+                return found
         return super().find_class(module, name)
 
     def shared_object(self, pid: str) -> Any:
