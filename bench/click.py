@@ -249,6 +249,8 @@ def summary(batches: list[dict[str, Any]], clicks: int, states: dict[str, int], 
     return {
         "total_us": round(total, 1),
         "wall_us": round(statistics.median(b["wall"] for b in plain) / clicks / 1e3, 1),
+        # the least loaded batch: the cost of a click when nothing else ran on its core
+        "best_us": round(min(b["cpu"] for b in plain) / clicks / 1e3, 1),
         "parts_us": {key: round(statistics.median(share[key] for share in shares) * total, 1) for key in PARTS},
         "state_bytes": states,
         "shared_bytes": shared,
@@ -427,6 +429,10 @@ def main() -> None:
                 for worker, result in zip(workers, results):
                     result["source"] = worker.source
                     worker.close()
+                # Each round ran both trees back to back: the median of the rounds' differences
+                # follows the machine's load less than the difference of the medians.
+                mine, theirs = results[0]["batches_us"], results[1]["batches_us"]
+                results[0]["paired_difference_us"] = round(statistics.median(a - b for a, b in zip(mine, theirs)), 1)
             else:
                 demo = Demo(folder, sessions, not args.no_database)
                 batches_ = []
@@ -444,8 +450,10 @@ def main() -> None:
         return
     print(f"{args.store} sessions, {'no ' if args.no_database else ''}[database], {args.rounds} × {args.clicks} clicks")
     for result in results:
-        print(f"{result['source']}: {result['total_us']:.0f} µs of CPU a click (median; batches "
-              f"{', '.join(f'{t:.0f}' for t in result['batches_us'])}), {result['wall_us']:.0f} µs elapsed")
+        print(f"{result['source']}: {result['total_us']:.0f} µs of CPU a click (median; best batch {result['best_us']:.0f}; "
+              f"batches {', '.join(f'{t:.0f}' for t in result['batches_us'])}), {result['wall_us']:.0f} µs elapsed")
+    if len(results) > 1:
+        print(f"this tree − the other, the median of the rounds' differences: {results[0]['paired_difference_us']:+.0f} µs a click")
     print()
     print(table(results[0], results[1] if len(results) > 1 else None))
 

@@ -259,3 +259,21 @@ def test_the_modules_and_names_of_nagare_0_5():
 
     f = Feed()
     assert f.fragment(f.rss(f.channel("c"))) == "<rss><channel>c</channel></rss>"
+
+
+def test_the_tags_of_one_rendering_are_made_in_one_document(h):
+    # lxml moves an element made in a document of its own into its parent's: one document a
+    # rendering instead of one a tag (bench/click.py). What is output does not change.
+    child = h.new()
+    comp_tag = child.span("in a component")
+    with h.div(id="page") as page:
+        h << h.p(h.a("link", href="#"), comp_tag)
+    documents = {id(tag.getroottree().getroot()) for tag in (page, comp_tag, h.p)}
+    assert len(documents) == 1
+    assert h.fragment(h.root) == '<div id="page"><p><a href="#">link</a><span>in a component</span></p></div>'
+    # a tag not added anywhere is found by relative paths; it is not the root of a tree of its own
+    loose = h.div(h.span("x", class_="y"))
+    assert [e.text for e in loose.xpath(".//span")] == ["x"] and loose.find("span").get("class") == "y"
+    assert loose.getroottree().getroot() is not loose
+    other = type(h)()  # another rendering: another document
+    assert other.div.getroottree().getroot() is not page.getroottree().getroot()

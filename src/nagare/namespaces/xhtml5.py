@@ -40,8 +40,11 @@ class Renderer(xhtml.Renderer):
 
     def _prepare_head(self, head: etree._Element) -> None:
         # The charset first, so that a page saved to a file is still read as utf-8.
-        if head.find("meta[@charset]") is None:
-            head.insert(0, self.makeelement("meta")(charset="utf-8"))
+        # head.find("meta[@charset]") without the path compiled and run
+        for child in head:
+            if child.tag == "meta" and child.get("charset") is not None:
+                return
+        head.insert(0, self.makeelement("meta")(charset="utf-8"))
 
     def _serialize_page(self, html: etree._Element) -> bytes:
         return self._doctype().encode("utf-8") + b"\n" + etree.tostring(html, method="html", encoding="utf-8")

@@ -100,10 +100,13 @@ def render_object(o: object, renderer: Renderer | None) -> Child:
         return o.render(renderer)
     if isinstance(o, bytes):
         return o.decode("utf-8")
-    if presentation.find_view(type(o)) is None and hasattr(o, "__iter__"):
+    view = presentation.find_view(type(o))
+    if view is None and hasattr(o, "__iter__"):
         return list(o)  # any other iterable (map, range, dict views, ...) without its own view
     if renderer is None:
         raise TypeError(f"cannot render {o!r} into a tag that was not created by a renderer")
+    if view is not None and not presentation._cond_views:
+        return view(o, renderer, None, None)  # what presentation.render finds, not looked up again
     return presentation.render(o, renderer, None, None)
 
 
@@ -444,6 +447,19 @@ def make_parsers(
 _xml_parser, _html_parser, _lookup = make_parsers(Tag, {})
 
 
+def _maker(makeelement: Callable[[str], _TagT]) -> Callable[[str], _TagT]:
+    """What makes the tags of one rendering: `makeelement` once, for a document; the tags in it.
+
+    A parser's `makeelement` makes every element in a document of its own, which lxml moves into
+    its parent's when it is added (a document made, walked and freed for every tag); an
+    element's `makeelement` makes it in the element's document. The first element is the root
+    of that document, and stays out of what the renderer outputs: a tag not yet added anywhere
+    is not the root of a tree of its own (`getroottree()`, absolute XPaths: use `.//` paths).
+    """
+    document = makeelement("nagare-rendering")
+    return document.makeelement
+
+
 class Renderer:
     """A renderer of tags of any name (see the module docstring).
 
@@ -503,6 +519,7 @@ class Renderer:
             # What the response said before any view ran (see `view_content_type`).
             self._content_type_header = None if response is None else response.headers.get("Content-Type")
             self._tags: list[Tag] = []
+            self._makeelement = _maker(type(self)._makeelement)
             self.component: Component | None = None
             self.model: object = None
             self.async_component: Component | None = None
@@ -521,6 +538,10 @@ class Renderer:
             self.request = parent.request if request is None else request
             self.response = parent.response if response is None else response
             self._tags = parent._tags
+            if parent._parser is self._parser:
+                self._makeelement = parent._makeelement  # the tags of one rendering in one document
+            else:
+                self._makeelement = _maker(type(self)._makeelement)
             self.component = parent.component
             self.model = parent.model
             self.async_component = parent.async_component
