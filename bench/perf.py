@@ -244,14 +244,17 @@ class PerfBench(Bench):
                 first = workers_of(backend.popen.pid)
                 found["ours"]["start"] = {pid: memory_kb(pid) for pid in first}
                 sessions: list[str] = []
+                runs: list[tuple[float, list[str]]] = []  # (clicks per session, its sessions) of each wrk run
                 done, rate, stages = 0, 0.0, [("warm", args.memory_requests // 100), ("after", args.memory_requests)]
                 for stage, target in stages:
                     while done < target:
                         script = self.counter_script(base, directory)  # fresh sessions: each run's links are their latest
-                        sessions += re.findall(r"_s=(\w+)", script.read_text())
+                        made = re.findall(r"_s=(\w+)", script.read_text())
+                        sessions += made
                         seconds = max(1, min(30, round((target - done) / rate))) if rate else 2
                         result = wrk(base + "/demo/", self.args, script, seconds=seconds)
                         done += wrk_requests(result) + args.sessions
+                        runs.append((wrk_requests(result) / max(len(made), 1), made))
                         rate = result.rps or 1.0
                     found["ours"][stage] = {pid: memory_kb(pid) for pid in workers_of(backend.popen.pid)}
                     found[f"{stage} requests"] = done
@@ -264,11 +267,11 @@ class PerfBench(Bench):
                 parts = line.split()
                 if len(parts) == 3 and parts[0] == "STAT":
                     stats[parts[1]] = parts[2]
-            last = sessions[-args.sessions:]  # the last run's: clicked the most since their window of states filled
-            kept = held([store], last)
+            clicks, longest = max(runs)  # the run whose sessions were clicked the most: their window of states full
+            kept = held([store], longest)
             found["store"] = {
                 "bytes": int(stats["bytes"]), "items": int(stats["curr_items"]), "sessions made": len(sessions),
-                "last": {"sessions": kept.sessions, "keys": kept.keys, "payload": kept.payload, "stored": kept.stored},
+                "last": {"sessions": kept.sessions, "keys": kept.keys, "payload": kept.payload, "stored": kept.stored, "clicks": clicks},
             }
         finally:
             store.stop()
@@ -315,7 +318,8 @@ def versions(args: argparse.Namespace) -> list[str]:
     flup = first_line([str(peers / "python"), "-c", "import importlib.metadata as m; print(m.version('flup'))"])
     libfcgi = first_line(["dpkg-query", "-W", "-f", "${Version}\n", "libfcgi-dev"])
     lines = [
-        f"Machine: {machine()}; {os.cpu_count()} cores shared by wrk, nginx, memcached and the servers.",
+        f"Machine: {machine()}; {os.cpu_count()} cores shared by wrk, nginx, memcached and the servers; "
+        f"load average at the start {args.load}, at the end {' '.join(Path('/proc/loadavg').read_text().split()[:3])}.",
         f"nagare: the working tree at {head(BENCH.parent)}; CPython {sys.version.split()[0]}.",
         f"Peers: uWSGI {first_line([str(peers / 'uwsgi'), '--version'])}, flup {flup}, "
         f"{first_line([str(peers / 'gunicorn'), '--version'])}, libfcgi {libfcgi} ({first_line(['gcc', '--version'])}); "
@@ -431,12 +435,12 @@ def baseline_text(cases: dict[tuple[str, str, str, int], Case], args: argparse.N
     return lines
 
 
-def click(args: argparse.Namespace) -> list[str]:
-    """bench/click.py's breakdown, for this tree and the baseline: table lines, or "not available"."""
+def click(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
+    """bench/click.py's breakdown, for this tree and the baseline: (table lines, or "not available"; its JSON)."""
     lines = ["## 4. a click in process (bench/click.py)", ""]
     script = BENCH / "click.py"
     if not script.exists():
-        return lines + ["not available (no bench/click.py)"]
+        return lines + ["not available (no bench/click.py)"], {}
     found = {}
     for label, env in [("nagare", {}), *([(BASELINE, {"PYTHONPATH": str(args.baseline / "src")})] if args.baseline else [])]:
         done = subprocess.run(
@@ -449,13 +453,15 @@ def click(args: argparse.Namespace) -> list[str]:
             lines.append(f"{label}: not available (bench/click.py --json exited {done.returncode}: {done.stderr.strip()[-200:]})")
     found = {k: v for k, v in found.items() if v}
     if not found:
-        return lines
+        return lines, found
     labels = list(found)
     lines += [
         "`python bench/click.py --json`: one click of the demo counter, in process (µs) and its stored state (bytes).", "",
         f"| part | {' | '.join(labels)} |", f"|---|{'---|' * len(labels)}",
     ]
     def shown(value: Any) -> str:
+        if isinstance(value, list):
+            return ", ".join(map(shown, value))
         return f"{value:.1f}" if isinstance(value, float) else str(value)
 
     # every figure it prints, its name and unit from its key: total_us, parts_us: {name: µs}, state_bytes: {tab: bytes}...
@@ -467,8 +473,8 @@ def click(args: argparse.Namespace) -> list[str]:
             names = dict.fromkeys(n for v in found.values() for n in v.get(key) or {})
             lines += [f"| {title}: {n} {unit} | {' | '.join(shown((found[k].get(key) or {}).get(n, '—')) for k in labels)} |" for n in names]
         else:
-            lines.append(f"| **{title} {unit}** | {' | '.join(shown(found[k].get(key, '—')) for k in labels)} |")
-    return lines
+            lines.append(f"| **{title}{' ' + unit if unit else ''}** | {' | '.join(shown(found[k].get(key, '—')) for k in labels)} |")
+    return lines, found
 
 
 def mb(kb: float) -> str:
@@ -500,8 +506,8 @@ def memory_text(found: dict[str, Any], args: argparse.Namespace) -> list[str]:
     last = store["last"]
     lines += [
         f"memcached after the load: `stats` bytes {store['bytes']:,} over {store['items']:,} items and {store['sessions made']:,} "
-        f"sessions made: {store['bytes'] / max(store['sessions made'], 1):,.0f} bytes per session. The last run's "
-        f"{last['sessions']} sessions (their window of states full): {last['keys'] / max(last['sessions'], 1):.1f} keys, "
+        f"sessions made: {store['bytes'] / max(store['sessions made'], 1):,.0f} bytes per session. The "
+        f"{last['sessions']} sessions of the longest wrk run ({last['clicks']:.0f} clicks each): {last['keys'] / max(last['sessions'], 1):.1f} keys, "
         f"{last['payload'] / max(last['sessions'], 1):,.0f} bytes of keys and values, {last['stored'] / max(last['sessions'], 1):,.0f} "
         "bytes of memcached items per session.", "",
         f"After a hello load ({args.seconds} s, Unix socket, {workers} workers), MB:", "",
@@ -524,7 +530,7 @@ def report(cases: list[Case], args: argparse.Namespace, started: datetime.dateti
     keyed = {c.key: c for c in cases}
     lines = [
         "# Performance at the limit", "",
-        f"Written by `python bench/perf.py {' '.join(args.argv)}` on {started:%Y-%m-%d %H:%M}.", "",
+        f"Written by `{' '.join(['python bench/perf.py', *args.argv])}` on {started:%Y-%m-%d %H:%M}.", "",
         *versions(args), "",
         f"Each case on an nginx of its own (one worker, no access log), wrk -t2 -c{args.connections} --latency, {args.seconds} s "
         f"after {args.warmup} s of warm-up, {args.rounds} round(s) interleaved (the order rotated each round), medians.", "",
@@ -578,6 +584,7 @@ def main() -> None:
     if not memcache_sessions():
         parser.error("nagare.sessions.memcache is not importable: the demo counter cannot run")
     started = datetime.datetime.now()
+    args.load = " ".join(Path("/proc/loadavg").read_text().split()[:3])  # another bench running meanwhile shows here
     args.raw = None if args.quick else RESULTS / "raw" / f"perf-{started:%Y%m%d-%H%M%S}"
     if args.raw is not None:
         args.raw.mkdir(parents=True)
@@ -585,7 +592,7 @@ def main() -> None:
 
     cases = cases_of(args.only, args.ours, args.workers)
     bench = PerfBench(args, tmp)
-    memory, local = None, []
+    memory, local, clicked = None, [], {}
     began = time.monotonic()
     try:
         bench.start()
@@ -609,7 +616,7 @@ def main() -> None:
                 print(f"  memory: {exc}", flush=True)
         if "click" in args.only:
             print(f"in process: bench/click.py ({time.monotonic() - began:.0f} s)", flush=True)
-            local = click(args)
+            local, clicked = click(args)
     finally:
         bench.stop()
     text = report(cases, args, started, memory, local)
@@ -621,7 +628,7 @@ def main() -> None:
     (args.raw / "runs.json").write_text(json.dumps(
         {"cases": [{"app": c.app, "server": c.server, "transport": c.transport, "workers": c.workers, "failed": c.failed, "cpu_us": c.cpu,
                     "runs": [{k: getattr(r, k) for k in ("rps", "p99_ms", "timeouts", "errors")} for r in c.runs]} for c in cases],
-         "memory": memory}, indent=1, default=str,
+         "memory": memory, "click": clicked}, indent=1, default=str,
     ))
     print(f"written to {args.output} (raw runs in {args.raw})")
 
