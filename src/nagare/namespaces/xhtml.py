@@ -97,6 +97,18 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _UNSET = object()
 
 
+# What `urlencode` (`quote_plus`) leaves as it is.
+_QUERY_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _query(params: Mapping[str, str]) -> str:
+    """`urlencode(params)`: the session parameters of every link (ids: nothing to quote, as a rule)."""
+    pairs = [(str(k), str(v)) for k, v in params.items()]
+    if all(_QUERY_SAFE.fullmatch(k) and _QUERY_SAFE.fullmatch(v) for k, v in pairs):
+        return "&".join([f"{k}={v}" for k, v in pairs])
+    return urlencode(pairs)
+
+
 def absolute_url(url: str, base: str) -> str:
     """`url` resolved against `base` when relative (absolute paths, full URLs, '?...' untouched)."""
     if not url or not base or url[0] in "/?#" or _SCHEME.match(url):
@@ -925,7 +937,7 @@ class Renderer(xml.Renderer):
             self._async = False
             self._labels: list[tuple[xml.Tag, str]] = []
             self._to_head: list[xml.Tag] = []
-            self._session_query = urlencode([(str(k), str(v)) for k, v in self.session_params.items()])
+            self._session_query = _query(self.session_params)
             return
         self._head = parent._head
         self._radio_groups = parent._radio_groups
@@ -935,7 +947,7 @@ class Renderer(xml.Renderer):
         if self.session_params is parent.session_params:
             self._session_query = parent._session_query
         else:
-            self._session_query = urlencode([(str(k), str(v)) for k, v in self.session_params.items()])
+            self._session_query = _query(self.session_params)
 
     @property
     def head(self) -> HeadRenderer:

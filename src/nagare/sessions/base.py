@@ -17,6 +17,7 @@ are here, so every backend behaves the same. docs/architecture.md describes the 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -214,10 +215,14 @@ class Sessions(Generic[LeaseT]):
         """Release what the calling thread holds (a connection to the store); the next request opens it again."""
 
 
+_SESSION_ID = re.compile("[0-9a-f]{32}")
+# ASCII only: str.isdigit() is also true for '²' (int() refuses it) and '٠' (int() reads 0)
+_STATE_ID = re.compile("[0-9]{1,12}")
+
+
 def _valid_session_id(session_id: str) -> bool:
-    return isinstance(session_id, str) and len(session_id) == 32 and all(c in "0123456789abcdef" for c in session_id)
+    return isinstance(session_id, str) and _SESSION_ID.fullmatch(session_id) is not None
 
 
 def _valid_state_id(state_id: str) -> bool:
-    # ASCII only: str.isdigit() is also true for '²' (int() refuses it) and '٠' (int() reads 0)
-    return isinstance(state_id, str) and 0 < len(state_id) <= 12 and all(c in "0123456789" for c in state_id)
+    return isinstance(state_id, str) and _STATE_ID.fullmatch(state_id) is not None
