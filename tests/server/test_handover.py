@@ -18,7 +18,7 @@ def _pair() -> tuple[socket.socket, socket.socket]:
 def test_what_is_given_is_taken_back(with_status: bool) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     status = socket.create_server(("127.0.0.1", 0)) if with_status else None
-    given = Handover(listener, _pair(), status, (123, 456))
+    given = Handover(listener, _pair(), status, (123, 456), "7/512/600,601/123=8")
     environ: dict[str, str] = {}
     handover.give(given, environ)
     assert all(sock.get_inheritable() for sock in given.sockets())  # they must survive exec
@@ -29,6 +29,7 @@ def test_what_is_given_is_taken_back(with_status: bool) -> None:
     assert taken.listener.getsockname() == listener.getsockname()
     assert (taken.status is None) == (status is None)
     assert taken.workers == (123, 456)
+    assert taken.sharing == "7/512/600,601/123=8"  # nagare.server.sharing's, passed through
     assert not any(sock.get_inheritable() for sock in taken.sockets())  # not into the workers' children
     for sock in taken.sockets():
         sock.detach()  # the same descriptors as `given`'s

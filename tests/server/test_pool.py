@@ -530,3 +530,36 @@ def test_an_idle_kept_alive_connection_never_waits_behind_a_busy_worker_even_whe
         finally:
             kept.close()
             slow.close()
+
+
+def test_a_worker_killed_in_a_request_on_a_kept_alive_connection_ends_that_connection(server) -> None:
+    # every process of the pool holds the shared connection: the master shuts it down, or the
+    # web server would wait for an answer until its own timeout
+    s = server(publisher={"maxSpare": 2, "maxChildren": 2})
+    with s.client(keep_conn=True, timeout=20) as c, ThreadPoolExecutor(1) as pool:
+        assert c.request("/pool/").status == 200  # now the pool's
+        pending = pool.submit(c.request, "/pool/sleep", query="s=30")
+        s.wait_until(lambda: s.workers("Running"), what="a busy worker")
+        started = time.monotonic()
+        os.kill(s.workers("Running")[0], signal.SIGKILL)
+        with pytest.raises(OSError):
+            pending.result()
+        assert time.monotonic() - started < 10, "the connection was not ended with its worker"
+    with s.client(keep_conn=True, timeout=5) as c:  # and the pool goes on
+        assert [c.request("/pool/").status for _ in range(5)] == [200] * 5
+
+
+def test_kept_alive_connections_live_through_a_reload(server) -> None:
+    s = server(publisher={"maxSpare": 2, "maxChildren": 2})
+    clients = [s.client(keep_conn=True, timeout=10) for _ in range(4)]
+    try:
+        old = {int(c.request("/pool/").text.split()[0]) for c in clients}
+        (s.tmp / "version.py").write_text("VERSION = 2\n")
+        s.send(signal.SIGHUP)
+        s.wait_until(lambda: not old & set(children(s.pid)), 20, "the old workers to go")
+        answers = [c.request("/pool/").text for c in clients]  # the same connections
+        assert all(a.endswith(" 2") for a in answers), answers
+        assert not old & {int(a.split()[0]) for a in answers}
+    finally:
+        for c in clients:
+            c.close()

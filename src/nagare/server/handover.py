@@ -5,7 +5,9 @@ socket pair and the status socket stay open across `exec`, and the new image mus
 file descriptors and the pids of the workers it inherits (it retires them once its own serve).
 They travel in one environment variable; this module is its only writer and its only reader.
 
-    NAGARE_FASTCGI_INHERIT=<listen>,<handoff send>,<handoff receive>,<status or -1>;<pid>,<pid>...
+    NAGARE_FASTCGI_INHERIT=<listen>,<handoff send>,<handoff receive>,<status or -1>;<pid>,<pid>...;<sharing>
+
+<sharing> is nagare.server.sharing's own text (the shared epoll, connections and channels).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Handover:
     handoff: tuple[socket.socket, socket.socket]
     status: socket.socket | None
     workers: tuple[int, ...]
+    sharing: str = ""
 
     def sockets(self) -> list[socket.socket]:
         found = [self.listener, *self.handoff]
@@ -42,12 +45,13 @@ class Handover:
         for sock in self.sockets():
             sock.set_inheritable(True)
         fds = [self.listener.fileno(), *(s.fileno() for s in self.handoff), self.status.fileno() if self.status is not None else -1]
-        return ",".join(map(str, fds)) + ";" + ",".join(map(str, self.workers))
+        return ",".join(map(str, fds)) + ";" + ",".join(map(str, self.workers)) + ";" + self.sharing
 
     @classmethod
     def decode(cls, value: str) -> "Handover":
         """The sockets named by `value`, no longer inheritable; `HandoverError` if malformed."""
-        fds_text, separator, pids_text = value.partition(";")
+        fds_text, separator, rest = value.partition(";")
+        pids_text, _, sharing = rest.partition(";")
         try:
             fds = [int(fd) for fd in fds_text.split(",")]
             pids = tuple(int(pid) for pid in pids_text.split(",") if pid)
@@ -60,7 +64,7 @@ class Handover:
             status = socket.socket(fileno=fds[3]) if fds[3] >= 0 else None
         except OSError as exc:
             raise HandoverError(f"{VARIABLE}={value!r}: {exc.strerror or exc}") from None
-        handover = cls(listener, (send, receive), status, pids)
+        handover = cls(listener, (send, receive), status, pids, sharing)
         for sock in handover.sockets():
             sock.set_inheritable(False)
         return handover

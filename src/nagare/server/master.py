@@ -34,7 +34,7 @@ from types import FrameType
 from nagare.server import handover
 from nagare.server import status as status_report
 from nagare.server.endpoint import StatusEndpoint
-from nagare.server.parking import Parking
+from nagare.server.sharing import Shared, Sharing
 from nagare.server.policy import Actions, Exit, Policy, PoolSettings, Previous, State, WorkerView
 from nagare.server.processes import OSProcesses, Processes
 from nagare.server.scoreboard import Scoreboard, Slot
@@ -75,7 +75,7 @@ class Master:
         self,
         listener: socket.socket,
         handoff: tuple[socket.socket, socket.socket],
-        run_worker: Callable[[int, Scoreboard, int], int],
+        run_worker: Callable[[int, Scoreboard, int, Shared], int],
         pool: PoolSettings,
         *,
         name: str,
@@ -84,10 +84,12 @@ class Master:
         backlog: int = 1024,
         old_workers: tuple[int, ...] = (),
         processes: Processes | None = None,
+        sharing: Sharing | None = None,
     ) -> None:
         self.listener = listener
         self.handoff = handoff
-        self.parking = Parking(handoff[0])  # the idle kept-alive connections of busy workers
+        # the pool's shared epoll and kept-alive connections (nagare.server.sharing)
+        self.sharing = sharing if sharing is not None else Sharing(handoff[0], listener, None)
         self.run_worker = run_worker  # in the forked child: serves, returns the exit status
         self.policy = Policy(pool)
         self.pool = pool
@@ -156,21 +158,19 @@ class Master:
         """The file descriptors that became readable within `timeout`: the signals' wake-up pipe
         (emptied here), the status sockets.
 
-        The parked connections are looked after meanwhile, without returning: under load they
-        wake the master at every request, the pool needs a look only every tick.
+        The workers' messages about kept-alive connections are handled meanwhile, without
+        returning: the pool needs a look only every tick.
         """
-        parking = self.parking
+        sharing = self.sharing
         deadline = time.monotonic() + timeout
         while True:
-            if parking.pending:  # a hand-off socket full last time: try again soon
-                parking.handle()
             try:
-                ready, _, _ = select.select([wake_r, parking.fileno(), *self.endpoint.fds()], [], [], timeout)
+                ready, _, _ = select.select([wake_r, sharing.fileno(), *self.endpoint.fds()], [], [], timeout)
             except InterruptedError:
                 return set()
-            if parking.fileno() in ready:
-                parking.handle()
-                ready.remove(parking.fileno())
+            if sharing.fileno() in ready:
+                sharing.handle()
+                ready.remove(sharing.fileno())
                 timeout = deadline - time.monotonic()
                 if not ready and timeout > 0:
                     continue
@@ -276,6 +276,8 @@ class Master:
         for pid, slot in seen.slots.items():
             if slot is not None:
                 self.workers[pid].last = slot
+        for pid in self.previous & seen.exited.keys():
+            self.sharing.gone(pid, 0)
         self.previous -= seen.exited.keys()
         busy = sum(1 for w in seen.workers if w.state == State.BUSY)
         self.totals.max_active = max(self.totals.max_active, busy)
@@ -289,6 +291,8 @@ class Master:
         self.totals.accepted += last.accepted
         self.totals.requests += last.requests
         self.totals.slow += last.slow
+        now_seen = self.scoreboard.read(info.slot, patience=0.0) or last  # its last words
+        self.sharing.gone(pid, now_seen.conn if now_seen.state == State.BUSY else 0)
         self.scoreboard.release(info.slot)
         if pid in actions.failed:
             log.error("worker %d %s before serving", pid, _describe(status))
@@ -306,8 +310,9 @@ class Master:
         claimed = self.scoreboard.claim(index, now)
         master = os.getpid()  # the child's getppid() could already be 1 if we died meanwhile
         try:
+            channel = self.sharing.channel()
             pid = self.processes.fork()
-        except OSError as exc:  # EAGAIN, ENOMEM: the pool goes on, the policy asks again
+        except OSError as exc:  # EAGAIN, ENOMEM, EMFILE: the pool goes on, the policy asks again
             self.scoreboard.release(index)
             log.error("cannot fork a worker: %s", exc.strerror or exc)
             return
@@ -315,11 +320,15 @@ class Master:
             status = 1
             try:
                 self.in_child()
-                status = self.run_worker(index, self.scoreboard, master)
+                self.sharing.in_child(channel)
+                sharing = self.sharing
+                shared = Shared(sharing.epoll, channel[1] if channel else None, self.handoff[1], set(sharing.conns))
+                status = self.run_worker(index, self.scoreboard, master, shared)
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
             finally:
                 exit_worker(status)
+        self.sharing.forked(pid, channel)
         self.workers[pid] = WorkerInfo(index, claimed)
         self.totals.started[pid] = time.time()
 
@@ -328,7 +337,6 @@ class Master:
         signal.set_wakeup_fd(-1)
         for fd in self._wake_fds or ():
             os.close(fd)
-        self.parking.close()  # the worker's copies: the connections are the master's to give
         self.endpoint.close_clients()
         if self.status_listener is not None:
             self.status_listener.close()
@@ -377,8 +385,9 @@ class Master:
 
     def reexec(self) -> None:
         """Become the new master image: same pid, same listening socket, same workers (for now)."""
-        self.parking.release()  # queued for the workers: the new image starts with none parked
-        handover.give(handover.Handover(self.listener, self.handoff, self.status_listener, (*self.workers, *self.previous)))
+        handover.give(handover.Handover(
+            self.listener, self.handoff, self.status_listener, (*self.workers, *self.previous), self.sharing.encode(),
+        ))
         self.endpoint.close_clients()
         signal.set_wakeup_fd(-1)
         log.info("reloading: the new code is loaded by a new master image (pid %d)", os.getpid())
@@ -397,7 +406,7 @@ class Master:
         return status_report.report(self.totals, slots, queue, time.monotonic(), time.time())
 
     def close(self) -> None:
-        self.parking.close()
+        self.sharing.close()
         self.endpoint.close_clients()
         self.scoreboard.close()
         if self._wake_fds is not None:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from nagare.server.policy import State
 
 URI_SIZE = 256
-# after the 8-byte sequence number: state, pid, requests, accepted, slow, heartbeat, since, rss,
-# last duration, method, uri length, uri
-_BODY = struct.Struct(f"=BxxxiQQQddQd8sH{URI_SIZE}s")
+# after the 8-byte sequence number: state, pid, shared connection served, requests, accepted,
+# slow, heartbeat, since, rss, last duration, method, uri length, uri
+_BODY = struct.Struct(f"=BxxxiiQQQddQd8sH{URI_SIZE}s")
 SLOT_SIZE = (8 + _BODY.size + 63) // 64 * 64  # slots start on cache lines: no false sharing
 _SPINS = 100  # tries before the reader starts sleeping between tries
 PATIENCE = 0.1  # seconds a reader waits for a writer that was preempted mid-write
@@ -49,6 +49,7 @@ class Slot:
     last_duration: float  # seconds its last request took
     method: str
     uri: str
+    conn: int = 0  # the shared kept-alive connection of the request being served (0: none)
 
 
 class Scoreboard:
@@ -75,12 +76,12 @@ class Scoreboard:
     def claim(self, index: int, now: float) -> Slot:
         """Reserve `index` for a worker about to be forked; what the slot says now."""
         self._seq[index * SLOT_SIZE // 8] = 0
-        _BODY.pack_into(self._map, index * SLOT_SIZE + 8, State.STARTING, 0, 0, 0, 0, now, now, 0, 0.0, b"", 0, b"")
+        _BODY.pack_into(self._map, index * SLOT_SIZE + 8, State.STARTING, 0, 0, 0, 0, 0, now, now, 0, 0.0, b"", 0, b"")
         return Slot(index, State.STARTING, 0, 0, 0, 0, now, now, 0, 0.0, "", "")
 
     def release(self, index: int) -> None:
         self._seq[index * SLOT_SIZE // 8] = 0
-        _BODY.pack_into(self._map, index * SLOT_SIZE + 8, State.FREE, 0, 0, 0, 0, 0.0, 0.0, 0, 0.0, b"", 0, b"")
+        _BODY.pack_into(self._map, index * SLOT_SIZE + 8, State.FREE, 0, 0, 0, 0, 0, 0.0, 0.0, 0, 0.0, b"", 0, b"")
 
     def read(self, index: int, patience: float = PATIENCE) -> Slot | None:
         """A whole copy of slot `index`; None if a write was under way at every try for `patience`
@@ -99,10 +100,10 @@ class Scoreboard:
                 if now >= deadline:
                     return None
                 time.sleep(0.0001)
-        state, pid, requests, accepted, slow, heartbeat, since, rss, duration, method, length, uri = values
+        state, pid, conn, requests, accepted, slow, heartbeat, since, rss, duration, method, length, uri = values
         return Slot(
             index, State(state), pid, requests, accepted, slow, heartbeat, since, rss, duration,
-            method.rstrip(b"\0").decode("latin-1"), uri[:length].decode("latin-1"),
+            method.rstrip(b"\0").decode("latin-1"), uri[:length].decode("latin-1"), conn,
         )
 
     def slots(self) -> list[Slot | None]:
@@ -115,7 +116,7 @@ class Scoreboard:
 class SlotWriter:
     """A worker's side of its slot; it keeps the values and writes them whole."""
 
-    __slots__ = ("_map", "_seq", "_word", "_offset", "seq", "state", "pid", "requests", "accepted", "slow",
+    __slots__ = ("_map", "_seq", "_word", "_offset", "seq", "state", "pid", "conn", "requests", "accepted", "slow",
                  "heartbeat", "since", "rss", "last_duration", "method", "uri")
 
     def __init__(self, map_: mmap.mmap, seq: memoryview, index: int, pid: int, now: float) -> None:
@@ -126,6 +127,7 @@ class SlotWriter:
         self.seq = 0
         self.state = State.STARTING
         self.pid = pid
+        self.conn = 0
         self.requests = self.accepted = self.slow = self.rss = 0
         self.heartbeat = self.since = now
         self.last_duration = 0.0
@@ -138,7 +140,7 @@ class SlotWriter:
         self._seq[self._word] = self.seq  # odd: a write is under way
         uri = self.uri[:URI_SIZE]
         _BODY.pack_into(
-            self._map, self._offset, self.state, self.pid, self.requests, self.accepted,
+            self._map, self._offset, self.state, self.pid, self.conn, self.requests, self.accepted,
             self.slow, self.heartbeat, self.since, self.rss, self.last_duration, self.method[:8], len(uri), uri,
         )
         self.seq += 1

@@ -1,17 +1,15 @@
 """A worker: a forked process that accepts connections and serves their requests one at a time.
 
-A worker waits in one `epoll` on three things: the listening socket, the hand-off socket (kept-alive
-connections with a request waiting, queued by the master) and the idle connection it holds. A
-connection it accepts is served at once (its request is usually there already: TCP_DEFER_ACCEPT)
-and held only if the web server keeps it open. Before it serves a request, a worker parks the
-other idle connections it holds with the master (`nagare.server.parking`), which queues them
-for the next idle worker once their next request comes: an idle kept-alive connection (nginx's
-`fastcgi_keep_conn on`) never waits behind a busy worker — the defect that gives a pre-fork pool
-a latency tail behind upstream keepalive. A worker that stops (recycled, retired, reloaded) parks
-its connections too, so the front server's kept-alive connections survive it.
-
-The listening and hand-off sockets are registered with EPOLLEXCLUSIVE: the kernel wakes one
-waiting worker per event, not the whole pool (and a busy worker, not waiting, is not woken).
+A worker waits on the pool's shared epoll (`nagare.server.sharing`), one event at a time: the
+listening socket or a kept-alive connection with a request. Both are one-shot: the kernel gives
+each event to one waiting worker — never to a busy one — and the worker re-arms it (the
+listening socket right after its accept, a connection once its request is answered). A
+connection it accepts is served at once (its request is usually there already:
+TCP_DEFER_ACCEPT); if the web server keeps it (nginx's `fastcgi_keep_conn on`) it becomes the
+pool's, and its next request goes to whichever worker is idle: none waits behind a busy worker,
+the defect that gives a pre-fork pool a latency tail behind upstream keepalive. Since no worker
+holds a connection of its own between requests, a worker that stops (recycled, retired,
+reloaded) takes none with it.
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ import logging
 import os
 import random
 import resource
-import select
 import signal
 import socket
 import time
@@ -31,12 +28,13 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, Generic, Protocol, TypeVar
 
-from nagare.server.parking import receive_fds, send_fds
 from nagare.server.policy import State
 from nagare.server.scoreboard import SlotWriter
+from nagare.server.sharing import LISTENING, Desynced, Shared
 
 log = logging.getLogger("nagare.publisher")
 
+POLL = 0.2  # seconds the shared epoll is waited on at most: a signal is acted upon within it
 STUCK_SIGNAL = signal.SIGUSR2  # "log your stack": faulthandler writes it to stderr at once
 _PAGE = resource.getpagesize()
 # socket.accept() converts family and type to enums on every call: measurable. The private
@@ -103,10 +101,12 @@ def rss() -> int:
 
 
 class Worker(Generic[Conn]):
+    """The loop of one worker: `shared` is its side of the pool's shared epoll (nagare.server.sharing)."""
+
     def __init__(
         self,
         listener: socket.socket,
-        handoff: tuple[socket.socket, socket.socket],
+        shared: Shared,
         slot: SlotWriter,
         handler: Handler[Conn],
         *,
@@ -117,7 +117,7 @@ class Worker(Generic[Conn]):
     ) -> None:
         self.listener = listener
         self.family, self.kind = listener.family, listener.type
-        self.handoff_send, self.handoff_receive = handoff
+        self.shared = shared
         self.slot = slot
         self.handler = handler
         self.master = os.getppid() if master is None else master
@@ -125,25 +125,21 @@ class Worker(Generic[Conn]):
         self.max_requests = max_requests + random.randint(0, max_requests // 10) if max_requests else 0
         self.max_memory = max_memory
         self.report = Report(slot, slow_after)
-        self.conns: dict[int, Conn] = {}
+        self.conns: dict[int, Conn] = {}  # the protocol state of the shared connections served here
         self.stopping = False
         self.reopen_logs = False
-        self.epoll: select.epoll | None = None
 
     # -- signals: recorded here, acted upon by the loop ------------------------------------------
 
-    def _install_signals(self) -> tuple[int, int]:
-        wake_r, wake_w = os.pipe()
-        os.set_blocking(wake_r, False)
-        os.set_blocking(wake_w, False)
-        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-
+    def _install_signals(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
             self.stopping = True
 
         def reopen(signum: int, frame: FrameType | None) -> None:
             self.reopen_logs = True
 
+        # The handlers only record: the shared epoll's wait is retried after them and ends
+        # within POLL (an exception out of it could lose the one-shot event it had just taken)
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGQUIT, lambda signum, frame: os._exit(0))
         # Ctrl-C reaches the whole process group: the master decides, the request in flight ends
@@ -153,17 +149,12 @@ class Worker(Generic[Conn]):
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         faulthandler.register(STUCK_SIGNAL, all_threads=True)
         _stop_with_parent()
-        return wake_r, wake_w
 
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self) -> int:
-        wake_r, _ = self._install_signals()
-        epoll = self.epoll = select.epoll()
-        listen_fd, handoff_fd = self.listener.fileno(), self.handoff_receive.fileno()
-        epoll.register(listen_fd, select.EPOLLIN | select.EPOLLEXCLUSIVE)
-        epoll.register(handoff_fd, select.EPOLLIN | select.EPOLLEXCLUSIVE)
-        epoll.register(wake_r, select.EPOLLIN)
+        self._install_signals()
+        epoll, listen_fd = self.shared.epoll, self.listener.fileno()
         slot = self.slot
         slot.state = State.IDLE
         slot.rss = rss()
@@ -172,46 +163,41 @@ class Worker(Generic[Conn]):
         master = self.master
         if os.getppid() != master:  # it died before the kernel was told to signal us
             self.stopping = True
-        while not self.stopping:
-            events = epoll.poll(1.0)
-            served = self.report.served
-            for fd, _ in events:
-                if fd == listen_fd:
-                    self._accept()
-                elif fd == handoff_fd:
-                    self._take_over()
-                elif fd == wake_r:
-                    drain(wake_r)
-                elif fd in self.conns:
-                    self._serve(fd)
-                if self.stopping:
+        try:
+            while not self.stopping:
+                # one event at a time: an event taken is a request this worker serves next
+                for fd, events in epoll.poll(POLL, 1):
+                    if fd == listen_fd:
+                        self._accept()
+                    else:
+                        self._serve_shared(fd)
+                now = time.monotonic()
+                if self.max_memory:
+                    slot.rss = rss()
+                if now - last_check >= 1.0:
+                    last_check = now
+                    slot.rss = rss()
+                    slot.heartbeat = now
+                    slot.write()
+                    self.shared.read(self._replaced)  # the numbers of the new connections
+                    if os.getppid() != master:  # the master was killed: nobody would stop or replace us
+                        log.warning("worker %d stops: its master is gone", slot.pid)
+                        break
+                if self.reopen_logs:
+                    self.reopen_logs = False
+                    reopen_log_files()
+                if self.max_requests and slot.requests >= self.max_requests:
+                    log.info("worker %d recycled after %d requests", slot.pid, slot.requests)
                     break
-            now = time.monotonic()
-            if self.max_memory and self.report.served != served:
-                slot.rss = rss()
-            if now - last_check >= 1.0:
-                last_check = now
-                slot.rss = rss()
-                slot.heartbeat = now
-                slot.write()
-                if os.getppid() != master:  # the master was killed: nobody would stop or replace us
-                    log.warning("worker %d stops: its master is gone", slot.pid)
+                if self.max_memory and slot.rss > self.max_memory:
+                    log.info("worker %d recycled: %d MB resident, above %d MB", slot.pid, slot.rss >> 20, self.max_memory >> 20)
                     break
-            if self.reopen_logs:
-                self.reopen_logs = False
-                reopen_log_files()
-            if self.max_requests and slot.requests >= self.max_requests:
-                log.info("worker %d recycled after %d requests", slot.pid, slot.requests)
-                break
-            if self.max_memory and slot.rss > self.max_memory:
-                log.info("worker %d recycled: %d MB resident, above %d MB", slot.pid, slot.rss >> 20, self.max_memory >> 20)
-                break
+        except Desynced:
+            log.warning("worker %d stops: it fell behind the kept-alive connections", slot.pid)
         slot.state = State.STOPPING
         slot.write()
-        epoll.unregister(listen_fd)
         # closed now: after a killed master, the next one (supervisor's autorestart) can bind
         self.listener.close()
-        self._park(keep=None)
         return 0
 
     def _accept(self) -> None:
@@ -222,68 +208,55 @@ class Worker(Generic[Conn]):
         except OSError as exc:  # EMFILE and the like: the pool lives on
             log.warning("accept failed: %s", exc)
             return
+        finally:
+            # re-armed before serving: the next connection goes to another idle worker
+            self.shared.epoll.modify(self.listener.fileno(), LISTENING)
         sock = socket.socket(self.family, self.kind, 0, fd)
         self.slot.accepted += 1
         conn = self.handler.new(sock, address)
         if conn is None:
             sock.close()
             return
-        self.conns[fd] = conn
-        self._serve(fd, fresh=True)
+        if self.handler.serve(conn, self.report, True) and self.handler.clean(conn):
+            self.shared.share(fd)  # kept by the web server: the pool's now (or closed, if it cannot be)
+        sock.close()
 
-    def _hold(self, sock: socket.socket, conn: Conn) -> None:
-        fd = sock.fileno()
-        self.conns[fd] = conn
-        assert self.epoll is not None
-        self.epoll.register(fd, select.EPOLLIN | select.EPOLLRDHUP)
-
-    def _drop(self, fd: int, held: bool = True) -> None:
-        conn = self.conns.pop(fd)
-        if held:
-            assert self.epoll is not None
-            try:
-                self.epoll.unregister(fd)
-            except (OSError, ValueError):
-                pass
-        self.handler.socket(conn).close()
-
-    def _serve(self, fd: int, fresh: bool = False) -> None:
-        if len(self.conns) > 1:
-            self._park(keep=fd)
-        conn = self.conns[fd]
-        keep = False
+    def _serve_shared(self, number: int) -> None:
+        """Serve the request that came on shared connection `number` (the event is ours alone)."""
+        shared = self.shared
         try:
-            keep = self.handler.serve(conn, self.report, fresh)
-        finally:
-            if not keep:
-                self._drop(fd, held=not fresh)
-            elif fresh:
-                assert self.epoll is not None
-                self.epoll.register(fd, select.EPOLLIN | select.EPOLLRDHUP)
-
-    def _park(self, keep: int | None) -> None:
-        """Park the idle connections held (but `keep`) with the master (see nagare.server.parking).
-
-        Those the master cannot take now a serving worker keeps (they wait for it, as without
-        parking); a stopping one closes them, which the web server copes with.
-        """
-        fds = [fd for fd in self.conns if fd != keep]
-        clean = [fd for fd in fds if self.handler.clean(self.conns[fd])]
-        sent = send_fds(self.handoff_receive, clean)
-        kept = set(clean[sent:]) if keep is not None else set()
-        for fd in fds:
-            if fd not in kept:
-                self._drop(fd)
-
-    def _take_over(self) -> None:
-        fds = receive_fds(self.handoff_receive, 1)
-        for fd in fds or ():
-            sock = socket.socket(fileno=fd)
-            conn = self.handler.new(sock, None)
+            shared.read(self._replaced)
+        except Desynced:
+            shared.give_back(number)
+            raise
+        if number not in shared.conns:  # cannot happen: the master tells before it registers
+            log.warning("woken for an unknown connection %d: given back", number)
+            shared.give_back(number)
+            return
+        conn = self.conns.get(number)
+        if conn is None:
+            conn = self.handler.new(socket.socket(fileno=number), None)
             if conn is None:
-                sock.close()
-            else:
-                self._hold(sock, conn)
+                shared.give_back(number)
+                return
+            self.conns[number] = conn
+        self.slot.conn = number  # if this worker dies in the request, the master ends it
+        try:
+            keep = self.handler.serve(conn, self.report)
+        finally:
+            self.slot.conn = 0
+        if keep and self.handler.clean(conn):
+            shared.rearm(number)
+        else:
+            del self.conns[number]
+            shared.closed(number)
+            self.handler.socket(conn).close()
+
+    def _replaced(self, number: int) -> None:
+        """The master gives `number` to another connection: the state kept for it is stale."""
+        conn = self.conns.pop(number, None)
+        if conn is not None:
+            self.handler.socket(conn).detach()  # the descriptor is replaced, not closed here
 
 
 def _stop_with_parent() -> None:

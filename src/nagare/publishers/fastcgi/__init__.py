@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import socket
 import sys
 import time
@@ -26,6 +27,7 @@ from nagare.server import handover
 from nagare.server.master import CHECK, Master
 from nagare.server.policy import PoolSettings
 from nagare.server.scoreboard import Scoreboard
+from nagare.server.sharing import Shared, Sharing, descriptor_base
 from nagare.server.status import Address
 from nagare.server.worker import Worker
 from nagare.wsgi.access import AccessLog
@@ -130,6 +132,7 @@ class Publisher(base.Publisher):
             old_workers = ()
         for sock in (listener, *handoff):
             sock.setblocking(False)
+        sharing = self.sharing(inherited.sharing if inherited is not None else "", handoff[0], listener)
         allowed = set(s.allowed_servers) | set(string_list(os.environ.get("FCGI_WEB_SERVER_ADDRS", "")))
         pool = PoolSettings(
             min_spare=s.minSpare, max_spare=s.maxSpare, max_children=s.maxChildren,
@@ -137,10 +140,10 @@ class Publisher(base.Publisher):
             heartbeat_timeout=max(30.0, s.request_timeout),
         )
 
-        def run_worker(index: int, scoreboard: Scoreboard, master: int) -> int:
+        def run_worker(index: int, scoreboard: Scoreboard, master: int, shared: Shared) -> int:
             handler = Handler(app, s.read_timeout, allowed)
             worker = Worker(
-                listener, handoff, scoreboard.writer(index, os.getpid(), time.monotonic()), handler,
+                listener, shared, scoreboard.writer(index, os.getpid(), time.monotonic()), handler,
                 master=master, max_requests=s.maxRequests, max_memory=s.max_memory << 20, slow_after=s.slow_request_time,
             )
             return worker.run()
@@ -156,6 +159,7 @@ class Publisher(base.Publisher):
         master = Master(
             listener, handoff, run_worker, pool, name=",".join(a.name for a in apps),
             graceful_timeout=s.graceful_timeout, status=status, backlog=s.backlog, old_workers=old_workers,
+            sharing=sharing,
         )
         exit_status = master.run()
         # the files of the sockets listened on (after a reload, those of the first start)
@@ -168,6 +172,22 @@ class Publisher(base.Publisher):
         if exit_status:
             raise NagareError("stopped: the workers fail at start (see the errors above)")
         log.info("stopped")
+
+    @staticmethod
+    def sharing(inherited: str, inbox: socket.socket, listener: socket.socket) -> Sharing:
+        """The pool's sharing of kept-alive connections: the previous image's after a reload."""
+        if inherited:
+            try:
+                return Sharing.decode(inherited, inbox, listener)
+            except (ValueError, OSError) as exc:
+                raise NagareError(f"reload: the kept-alive connections cannot be taken over: {exc}") from None
+        base = descriptor_base()
+        if base is None:
+            log.warning(
+                "kept-alive connections are closed after each request: the open files limit (ulimit -n %d) "
+                "leaves no room to share them with the pool", resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            )
+        return Sharing(inbox, listener, base)
 
     def listen(self) -> socket.socket:
         """The FastCGI socket of a first start: the Unix socket if set, else host and port."""
