@@ -817,6 +817,7 @@ class HeadRenderer(xml.Renderer):
     _parser = _xml_parser
     _makeelement = _xml_parser.makeelement
     _lookup = _lookup
+    _one_document = False  # its `<head>`, a title: a document of its own would cost more
 
     if TYPE_CHECKING:
 

@@ -486,6 +486,8 @@ class Renderer:
     _parser: etree.XMLParser[Tag] = _xml_parser
     _makeelement: Callable[[str], Tag] = _xml_parser.makeelement
     _lookup: etree.ElementNamespaceClassLookup = _lookup
+    #: The tags made in one document (`_maker`); off for a renderer that makes a tag or two.
+    _one_document = True
 
     # Made on first use, at the root renderer (see `generate_id`) and per renderer (`id`).
     _ids: tuple[str, Iterator[int]] | None = None
@@ -519,7 +521,8 @@ class Renderer:
             # What the response said before any view ran (see `view_content_type`).
             self._content_type_header = None if response is None else response.headers.get("Content-Type")
             self._tags: list[Tag] = []
-            self._makeelement = _maker(type(self)._makeelement)
+            if self._one_document:
+                self._makeelement = _maker(type(self)._makeelement)
             self.component: Component | None = None
             self.model: object = None
             self.async_component: Component | None = None
@@ -540,7 +543,7 @@ class Renderer:
             self._tags = parent._tags
             if parent._parser is self._parser:
                 self._makeelement = parent._makeelement  # the tags of one rendering in one document
-            else:
+            elif self._one_document:
                 self._makeelement = _maker(type(self)._makeelement)
             self.component = parent.component
             self.model = parent.model
