@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nagare.fastcgi import records
-from nagare.fastcgi.records import ProtocolError, decode_pairs, encode_pairs
+from nagare.fastcgi.records import ProtocolError, decode_pairs_python, encode_pairs
+
+
+@pytest.fixture(scope="module", params=["python", "compiled"])
+def decode_pairs(request):
+    """Both implementations: the pure-Python one and nagare.fastcgi._speedups (built at install
+    where a C compiler is: a missing build fails here, it is not skipped)."""
+    if request.param == "python":
+        return decode_pairs_python
+    try:
+        from nagare.fastcgi import _speedups
+    except ImportError as exc:
+        pytest.fail(f"nagare.fastcgi._speedups is not built: {exc}")
+    return lambda data: _speedups.decode_pairs(ProtocolError, data)
 
 latin1 = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=255), max_size=300)
 
@@ -39,7 +54,7 @@ def test_one_byte_lengths():
     assert encode_pairs({"N" * 127: ""})[:2] == b"\x7f\x00"
 
 
-def test_four_byte_lengths_from_128():
+def test_four_byte_lengths_from_128(decode_pairs):
     data = encode_pairs({"N": "v" * 128})
     assert data[:6] == b"\x01\x80\x00\x00\x80N"
     assert decode_pairs(data) == {"N": "v" * 128}
@@ -48,17 +63,17 @@ def test_four_byte_lengths_from_128():
     assert decode_pairs(data) == {"n" * 70000: "v" * 300}
 
 
-def test_a_4_byte_length_below_128_is_accepted():
+def test_a_4_byte_length_below_128_is_accepted(decode_pairs):
     # The spec does not forbid the long form for a short length; a server must read it.
     assert decode_pairs(b"\x80\x00\x00\x01\x01Ab") == {"A": "b"}
 
 
-def test_names_and_values_are_latin1_native_strings():
+def test_names_and_values_are_latin1_native_strings(decode_pairs):
     assert decode_pairs(b"\x01\x02\xe9\xc3\xa9") == {"\xe9": "\xc3\xa9"}
     assert encode_pairs([(b"\xff", b"\x00")]) == b"\x01\x01\xff\x00"
 
 
-def test_last_duplicate_wins():
+def test_last_duplicate_wins(decode_pairs):
     assert decode_pairs(b"\x01\x01Aa\x01\x01Bb\x01\x01Ac") == {"A": "c", "B": "b"}
 
 
@@ -74,20 +89,20 @@ def test_last_duplicate_wins():
         b"\xff\xff\xff\xff\x00",  # a 2 GB name
     ],
 )
-def test_truncated_pairs_are_protocol_errors(data):
+def test_truncated_pairs_are_protocol_errors(data, decode_pairs):
     with pytest.raises(ProtocolError) as info:
         decode_pairs(data)
     assert "\n" not in str(info.value)
 
 
-def test_decode_accepts_any_bytes_like():
+def test_decode_accepts_any_bytes_like(decode_pairs):
     data = encode_pairs({"A": "b", "C": "d" * 200})
     assert decode_pairs(bytearray(data)) == decode_pairs(memoryview(data)) == {"A": "b", "C": "d" * 200}
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(latin1, latin1, max_size=20))
-def test_pairs_round_trip(pairs):
+@given(pairs=st.dictionaries(latin1, latin1, max_size=20))
+def test_pairs_round_trip(pairs, decode_pairs):
     assert decode_pairs(encode_pairs(pairs)) == pairs
 
 
@@ -112,3 +127,29 @@ def _read_stream(stream: bytes, record_type: int, request_id: int) -> bytes:
         i += 8 + length + padding
     assert i == len(stream)
     return b"".join(out)
+
+
+def _outcome(decode, data: bytes) -> object:
+    try:
+        return decode(data)
+    except ProtocolError as exc:
+        return f"ProtocolError: {exc}"
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=300)
+def test_the_compiled_decoder_answers_as_the_python_one_on_any_bytes(data: bytes) -> None:
+    from nagare.fastcgi import _speedups
+
+    assert _outcome(lambda d: _speedups.decode_pairs(ProtocolError, d), data) == _outcome(decode_pairs_python, data)
+
+
+def test_the_compiled_decoder_is_the_one_in_use_unless_pure_python_is_asked_for() -> None:
+    import subprocess
+    import sys
+
+    code = "from nagare.fastcgi import records; print(records.COMPILED)"
+    env = {name: value for name, value in os.environ.items() if name != "NAGARE_FASTCGI_PURE"}
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "True"
+    pure = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "NAGARE_FASTCGI_PURE": "1"})
+    assert pure.stdout.strip() == "False"

@@ -6,8 +6,10 @@ the state machine of one connection. The numbers are those of the FastCGI 1.0 sp
 
 from __future__ import annotations
 
+import functools
+import os
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 VERSION = 1
 
@@ -150,7 +152,7 @@ def encode_pairs(pairs: Mapping[str, str] | Iterable[tuple[str | bytes, str | by
     return b"".join(parts)
 
 
-def decode_pairs(data: bytes | bytearray | memoryview) -> dict[str, str]:
+def decode_pairs_python(data: bytes | bytearray | memoryview) -> dict[str, str]:
     """The name-value pairs of a whole stream, decoded latin-1 (PEP 3333 native strings).
 
     The last of duplicate names wins. A length running past the end is a ProtocolError.
@@ -186,3 +188,20 @@ def decode_pairs(data: bytes | bytearray | memoryview) -> dict[str, str]:
     except (IndexError, struct.error):
         raise ProtocolError("a FastCGI name-value pair length is cut by the end of its stream") from None
     return pairs
+
+
+def _compiled() -> Callable[[bytes | bytearray | memoryview], dict[str, str]] | None:
+    """The compiled decode_pairs (nagare.fastcgi._speedups, built when a C compiler was there at
+    install), unless NAGARE_FASTCGI_PURE=1; None without it."""
+    if os.environ.get("NAGARE_FASTCGI_PURE") == "1":
+        return None
+    try:
+        from nagare.fastcgi import _speedups  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    compiled: Callable[[type[Exception], bytes | bytearray | memoryview], dict[str, str]] = _speedups.decode_pairs
+    return functools.partial(compiled, ProtocolError)
+
+
+decode_pairs = _compiled() or decode_pairs_python
+COMPILED = decode_pairs is not decode_pairs_python  # for the tests and the status
