@@ -323,3 +323,35 @@ def test_set_logger_gives_a_token_to_restore_the_previous_one(name):
         return inner, log.get_logger().name
 
     assert in_request(f"nagare.application.{name}", request) == ("nagare.application.other", f"nagare.application.{name}")
+
+
+def test_a_fork_in_the_middle_of_a_write_leaves_the_child_a_free_stream():
+    # The writer thread holds the stream's lock while it writes; a child forked then would
+    # inherit the lock held, and its first write would wait for ever (a worker that never exits)
+    import os
+    import threading
+    import time
+
+    stream_lock = threading.Lock()
+    writing = threading.Event()
+
+    class Slow(logging.Handler):
+        def emit(self, record):
+            with stream_lock:
+                writing.set()
+                time.sleep(0.3)
+
+    handler = log.BackgroundHandler(Slow())
+    logger = logging.getLogger("nagare.test.fork-mid-write")
+    logger.addHandler(handler)
+    try:
+        logger.warning("a long write")
+        assert writing.wait(5)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if stream_lock.acquire(timeout=2) else 1)
+        assert os.waitpid(pid, 0)[1] == 0, "the child inherited the stream's lock held"
+        logger.warning("the parent goes on")
+        handler.stop()
+    finally:
+        logger.removeHandler(handler)

@@ -37,7 +37,7 @@ class BackgroundHandler(logging.handlers.QueueHandler):
     The threads answering requests only put records in a queue: none of them waits on stderr, nor
     on the handler's lock while another writes (with the access log on, writing in place halved
     the standalone server's throughput). Records left at exit are written; a forked child starts
-    its own writer thread (threads do not survive fork).
+    its own writer thread (threads do not survive fork); the parent's is stopped around the fork.
     """
 
     instances: "weakref.WeakSet[BackgroundHandler]" = weakref.WeakSet()
@@ -46,18 +46,28 @@ class BackgroundHandler(logging.handlers.QueueHandler):
         super().__init__(queue.SimpleQueue())
         self.handler = handler
         self.listener: logging.handlers.QueueListener | None = None
+        self._paused = False
         self._start()
         BackgroundHandler.instances.add(self)
         atexit.register(self.stop)
-        os.register_at_fork(after_in_child=self._restart_in_child)
+        # The writer thread is stopped around a fork: forked in the middle of a write, the child
+        # would inherit the stream's buffer lock held by a thread it does not have, and its first
+        # write (a worker's last words at exit, say) would wait for ever.
+        os.register_at_fork(before=self._pause, after_in_parent=self._resume, after_in_child=self._resume)
 
     def _start(self) -> None:
         self.queue = queue.SimpleQueue()
         self.listener = logging.handlers.QueueListener(self.queue, self.handler)
         self.listener.start()
 
-    def _restart_in_child(self) -> None:
-        if self.listener is not None:  # its thread stayed in the parent
+    def _pause(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()  # it writes the queue, then its thread ends
+            self._paused = True
+
+    def _resume(self) -> None:
+        if self._paused:
+            self._paused = False
             self._start()
 
     def stop(self) -> None:
