@@ -219,3 +219,33 @@ def test_a_parameter_without_a_name_is_skipped():
     assert Callbacks.parse([(None, "x"), (name, "")]) == Callbacks.parse([(name, "")])
     cb.process([(None, "x"), (name, "")])
     assert calls == ["link"]
+
+
+class _Callable(tuple):
+    def __call__(self):
+        return "a tuple that is a callable"
+
+
+def _plain():
+    return "plain"
+
+
+def _with_request(request, response, value):
+    return (request.method, value)
+
+
+def test_a_plain_action_is_kept_alone_and_the_registries_pickled_before_still_run():
+    callbacks = Callbacks()
+    plain = callbacks.register(LINK, _plain)
+    with_request = callbacks.register(VALUE, _with_request, with_request=True)
+    odd = callbacks.register(LINK, _Callable())
+    entries = callbacks.__getstate__()["callbacks"]
+    assert entries[plain[7:]] is _plain  # no (callable, False) tuple to pickle in every state
+    assert entries[with_request[7:]] == (_with_request, True) and entries[odd[7:]] == (_Callable(), False)
+    request, response = webob.Request.blank("/"), webob.Response()
+    assert callbacks.process([(plain, ""), (with_request, "7")], request, response) == [("GET", "7"), "plain"]
+    assert callbacks.process([(odd, "")]) == ["a tuple that is a callable"]
+    old = Callbacks()  # a registry stored before: every entry a tuple
+    old.__setstate__({"callbacks": {"400001": (_plain, False), "100002": (_with_request, True)}, "next": 2})
+    assert old.process([("_action400001", ""), ("_action100002", "8")], request, response) == [("GET", "8"), "plain"]
+    assert pickle.loads(pickle.dumps(callbacks)).process([(plain, "")]) == ["plain"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, TypedDict, cast
+from typing import TYPE_CHECKING, TypeAlias, TypedDict, cast
 
 from nagare.flow.engine import run as run_flow
 
@@ -46,8 +46,10 @@ ParsedAction = tuple[int, str, str, list[object]]
 #: `check(permissions, subject)`: refuses a callback registered with permissions by raising.
 PermissionCheck = Callable[[object, object], object]
 
-#: A registered callback: (callable, with_request), or with (permissions, subject) after them.
-Entry = tuple["Action", bool] | tuple["Action", bool, object, object]
+#: A registered callback: the callable alone (no request, no permissions: the usual action, a
+#: tuple less to pickle in every state), (callable, with_request), or with (permissions,
+#: subject) after them.
+Entry: TypeAlias = "Action | tuple[Action, bool] | tuple[Action, bool, object, object]"
 
 
 class _State(TypedDict):
@@ -85,10 +87,13 @@ class Callbacks:
         # The priority is part of the key: a request naming the id with another priority (a
         # value action as a link, without its value) finds nothing.
         key = f"{priority}{self._next:05d}"
-        # The short entry for the usual case: every state pickles one per action.
-        self._callbacks[key] = (
-            (callback, with_request) if permissions is None else (callback, with_request, permissions, subject)
-        )
+        # The short entries for the usual cases: every state pickles one per action.
+        if permissions is not None:
+            self._callbacks[key] = (callback, with_request, permissions, subject)
+        elif with_request or isinstance(callback, tuple):  # (a tuple would read as an entry)
+            self._callbacks[key] = (callback, with_request)
+        else:
+            self._callbacks[key] = callback
         return "_action" + key
 
     def clear(self) -> None:
@@ -179,9 +184,12 @@ class Callbacks:
             entry = callbacks.get(key)
             if entry is None:
                 continue
-            callback, with_request = entry[0], entry[1]
-            if check is not None and len(entry) == 4:
-                check(entry[2], entry[3])
+            if isinstance(entry, tuple):
+                callback, with_request = entry[0], entry[1]
+                if check is not None and len(entry) == 4:
+                    check(entry[2], entry[3])
+            else:
+                callback, with_request = entry, False
             args: tuple[object, ...] = (request, response) if with_request else ()
             # Each callback runs as a flow (`flow.engine.run`): a comp.call() in it suspends it.
             if kind == "image":
