@@ -235,6 +235,7 @@ class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # untyped base class
         self.dispatch_table = merged
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.shared = shared
+        self._kinds: dict[type, tuple[object, object]] = {}  # type -> (role, the class's mark)
 
     def reducer_override(self, obj: Any) -> Any:
         kind = type(obj)
@@ -257,14 +258,20 @@ class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # untyped base class
                 return _function, (reference, obj.__closure__)
             state = (defaults, kwdefaults, attributes or None)
             return _function, (reference, obj.__closure__), state, None, None, _set_function_state
-        role = _roles.get(kind)
-        if role is None:
-            role = _roles[kind] = _role_of(kind)
+        known = self._kinds.get(kind)
+        if known is None:
+            role = _roles.get(kind)
+            if role is None:
+                role = _roles[kind] = _role_of(kind)
+            # A class's mark, read once a pickling (the objects of a class are many in a state,
+            # and a class without the attribute costs an AttributeError to ask)
+            known = self._kinds[kind] = (role, getattr(kind, MARK, None) if role is _INSTANCE else None)
+        role = known[0]
         if role is _INSTANCE:
             if self.shared is None:
                 return NotImplemented
             # state.is_stateless(), inlined: this runs for every object of the state
-            mark = getattr(kind, MARK, None)
+            mark = known[1]
             try:
                 mark = obj.__dict__.get(MARK, mark)
             except AttributeError:
