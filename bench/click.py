@@ -1,6 +1,7 @@
 """A click of the demo counter in process: what it costs, phase by phase, and the bytes each state takes.
 
     .venv/bin/python bench/click.py [--clicks 300] [--rounds 9] [--store memory|memcached] [--no-database] [--json]
+    .venv/bin/python bench/click.py --against /tmp/before/src [--rounds 40 --clicks 50]   # this tree against another
     .venv/bin/python bench/click.py --profile [--sort tottime]   # a cProfile of the clicks, no timings
 
 The demo is loaded as `nagare-admin serve demo` loads it (`nagare.wsgi.loader.load` on its
@@ -23,19 +24,32 @@ part is its share of the measured batches' elapsed time, times `total_us`:
 - `lock+fetch`: `Sessions.open` up to the state's bytes (the lock, `_fetch`): a store's round trip;
 - `unpickle`: `Serializer.loads` (MAC checks, unpickling the state and the shared objects);
 - `callbacks`: `Callbacks.run` (the `++` action);
-- `render`: `WSGIApp.render_page` without what follows (the component tree rendered to elements);
+- `render`: `WSGIApp.render_page` without what follows (the renderer made, the component tree
+  rendered to elements);
 - `serialise`: the renderer's `page()` (head, the tree to HTML bytes);
 - `pickle+sign`: `Serializer.dumps`;
 - `store`: the backend's `_store`, and the release of its lock;
 - `webob/rest`: the rest of `total_us` (WebOb's request and response, the dispatch, the
-  security context, the database transaction, the answer's iteration).
+  security context, the locale, the database transaction, the answer's iteration).
 
-`state_bytes`: for each tab of the demo, the bytes of the state stored once the tab is shown
-(its MAC included; the session's shared objects are stored apart: `shared_bytes`).
+With a networked store the parts are shares of the elapsed time: `lock+fetch` and `store` then
+hold the waits for the store's answers, in µs of the CPU total (compare them between runs, not
+with `total_us`).
 
-`--json` prints `{"total_us": float, "wall_us": float, "parts_us": {name: float}, "state_bytes":
-{tab: int}, "shared_bytes": {tab: int}}`; without it, a table. To compare two versions of the package,
-run this script with `PYTHONPATH=<other tree>/src`, alternating the two.
+`best_us`: the least loaded plain batch. `state_bytes`: for each tab of the demo, the bytes of
+the state stored once the tab is shown (its MAC included; the session's shared objects are
+stored apart: `shared_bytes`).
+
+`--json` prints `{"total_us": float, "wall_us": float, "best_us": float, "parts_us": {name:
+float}, "state_bytes": {tab: int}, "shared_bytes": {tab: int}, "batches_us": [float], "source":
+str}`; without it, a table.
+
+`--against SRC` runs this tree's package (or the PYTHONPATH's) and SRC's (another tree's `src`:
+`git worktree add /tmp/before REV`) in two worker processes of this script, their batches
+alternated round by round (the order swapped every round), and prints both, with the median of
+the rounds' differences: on a machine whose load changes from one second to the next, the
+paired difference moves less than either median. `--json` then prints `{"this": ..., "against":
+...}`, "this" with `paired_difference_us`.
 """
 
 from __future__ import annotations
