@@ -564,3 +564,40 @@ def test_kept_alive_connections_live_through_a_reload(server) -> None:
     finally:
         for c in clients:
             c.close()
+
+
+def test_new_connections_wait_their_turn_with_the_kept_ones_not_a_turn_each(server) -> None:
+    # Kept-alive connections busy all the time, then 8 new ones at once (nginx opening more
+    # connections than it keeps). The listening socket being one event among the kept ones, an
+    # accept per turn made the 8th new connection wait 8 whole turns; accepted together into the
+    # shared queue, they wait one turn, in arrival order.
+    s = server(publisher={"minSpare": 1, "maxSpare": 2, "maxChildren": 2})
+    kept = [s.client(keep_conn=True, timeout=30) for _ in range(16)]
+    served = []
+    stop = threading.Event()
+
+    def busy(c: FastCGIClient) -> None:
+        while not stop.is_set():
+            c.request("/pool/sleep", query="s=0.01")
+            served.append(1)
+
+    threads = [threading.Thread(target=busy, args=(c,)) for c in kept]
+    try:
+        for c in kept:
+            c.request("/pool/")  # kept: the pool's now
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        with ThreadPoolExecutor(8) as pool:
+            before = len(served)
+            fresh = [pool.submit(s.request, "/pool/sleep", query="s=0.01", timeout=30) for _ in range(8)]
+            assert all(f.result().status == 200 for f in fresh)
+            waited = len(served) - before
+        # one turn is 16 kept requests, plus the 8 new ones: 8 turns would be about 128
+        assert waited < 60, f"{waited} kept requests were served before the 8 new connections"
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        for c in kept:
+            c.close()

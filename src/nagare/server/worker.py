@@ -34,6 +34,7 @@ from nagare.server.sharing import LISTENING, Desynced, Shared
 
 log = logging.getLogger("nagare.publisher")
 
+ACCEPT_BATCH = 64  # connections accepted at once into the shared queue (see Worker._queue_accepted)
 POLL = 0.2  # seconds the shared epoll is waited on at most: a signal is acted upon within it
 STUCK_SIGNAL = signal.SIGUSR2  # "log your stack": faulthandler writes it to stderr at once
 _PAGE = resource.getpagesize()
@@ -217,9 +218,30 @@ class Worker(Generic[Conn]):
         if conn is None:
             sock.close()
             return
+        if self.shared.conns:
+            self._queue_accepted()
         if self.handler.serve(conn, self.report, True) and self.handler.clean(conn):
             self.shared.share(fd)  # kept by the web server: the pool's now (or closed, if it cannot be)
         sock.close()
+
+    def _queue_accepted(self) -> None:
+        """The other connections waiting to be accepted go to the shared epoll's queue.
+
+        With kept-alive connections in the shared epoll, the listening socket is one event among
+        theirs: accepted one per turn, new connections would wait a whole turn each, their first
+        requests behind all the kept ones (when nginx opens more connections than it keeps, or
+        at start). Accepted here and shared, each waits for its turn in arrival order.
+        """
+        for _ in range(ACCEPT_BATCH):
+            try:
+                fd, address = _accept(self.listener)
+            except OSError:  # none left (or EMFILE: the next accept says it)
+                return
+            sock = socket.socket(self.family, self.kind, 0, fd)
+            self.slot.accepted += 1
+            if self.handler.new(sock, address) is not None:  # allowed: shared, served by any worker
+                self.shared.share(fd)
+            sock.close()
 
     def _serve_shared(self, number: int) -> None:
         """Serve the request that came on shared connection `number` (the event is ours alone)."""
