@@ -58,7 +58,7 @@ RESULTS = BENCH / "results"
 C_SOURCE = BENCH / "c" / "hello.c"
 TRANSPORTS = ("TCP", "Unix socket", "TCP + keepalive")
 PEERS = ("uWSGI", "flup", "C")
-KEEPALIVE = 32  # nginx's idle upstream connections kept: more than the workers, so a pool that stays with them starves
+KEEPALIVE = 64  # nginx's idle upstream connections kept: as many as wrk's (docs/deploying.md), more than the workers
 PARTS = ("hello", "keepalive", "counter", "memory", "click")
 
 
