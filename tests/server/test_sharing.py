@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from nagare.server.sharing import ARMED, Desynced, Shared, Sharing, descriptor_base
+from nagare.server.sharing import Desynced, Shared, Sharing, descriptor_base
 
 OPENED: list[socket.socket] = []
 
@@ -171,6 +171,3 @@ def test_without_room_for_the_numbers_nothing_is_shared(pool) -> None:
     assert theirs.recv(1) == b""  # closed: the web server opens another
     off.epoll.close()
 
-
-def test_armed_events_are_the_ones_a_request_or_a_close_needs() -> None:
-    assert ARMED & select.EPOLLIN and ARMED & select.EPOLLRDHUP and ARMED & select.EPOLLONESHOT

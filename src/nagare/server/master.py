@@ -38,7 +38,7 @@ from nagare.server.sharing import Shared, Sharing
 from nagare.server.policy import Actions, Exit, Policy, PoolSettings, Previous, State, WorkerView
 from nagare.server.processes import OSProcesses, Processes
 from nagare.server.scoreboard import Scoreboard, Slot
-from nagare.server.worker import STUCK_SIGNAL, drain, exit_worker, reopen_log_files
+from nagare.server.worker import STUCK_SIGNAL, exit_worker, reopen_log_files
 
 log = logging.getLogger("nagare.publisher")
 
@@ -413,6 +413,15 @@ class Master:
             signal.set_wakeup_fd(-1)
             for fd in self._wake_fds:
                 os.close(fd)
+
+
+def drain(fd: int) -> None:
+    """Empty the signal wake-up pipe `fd` (non-blocking)."""
+    try:
+        while os.read(fd, 512):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
 
 
 def listen_queue(sock: socket.socket) -> int | None:

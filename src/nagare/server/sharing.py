@@ -122,7 +122,6 @@ class Sharing:
             epoll = select.epoll()
             epoll.register(self.listener, LISTENING)
         self.epoll = epoll
-        self.shared = 0  # connections shared since the start
 
     # -- the pool's lifecycle ----------------------------------------------------------------
 
@@ -193,7 +192,6 @@ class Sharing:
         os.close(fd)
         os.set_inheritable(number, True)  # at the same number in the workers forked from now on
         self.conns.add(number)
-        self.shared += 1
         self._tell(NEW, number, number)
         self.epoll.register(number, ARMED)
 

@@ -80,7 +80,7 @@ class Handler(Protocol[Conn]):
     """The protocol side (FastCGI): what to do with a connection that has bytes to read."""
 
     def new(self, sock: socket.socket, address: Any) -> Conn | None:
-        """The state of a new connection (`address`: as accept() gives it, None if handed over),
+        """The state of a new connection (`address`: as accept() gives it, None for a shared one),
         or None to refuse it (closed at once)."""
 
     def serve(self, conn: Conn, report: Report, fresh: bool = False) -> bool:
@@ -290,15 +290,6 @@ def _stop_with_parent() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass
-
-
-def drain(fd: int) -> None:
-    """Empty the signal wake-up pipe `fd` (non-blocking)."""
-    try:
-        while os.read(fd, 512):
-            pass
-    except (BlockingIOError, InterruptedError):
         pass
 
 
