@@ -73,7 +73,11 @@ def test_several_memcached_servers_one_stopped(tmp_path) -> None:
             # on the live server: the session goes on; on the stopped one: a fresh session (301)
             assert value(page) == (2 if server is one else 0)
             if server is two:
-                assert [r.status_code for r in page.response.history] == [301]
+                # 301s only; one per worker at most: each worker learns on its own that the
+                # server is down (the mark is per process), and the shared epoll gives the
+                # redirected request to another idle worker, which may draw an id on it again
+                history = [r.status_code for r in page.response.history]
+                assert history and set(history) == {301} and len(history) <= 5, history
                 assert value(page.click("#increase")) == 1  # the new session, on the live server
         fresh = Browser().get(site.url)  # new sessions go to the live server
         assert value(fresh.click("#increase").click("#increase")) == 2
