@@ -125,6 +125,19 @@ def test_catalogs_are_loaded_once_and_read_again_when_cleared(shop: Shop) -> Non
     assert locale.ugettext("Our shop") == "Notre boutique"
 
 
+
+def test_a_locale_changed_after_creation_translates_in_what_it_is_now(shop: Shop) -> None:
+    locale = shop.locale("fr")
+    assert locale.ugettext("Our shop") == "Notre boutique"
+    locale.language = "en"  # Babel's attributes: the catalogs are found by them as they are now
+    assert locale.ugettext("Our shop") == "Our shop"
+    locale.language, locale.domain = "fr", "unknown"
+    assert locale.ugettext("Our shop") == "Our shop"
+    locale.domain = "shop"
+    assert locale.ugettext("Our shop") == "Notre boutique"
+    locale.dirname = None  # the application's catalogs gone: only the framework's domain is translated
+    assert locale.ugettext("Our shop") == "Our shop"
+
 # -- lazy translations ----------------------------------------------------------------------
 
 
