@@ -84,10 +84,10 @@ def test_a_closure_is_pickled_without_its_code(samples):
 def test_a_closure_with_nothing_to_set_is_made_in_one_call(samples):
     # No defaults, no attributes: no state to set once made (the lambdas of the views).
     f = samples.View(4).action()
-    data = dumps(f)
+    data = dumps(f, primed=False)  # (primed, the reducers are not written by name)
     assert b"_set_function_state" not in data and b"_function" in data
     assert loads(data)() == ("method", 4)
-    with_defaults = dumps(samples.make_lambda(1))
+    with_defaults = dumps(samples.make_lambda(1), primed=False)
     assert b"_set_function_state" in with_defaults and loads(with_defaults)() == (1, 2, 3, 10, 20)
 
 
@@ -97,7 +97,7 @@ def test_the_functions_of_states_stored_with_their_state_still_load(samples):
 
     f = samples.View(4).action()
     reference = pickler._locate(f)
-    data = dumps(_Old(reference, f.__closure__))
+    data = dumps(_Old(reference, f.__closure__), primed=False)
     assert b"_set_function_state" in data and loads(data)() == ("method", 4)
 
 
@@ -220,3 +220,50 @@ def test_unknown_shared_reference_is_an_unpickling_error():
     data = dumps([Shared()], {})
     with pytest.raises(pickle.UnpicklingError, match="unknown shared object"):
         loads(data, {})
+
+
+# -- the memo both sides start with (PRIMED) ---------------------------------------------------
+
+
+def _framework_objects():
+    from nagare import callbacks, component, var
+
+    comp = component.Component(var.Var(1))
+    registry = callbacks.Callbacks()
+    registry.register(callbacks.LINK, len)
+    return comp, registry
+
+
+def test_the_framework_s_objects_are_referred_to_by_the_memo_both_sides_start_with():
+    from nagare import callbacks, component, var
+    from nagare.sessions import pickler
+
+    comp, registry = _framework_objects()
+    primed, plain = dumps((comp, registry)), dumps((comp, registry), primed=False)
+    assert primed[:1] == pickler.PRIMED_V1 and plain[:1] == b"\x80"  # PROTO: a plain pickle
+    for name in (b"nagare.component", b"Component", b"nagare.callbacks", b"Callbacks", b"nagare.var", b"_on_answer"):
+        assert name in plain and name not in primed
+    assert len(primed) < len(plain) - 100
+    for data in (primed, plain):  # a plain one: a state stored before PRIMED_V1
+        loaded, restored = loads(data)
+        assert type(loaded) is component.Component and type(loaded.o) is var.Var and loaded.o() == 1
+        assert type(restored) is callbacks.Callbacks and len(restored) == 1
+
+
+def test_a_primed_pickle_refers_to_the_session_s_shared_objects():
+    @state.stateless
+    class Cart:
+        pass
+
+    cart, shared = Cart(), {}
+    data = dumps([cart, cart], shared)
+    pid = next(iter(shared.values()))[0]
+    replacement = Cart()
+    assert loads(data, {pid: replacement}) == [replacement, replacement]
+
+
+def test_only_the_priming_has_persistent_ids():
+    # A persistent id in the pickle itself (never written by the Pickler) is refused.
+    data = b"\x01\x80\x05K\x00Q."  # PRIMED_V1, PROTO 5, BININT1 0, BINPERSID, STOP
+    with pytest.raises(pickle.UnpicklingError, match="persistent id"):
+        loads(data)

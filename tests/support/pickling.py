@@ -8,10 +8,11 @@ from typing import Any
 from nagare.sessions.pickler import Pickler, Unpickler
 
 
-def dumps(obj: object, shared: dict[int, tuple[str, Any]] | None = None) -> bytes:
-    """`obj` pickled; the stateless objects it holds go into `shared`, when given."""
+def dumps(obj: object, shared: dict[int, tuple[str, Any]] | None = None, primed: bool = True) -> bytes:
+    """`obj` pickled; the stateless objects it holds go into `shared`, when given (`primed`: see
+    `nagare.sessions.pickler.PRIMED`; False: a plain pickle, every global written by name)."""
     buffer = io.BytesIO()
-    Pickler(buffer, shared).dump(obj)
+    Pickler(buffer, shared, primed).dump(obj)
     return buffer.getvalue()
 
 

@@ -31,13 +31,13 @@ DEMO_CFG = Path(nagare.demo.__file__).parent / "conf" / "demo.cfg"
 
 #: tab -> the most bytes its state may take: measured (in the comment) + 5 %.
 BOUNDS = {
-    "counter": 2_186,  # 2,082
-    "calculator": 2_841,  # 2,706
-    "form": 2_144,  # 2,042
-    "async": 2_309,  # 2,199
-    "guess": 2_666,  # 2,539
-    "tictactoe": 2_955,  # 2,814
-    "wiki": 3_292,  # 3,135
+    "counter": 1_790,  # 1,705
+    "calculator": 2_411,  # 2,296
+    "form": 1_748,  # 1,665
+    "async": 1_883,  # 1,793
+    "guess": 2_138,  # 2,036
+    "tictactoe": 2_430,  # 2,314
+    "wiki": 2_686,  # 2,558
 }
 
 

@@ -18,11 +18,19 @@ the current database session when unpickled (`nagare.database`).
 Objects marked `state.stateless` are replaced by a reference `(pid)` and pickled apart, once per
 session (`Pickler(shared=...)`); the `Unpickler` resolves the references from the shared objects it
 is given.
+
+The framework's classes and functions that most states hold (`Component`, `Callbacks`, the
+reducers of this module...) and the names of their attributes are not written in the pickles: the
+pickler starts with them in its memo (`PRIMED`), so that a state refers to them as to objects it
+already wrote (two bytes each, no import by the C pickler), and the unpickler starts with the same
+memo. Such a pickle is `PRIMED_V1` (one byte) then the pickle; the unpickler loads the pickles
+written before as they are.
 """
 
 from __future__ import annotations
 
 import copyreg
+import functools
 import io
 import pickle
 import secrets
@@ -146,7 +154,8 @@ def _locate(func: FunctionType) -> tuple[Any, ...] | None:
     for candidate in candidates:
         path = _find_code(candidate, code)
         if path is not None:
-            return (module_name, outer, path, checksum(code))
+            # interned: the reference of each code object of one function names it with one string
+            return (module_name, sys.intern(outer), path, checksum(code))
     return None
 
 
@@ -216,13 +225,73 @@ def _shared_placeholder(pid: str) -> Any:
     raise pickle.UnpicklingError("a shared object reference outside of a session state")
 
 
+#: The first byte of a pickle written with the memo primed by `PRIMED` (a plain pickle begins
+#: with PROTO, 0x80). A change of `PRIMED` is a new version: the states stored before keep theirs.
+PRIMED_V1 = b"\x01"
+
+#: What the memo of a pickle starts with, in this order (version 1): (module, name) of objects
+#: that every process imports alike, then strings (attribute names: the pickler's memo knows
+#: objects by identity, and these are interned like the names of the attributes).
+PRIMED: tuple[tuple[str, str] | str, ...] = (
+    ("nagare.component", "Component"),
+    ("nagare.callbacks", "Callbacks"),
+    ("nagare.partial", "_restore"),
+    ("nagare.var", "Var"),
+    ("nagare.editor", "Property"),
+    (__name__, "_function"),
+    (__name__, "_set_function_state"),
+    (__name__, "_empty_cell"),
+    (__name__, "_fill_cell"),
+    (__name__, "_shared_placeholder"),
+    ("types", "MethodType"),
+    ("functools", "partial"),
+    ("nagare.component", "PendingCall"),
+    ("nagare.component", "_task_finished"),
+    ("nagare.flow.engine", "Continuation"),
+    ("nagare.ajax", "Update"),
+    # Component's, Callbacks' and PendingCall's attributes
+    "o",
+    "model",
+    "url",
+    "_on_answer",
+    "_dom_id",
+    "callbacks",
+    "next",
+    "component",
+    "listener",
+    "continuation",
+)
+
+# (the objects of PRIMED, the pickler whose memo holds them, the pickle that memoizes them)
+_primed: tuple[tuple[object, ...], Any, bytes] | None = None
+
+
+def _priming() -> tuple[tuple[object, ...], Any, bytes]:
+    """Made on first use: the modules of `PRIMED` import this one."""
+    global _primed
+    if _primed is None:
+        objects = tuple(
+            entry if isinstance(entry, str) else _resolve(__import__(entry[0], fromlist=["_"]), entry[1])
+            for entry in PRIMED
+        )
+        template = pickle.Pickler(io.BytesIO(), pickle.HIGHEST_PROTOCOL)
+        template.memo = {index: (index, obj) for index, obj in enumerate(objects)}
+        # The objects memoized in the order of their indexes, each by its persistent id (its
+        # index: `Unpickler.persistent_load`), then None: a pickle of its own, loaded first.
+        memoize = b"".join(b"K%cQ\x940" % index for index in range(len(objects)))
+        _primed = objects, template, b"\x80\x05" + memoize + b"N."
+    return _primed
+
+
 class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # untyped base class
     """Pickles a state; with `shared`, stateless objects are referenced, not copied.
 
-    `shared` maps id(obj) -> (pid, obj) and is updated with the stateless objects met.
+    `shared` maps id(obj) -> (pid, obj) and is updated with the stateless objects met. With
+    `primed` (the default), the pickle refers to the objects of `PRIMED` by their place in the
+    memo both sides start with (see the module docstring).
     """
 
-    def __init__(self, file: io.BytesIO, shared: dict[int, tuple[str, Any]] | None = None) -> None:
+    def __init__(self, file: io.BytesIO, shared: dict[int, tuple[str, Any]] | None = None, primed: bool = True) -> None:
         # A plain dict, not cloudpickle's ChainMap: the C pickler looks the type of every object
         # up in it, and a ChainMap answers in Python. Merged again when copyreg's changed, so
         # that reducers registered with copyreg later are seen.
@@ -236,6 +305,13 @@ class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # untyped base class
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.shared = shared
         self._kinds: dict[type, tuple[object, object]] = {}  # type -> (role, the class's mark)
+        self._file = file if primed else None
+
+    def dump(self, obj: Any) -> None:
+        if self._file is not None:
+            self._file.write(PRIMED_V1)
+            self.memo = _priming()[1].memo  # a copy of the template's (a C table copied)
+        super().dump(obj)
 
     def reducer_override(self, obj: Any) -> Any:
         kind = type(obj)
@@ -304,8 +380,30 @@ class Unpickler(pickle.Unpickler):
     """Unpickles a state, resolving its references to the session's shared objects."""
 
     def __init__(self, file: io.BytesIO, shared: dict[str, Any]) -> None:
+        self._primed = file.read(1) == PRIMED_V1
+        if self._primed:
+            # The C unpickler's memo cannot be given (its setter does not count the entries, and
+            # the pickle's own would overwrite them): it loads the pickle that memoizes them first.
+            file = io.BytesIO(_priming()[2] + file.read())
+        else:
+            file.seek(-1, io.SEEK_CUR)  # a pickle stored before PRIMED_V1: as it is
         super().__init__(file)
         self.shared = shared
+
+    def load(self) -> Any:
+        if self._primed:
+            super().load()  # the objects of PRIMED memoized, then None
+            self._primed = False
+        return super().load()
+
+    def persistent_load(self, pid: Any) -> Any:
+        # Only the pickle of `_priming` has persistent ids: the index of an object of PRIMED.
+        if self._primed and pid.__class__ is int and 0 <= pid < len(PRIMED):
+            found = _priming()[0][pid]
+            # this unpickler's shared objects, as `find_class` gives them (not a bound method: the
+            # memo would hold the unpickler, a cycle for the garbage collector)
+            return functools.partial(_shared_object, self.shared) if found is _shared_placeholder else found
+        raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
 
     def find_class(self, module: str, name: str) -> Any:
         if module == __name__ and name == "_shared_placeholder":
@@ -320,7 +418,11 @@ class Unpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
     def shared_object(self, pid: str) -> Any:
-        try:
-            return self.shared[pid]
-        except (KeyError, TypeError):
-            raise pickle.UnpicklingError(f"state refers to an unknown shared object {pid!r}") from None
+        return _shared_object(self.shared, pid)
+
+
+def _shared_object(shared: dict[str, Any], pid: str) -> Any:
+    try:
+        return shared[pid]
+    except (KeyError, TypeError):
+        raise pickle.UnpicklingError(f"state refers to an unknown shared object {pid!r}") from None

@@ -99,11 +99,12 @@ class Serializer:
 
 def _pickled(obj: object) -> bytes:
     buffer = io.BytesIO()
-    Pickler(buffer).dump(obj)
+    Pickler(buffer, primed=False).dump(obj)
     return buffer.getvalue()
 
 
-#: The shared blob of a session that shares nothing (what `dumps` wrote for it before: the same bytes).
+#: The shared blob of a session that shares nothing (what `dumps` wrote for it before: the same
+#: bytes, a plain pickle).
 _NO_SHARED = _pickled({})
 
 
