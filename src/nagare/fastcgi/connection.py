@@ -42,11 +42,12 @@ from .records import (
     VERSION,
     ProtocolError,
     decode_pairs,
+    encode_end,
     encode_end_request,
     encode_pairs,
     encode_record,
     encode_stream,
-    pack_header,
+    split_request,
 )
 
 
@@ -65,6 +66,18 @@ class Params:
 
     request_id: int
     params: dict[str, str]
+
+
+@dataclass(slots=True)
+class Request:
+    """A whole request read at once (`Connection.next_request`): `request_id` is now the active
+    request, its params are all there, and its body too unless `body` is None (then the body
+    comes as Stdin events and a StdinEnd, as after Params)."""
+
+    request_id: int
+    keep_conn: bool
+    params: dict[str, str]
+    body: bytes | None
 
 
 @dataclass(slots=True)
@@ -201,6 +214,30 @@ class Connection:
         except ProtocolError as error:
             self._error = error
             raise
+
+    def next_request(self) -> Request | None:
+        """With no request active, the next request at once if the bytes received hold an ordinary one, else None.
+
+        Ordinary: a RESPONDER request whose params (and, usually, body) are all there, the
+        request of a web server. The events a `next_event` would give for it (RequestStarted,
+        Params, its body's Stdin and StdinEnd when `body` is not None) are then not given. None
+        for anything else, without reading it: `next_event` gives the events, or the error.
+        """
+        if self._active is not None or self._error is not None:
+            return None
+        found = split_request(self._buffer, self._offset, self._max_params_size)
+        if found is None:
+            return None
+        request_id, keep_conn, params, body, self._offset = found
+        self._dropped.discard(request_id)
+        self._active = request_id
+        self._keep_conn = keep_conn
+        self._params_done = True
+        self._stdin_done = body is not None
+        self._params = []
+        self._params_size = 0
+        self._stderr_sent = False
+        return Request(request_id, keep_conn, params, body)
 
     def _next_event(self) -> Event | Literal[_Sentinel.NEED_DATA]:
         buffer = self._buffer
@@ -345,18 +382,18 @@ class Connection:
             self._stderr_sent = True
         return encode_stream(STDERR, request_id, data)
 
-    def end_request(self, request_id: int, app_status: int = 0, protocol_status: int = REQUEST_COMPLETE) -> bytes:
-        """The records ending the active request: the empty STDOUT (and STDERR when some was
-        sent) closing its streams, then END_REQUEST. The request is no longer active after it."""
+    def end_request(
+        self, request_id: int, app_status: int = 0, protocol_status: int = REQUEST_COMPLETE, *, stdout: bytes = b"", stderr: bytes = b""
+    ) -> bytes:
+        """The records ending the active request: the last `stdout` and `stderr` of its streams
+        (as `send_stdout` and `send_stderr` give them), the empty STDOUT (and STDERR when some
+        was sent) closing its streams, then END_REQUEST. The request is no longer active after it."""
         if request_id != self._active:
             raise self._not_active(request_id)
-        parts = [pack_header(STDOUT, request_id, 0)]
-        if self._stderr_sent:
-            parts.append(pack_header(STDERR, request_id, 0))
-        parts.append(encode_end_request(request_id, app_status, protocol_status))
+        data = encode_end(request_id, stdout, stderr, self._stderr_sent, app_status, protocol_status)
         if not self._stdin_done:
             self._dropped.add(request_id)
         self._active = None
         self._params = []
         self._params_size = 0
-        return b"".join(parts)
+        return data

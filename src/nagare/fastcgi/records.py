@@ -10,6 +10,7 @@ import functools
 import os
 import struct
 from collections.abc import Callable, Iterable, Mapping
+from typing import TypeAlias
 
 VERSION = 1
 
@@ -130,6 +131,20 @@ def encode_end_request(request_id: int, app_status: int = 0, protocol_status: in
     return HEADER.pack(VERSION, END_REQUEST, request_id, END_REQUEST_BODY.size, 0) + body
 
 
+def encode_end_python(request_id: int, stdout: bytes, stderr: bytes, stderr_open: bool, app_status: int, protocol_status: int) -> bytes:
+    """The last records of a request, in one string: `stdout` and `stderr` as records of their
+    streams, the empty record closing STDOUT (and STDERR's, when `stderr` or, before it,
+    `stderr_open` wrote to it), then END_REQUEST."""
+    parts = [encode_stream(STDOUT, request_id, stdout)]
+    if stderr:
+        parts.append(encode_stream(STDERR, request_id, stderr))
+    parts.append(HEADER.pack(VERSION, STDOUT, request_id, 0, 0))
+    if stderr or stderr_open:
+        parts.append(HEADER.pack(VERSION, STDERR, request_id, 0, 0))
+    parts.append(encode_end_request(request_id, app_status, protocol_status))
+    return b"".join(parts)
+
+
 def _encode_length(length: int) -> bytes:
     if length < 0x80:
         return bytes((length,))
@@ -190,18 +205,98 @@ def decode_pairs_python(data: bytes | bytearray | memoryview) -> dict[str, str]:
     return pairs
 
 
-def _compiled() -> Callable[[bytes | bytearray | memoryview], dict[str, str]] | None:
-    """The compiled decode_pairs (nagare.fastcgi._speedups, built when a C compiler was there at
-    install), unless NAGARE_FASTCGI_PURE=1; None without it."""
+#: (request id, keep_conn, params, body or None, offset after what was read): see split_request_python.
+WholeRequest: TypeAlias = tuple[int, bool, dict[str, str], "bytes | None", int]
+
+
+def split_request_python(data: bytearray, offset: int, max_params_size: int) -> WholeRequest | None:
+    """The ordinary request at `offset` of `data` read at once, or None.
+
+    Ordinary: a BEGIN_REQUEST of a non-zero id in the RESPONDER role, then the whole PARAMS stream
+    of that id (at most `max_params_size` bytes, well-formed pairs) and, when it is there
+    complete, its whole STDIN stream. The body is None when the STDIN stream is not all in `data`
+    (or another record comes first): the offset returned is then the end of the params, and the
+    body's records are read one by one. None for anything else, whatever it is (incomplete,
+    another record, a refused role, malformed): the record-by-record reading
+    (`nagare.fastcgi.Connection.next_event`) then reads it and says what is wrong.
+    """
+    end = len(data)
+    if end - offset < 2 * HEADER_SIZE:
+        return None
+    unpack = HEADER.unpack_from
+    version, kind, request_id, length, padding = unpack(data, offset)
+    if version != VERSION or kind != BEGIN_REQUEST or not request_id or length != BEGIN_REQUEST_BODY.size:
+        return None
+    role, flags = BEGIN_REQUEST_BODY.unpack_from(data, offset + HEADER_SIZE)
+    if role != RESPONDER:
+        return None
+    i = offset + HEADER_SIZE + length + padding
+    chunks: list[tuple[int, int]] = []
+    size = 0
+    while True:
+        if end - i < HEADER_SIZE:
+            return None
+        version, kind, rid, length, padding = unpack(data, i)
+        if version != VERSION or kind != PARAMS or rid != request_id:
+            return None
+        start = i + HEADER_SIZE
+        i = start + length + padding
+        if i > end:
+            return None
+        if not length:
+            break
+        size += length
+        if size > max_params_size:
+            return None
+        chunks.append((start, start + length))
+    try:
+        if len(chunks) == 1:
+            params = decode_pairs(data[chunks[0][0] : chunks[0][1]])
+        else:
+            params = decode_pairs(b"".join(data[a:b] for a, b in chunks))
+    except ProtocolError:
+        return None
+    keep_conn = bool(flags & KEEP_CONN)
+    after_params = i
+    chunks = []
+    while True:
+        if end - i < HEADER_SIZE:
+            return request_id, keep_conn, params, None, after_params
+        version, kind, rid, length, padding = unpack(data, i)
+        start = i + HEADER_SIZE
+        if version != VERSION or kind != STDIN or rid != request_id or start + length + padding > end:
+            return request_id, keep_conn, params, None, after_params
+        i = start + length + padding
+        if not length:
+            break
+        chunks.append((start, start + length))
+    with memoryview(data) as view:
+        body = b"".join([view[a:b] for a, b in chunks])
+    return request_id, keep_conn, params, body, i
+
+
+_Decode: TypeAlias = Callable[[bytes | bytearray | memoryview], dict[str, str]]
+_Split: TypeAlias = Callable[[bytearray, int, int], WholeRequest | None]
+_End: TypeAlias = Callable[[int, bytes, bytes, bool, int, int], bytes]
+
+
+def _compiled() -> tuple[_Decode, _Split, _End] | None:
+    """The compiled decode_pairs, split_request and encode_end (nagare.fastcgi._speedups, built
+    when a C compiler was there at install), unless NAGARE_FASTCGI_PURE=1; None without it."""
     if os.environ.get("NAGARE_FASTCGI_PURE") == "1":
         return None
     try:
         from nagare.fastcgi import _speedups  # type: ignore[attr-defined]
     except ImportError:
         return None
-    compiled: Callable[[type[Exception], bytes | bytearray | memoryview], dict[str, str]] = _speedups.decode_pairs
-    return functools.partial(compiled, ProtocolError)
+    decode: Callable[[type[Exception], bytes | bytearray | memoryview], dict[str, str]] = _speedups.decode_pairs
+    split: _Split = _speedups.split_request
+    end: _End = _speedups.encode_end
+    return functools.partial(decode, ProtocolError), split, end
 
 
-decode_pairs = _compiled() or decode_pairs_python
-COMPILED = decode_pairs is not decode_pairs_python  # for the tests and the status
+_speedups = _compiled()
+decode_pairs = decode_pairs_python if _speedups is None else _speedups[0]
+split_request = split_request_python if _speedups is None else _speedups[1]
+encode_end = encode_end_python if _speedups is None else _speedups[2]
+COMPILED = _speedups is not None  # for the tests and the status

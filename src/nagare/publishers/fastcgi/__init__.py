@@ -132,6 +132,10 @@ class Publisher(base.Publisher):
             old_workers = ()
         for sock in (listener, *handoff):
             sock.setblocking(False)
+        if listener.family in (socket.AF_INET, socket.AF_INET6):
+            # set on the listening socket (whichever image opened it): the connections accepted
+            # inherit it (Linux), one system call less a connection
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sharing = self.sharing(inherited.sharing if inherited is not None else "", handoff[0], listener)
         allowed = set(s.allowed_servers) | set(string_list(os.environ.get("FCGI_WEB_SERVER_ADDRS", "")))
         pool = PoolSettings(

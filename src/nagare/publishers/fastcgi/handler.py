@@ -39,11 +39,10 @@ class Handler:
             log.warning("connection from %s refused: not in allowed_servers", peer)
             return None
         # the channel wants a blocking socket (see nagare.publishers.fastcgi.channel). An accepted
-        # socket is blocking already; one handed off keeps its flags, TCP_NODELAY too.
+        # socket is blocking already, and TCP_NODELAY from the listening socket; one shared keeps
+        # its flags.
         if address is None:
             sock.setblocking(True)
-        elif peer:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return Channel(sock, peer, self.read_timeout)
 
     def socket(self, channel: Channel) -> socket.socket:
@@ -64,6 +63,17 @@ class Handler:
             if fresh and not channel.receive(FIRST_BYTES):
                 return True
             while True:
+                whole = fcgi.next_request()  # the usual case: the request read at once
+                if whole is not None:
+                    served = True
+                    if not self.respond(channel, whole.request_id, whole.params, whole.body, report) or not whole.keep_conn:
+                        return False
+                    if fcgi.buffered:
+                        continue
+                    pending = fcgi.data_to_send()
+                    if pending:
+                        channel.send(pending)
+                    return True  # idle: back to the worker's epoll
                 event = fcgi.next_event()
                 if event is fastcgi.NEED_DATA:
                     pending = fcgi.data_to_send()
@@ -74,7 +84,7 @@ class Handler:
                     channel.receive()
                 elif type(event) is fastcgi.Params:
                     served = True
-                    if not self.respond(channel, event, report) or not fcgi.keep_conn:
+                    if not self.respond(channel, event.request_id, event.params, None, report) or not fcgi.keep_conn:
                         return False
                 elif type(event) is fastcgi.Closed:
                     return False
@@ -86,12 +96,12 @@ class Handler:
             log.info("FastCGI connection closed: %s", exc)
         return False
 
-    def respond(self, channel: Channel, event: fastcgi.Params, report: Report) -> bool:
-        """Run the application for one request; False: the connection must be closed."""
-        request_id = event.request_id
+    def respond(self, channel: Channel, request_id: int, params: dict[str, str], body_bytes: bytes | None, report: Report) -> bool:
+        """Run the application for one request (`body_bytes`: its whole body, None: read from
+        the channel as the application asks); False: the connection must be closed."""
         fcgi = channel.fcgi
-        env = environ(event.params)
-        body = Input(channel.body_chunk)
+        env = environ(params)
+        body = Input(channel.body_chunk) if body_bytes is None else Input.whole(body_bytes)
         errors = Errors()
         env["wsgi.input"] = body
         env["wsgi.errors"] = errors
@@ -109,15 +119,14 @@ class Handler:
             _app_log.exception("error on %s %s", method, uri)
             keep = response.fail()
         try:
-            parts = response.records(errors.chunks)
+            stdout = response.rest()
             if keep:
                 # what the application left of the body is read: the next request of a kept
                 # connection follows it (a worker it is handed to would not know the request it
                 # belongs to), and closing with unread bytes would reset the connection before the
                 # web server reads the answer
                 keep = body.drain()
-            parts.append(fcgi.end_request(request_id))
-            channel.send(b"".join(parts))
+            channel.send(fcgi.end_request(request_id, stdout=stdout, stderr=b"".join(errors.chunks)))
         finally:
             report.end()
         return keep

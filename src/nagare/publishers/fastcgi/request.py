@@ -51,6 +51,10 @@ def environ(params: dict[str, str]) -> dict[str, Any]:
     return env
 
 
+def _no_chunk() -> bytes:
+    return b""
+
+
 class Input:
     """`wsgi.input`: the request body, read from the connection as the application asks for it.
 
@@ -63,6 +67,14 @@ class Input:
         self._chunk = chunk
         self._buffer = bytearray()
         self._eof = False
+
+    @classmethod
+    def whole(cls, body: bytes) -> Input:
+        """The body of a request received whole."""
+        self = cls(_no_chunk)
+        self._buffer += body
+        self._eof = True
+        return self
 
     def _fill(self) -> bool:
         """One more chunk of the body into the buffer; False at its end."""

@@ -21,7 +21,7 @@ class Response:
     """The response of the active request `request_id` of `fcgi`, streamed through `send`.
 
     The body is kept until it reaches STREAM_AFTER bytes, then sent with the head before it; what
-    is left when the application returns comes out of `records`, for the caller to send with the
+    is left when the application returns comes out of `rest`, for the caller to send with the
     end of the request.
     """
 
@@ -102,14 +102,10 @@ class Response:
         """Drop the body kept so far: the web server aborted the request, nobody reads it."""
         self._body.clear()
 
-    def records(self, stderr: list[bytes]) -> list[bytes]:
-        """The STDOUT records still to send (the head too, if not sent), then the STDERR ones.
+    def rest(self) -> bytes:
+        """The output still to send (the head too, if not sent), for the end of the request.
 
-        END_REQUEST is the caller's: it reads what is left of the request before it ends it.
+        Ending the request is the caller's: it reads what is left of the request before.
         """
-        fcgi, request_id = self._fcgi, self._request_id
         data = b"".join(self._body)
-        parts = [fcgi.send_stdout(request_id, data if self._sent else self._head + data)]
-        if stderr:
-            parts.append(fcgi.send_stderr(request_id, b"".join(stderr)))
-        return parts
+        return data if self._sent else self._head + data
