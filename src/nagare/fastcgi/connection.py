@@ -223,8 +223,8 @@ class Connection:
         Params, its body's Stdin and StdinEnd when `body` is not None) are then not given. None
         for anything else, without reading it: `next_event` gives the events, or the error.
         """
-        if self._active is not None or self._error is not None:
-            return None
+        if self._active is not None or self._error is not None or len(self._buffer) - self._offset < 2 * HEADER_SIZE:
+            return None  # (the last test: after a request, most of the time, nothing more came)
         found = split_request(self._buffer, self._offset, self._max_params_size)
         if found is None:
             return None

@@ -68,13 +68,10 @@ class Handler:
                     served = True
                     if not self.respond(channel, whole.request_id, whole.params, whole.body, report) or not whole.keep_conn:
                         return False
-                    if fcgi.buffered:
-                        continue
-                    pending = fcgi.data_to_send()
-                    if pending:
-                        channel.send(pending)
-                    return True  # idle: back to the worker's epoll
-                event = fcgi.next_event()
+                    # nothing more came, most of the time: what next_event would say, without asking
+                    event = fastcgi.NEED_DATA if not fcgi.buffered else fcgi.next_event()
+                else:
+                    event = fcgi.next_event()
                 if event is fastcgi.NEED_DATA:
                     pending = fcgi.data_to_send()
                     if pending:
