@@ -22,7 +22,7 @@ with `--workers` processes, loaded by wrk -t2 -c`--connections` --latency:
   counter (one memcached `incr` a click) on gunicorn behind nginx (`proxy_pass`).
 These cases run interleaved: round 1 of every case, then round 2..., the order rotated each round;
 the tables give medians and ratios to the peers of the same run.
-- memory: VmRSS and PSS (smaps_rollup: forked workers share their pages) of our workers at start
+- memory: VmRSS, PSS (smaps_rollup: forked workers share their pages) and USS (private pages) of our workers at start
   and after `--memory-requests` clicks of the demo counter; of every server's workers after a
   hello load; bytes per session in memcached;
 - click: bench/click.py --json (the in-process breakdown of a click), if it exists.
@@ -98,13 +98,16 @@ def cases_of(parts: list[str], ours: list[str], workers: list[int]) -> list[Case
     return list(seen.values())
 
 
-def memory_kb(pid: int) -> tuple[int, int]:
-    """(VmRSS, Pss) of a process in kB; PSS shares each page among the processes that map it."""
+def memory_kb(pid: int) -> tuple[int, int, int]:
+    """(VmRSS, Pss, Uss) of a process in kB. PSS shares each page among the processes that map
+    it; USS counts the pages this process alone maps (Private_Clean + Private_Dirty): what one more
+    forked worker adds."""
     status = Path(f"/proc/{pid}/status").read_text()
     rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
     rss = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
     pss = re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)
-    return int(rss.group(1)) if rss else 0, int(pss.group(1)) if pss else 0
+    uss = sum(int(n) for n in re.findall(r"^Private_(?:Clean|Dirty):\s+(\d+) kB", rollup, re.M))
+    return int(rss.group(1)) if rss else 0, int(pss.group(1)) if pss else 0, uss
 
 
 def workers_of(master: int) -> list[int]:
@@ -487,20 +490,21 @@ def memory_text(found: dict[str, Any], args: argparse.Namespace) -> list[str]:
     ours, workers = found["ours"], found["workers"]
     lines = [
         "## 5. memory", "",
-        f"Our pool with {workers} workers (`minSpare = 1`), the demo counter on a Unix socket, memcache sessions: VmRSS and PSS "
-        f"(/proc/PID/smaps_rollup: a page shared by n processes counts 1/n in each) of each worker, MB; start: once the pool "
+        f"Our pool with {workers} workers (`minSpare = 1`), the demo counter on a Unix socket, memcache sessions: VmRSS, PSS "
+        f"(/proc/PID/smaps_rollup: a page shared by n processes counts 1/n in each) and USS (its private pages: what one more worker costs) of each worker, MB; start: once the pool "
         f"answers; warm: after {found['warm requests']:,} requests; after: after {found['requests']:,} requests "
         f"({found['requests'] - found['store']['sessions made']:,} clicks, each a new state, over fresh sessions of "
         f"{args.sessions} each run).", "",
-        "| worker | RSS start | RSS warm | RSS after | RSS growth after warm | PSS start | PSS warm | PSS after |",
-        "|---|---|---|---|---|---|---|---|",
+        "| worker | RSS start | RSS warm | RSS after | RSS growth after warm | PSS start | PSS warm | PSS after | USS start | USS after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for pid in sorted(set(ours["start"]) | set(ours["after"])):
         got = [ours[stage].get(pid) for stage in ("start", "warm", "after")]
         rss_ = [mb(g[0]) if g else "—" for g in got]
         pss_ = [mb(g[1]) if g else "—" for g in got]
+        uss_ = [mb(g[2]) if g and len(g) > 2 else "—" for g in (got[0], got[2])]
         growth = f"{(got[2][0] - got[1][0]) / 1024:+.1f}" if got[1] and got[2] else "—"
-        lines.append(f"| {pid} {'(at start)' if pid in found['first'] else '(forked later)'} | {' | '.join(rss_)} | {growth} | {' | '.join(pss_)} |")
+        lines.append(f"| {pid} {'(at start)' if pid in found['first'] else '(forked later)'} | {' | '.join(rss_)} | {growth} | {' | '.join(pss_)} | {' | '.join(uss_)} |")
     lines += ["", f"Master: RSS {mb(found['master'][0])} MB, PSS {mb(found['master'][1])} MB.", ""]
     store = found["store"]
     last = store["last"]
@@ -511,17 +515,18 @@ def memory_text(found: dict[str, Any], args: argparse.Namespace) -> list[str]:
         f"{last['payload'] / max(last['sessions'], 1):,.0f} bytes of keys and values, {last['stored'] / max(last['sessions'], 1):,.0f} "
         "bytes of memcached items per session.", "",
         f"After a hello load ({args.seconds} s, Unix socket, {workers} workers), MB:", "",
-        "| server | workers | RSS per worker (median) | PSS per worker (median) | RSS all workers | PSS all workers | master RSS, PSS |",
-        "|---|---|---|---|---|---|---|",
+        "| server | workers | RSS per worker (median) | PSS per worker (median) | USS per worker (median) | RSS all workers | PSS all workers | master RSS, PSS | the pool's PSS (master + workers) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for server, got in found["hello"].items():
         if isinstance(got, str):
-            lines.append(f"| {server} | — | — | — | — | — | {got} |")
+            lines.append(f"| {server} | — | — | — | — | — | — | {got} | — |")
             continue
         rss_, pss_ = [w[0] for w in got["workers"]], [w[1] for w in got["workers"]]
+        uss_ = [w[2] if len(w) > 2 else 0 for w in got["workers"]]
         lines.append(
-            f"| {server} | {len(rss_)} | {mb(med(rss_))} | {mb(med(pss_))} | {mb(sum(rss_))} | {mb(sum(pss_))} "
-            f"| {mb(got['master'][0])}, {mb(got['master'][1])} |"
+            f"| {server} | {len(rss_)} | {mb(med(rss_))} | {mb(med(pss_))} | {mb(med(uss_))} | {mb(sum(rss_))} | {mb(sum(pss_))} "
+            f"| {mb(got['master'][0])}, {mb(got['master'][1])} | {mb(sum(pss_) + got['master'][1])} |"
         )
     return lines
 
