@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc, orm
+from sqlalchemy.util import ThreadLocalRegistry
 
 from nagare.errors import DatabaseUnavailableError
 
@@ -65,8 +68,49 @@ class _Session(orm.Session):
         return super().get_bind(mapper=mapper, clause=clause, **kw)
 
 
+class _Local(threading.local):
+    #: the thread's session: None (the class's, for every thread) until the thread asks for one
+    value: orm.Session | None = None
+
+
+class _Registry(ThreadLocalRegistry[orm.Session]):
+    """The scoped session's registry: one session per thread, as SQLAlchemy's, but asked whether
+    the thread has one without an exception.
+
+    SQLAlchemy's `has()` is a `hasattr` on a thread-local that raises AttributeError inside when
+    the thread has no session: the usual answer of a request that never uses the database, asked
+    four times a request (the flush after the actions, the commits, the end).
+    """
+
+    def __init__(self, createfunc: Callable[[], orm.Session]) -> None:
+        self.createfunc = createfunc
+        self.registry = _Local()
+
+    def __call__(self) -> orm.Session:
+        local = self.registry
+        value: orm.Session | None = local.value
+        if value is None:
+            value = local.value = self.createfunc()
+        return value
+
+    def current(self) -> orm.Session | None:
+        """The thread's session, None when it has none (none is made)."""
+        value: orm.Session | None = self.registry.value
+        return value
+
+    def has(self) -> bool:
+        return self.registry.value is not None
+
+    def set(self, obj: orm.Session) -> None:
+        self.registry.value = obj
+
+    def clear(self) -> None:
+        self.registry.value = None
+
+
 #: The session of the current thread (an SQLAlchemy `scoped_session`).
 session: orm.scoped_session[orm.Session] = orm.scoped_session(orm.sessionmaker(class_=_Session))
+_registry = session.registry = _Registry(session.session_factory)
 
 #: `session.query`, as Nagare 0.5 named it.
 query = session.query
@@ -132,40 +176,48 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
-@contextmanager
-def transaction() -> Iterator[Callable[[bool], None]]:
+def transaction() -> AbstractContextManager[Callable[[bool], None]]:
     """One request's transaction: yields `end(ok)`, which commits (`ok`) or rolls back.
 
     The work is rolled back if `end` was not called when the block ends (an exception), and the
     session is removed in every case: the next request starts afresh. A request that never used
     the database costs nothing: no session is made for it.
     """
-    ended = False
+    return _Transaction()
 
-    def end(ok: bool) -> None:
-        nonlocal ended
+
+class _Transaction:
+    """`transaction()`'s context manager (a class: a generator's costs more, once a request)."""
+
+    __slots__ = ("ended",)
+
+    def __init__(self) -> None:
+        self.ended = False
+
+    def __enter__(self) -> Callable[[bool], None]:
+        return self.end
+
+    def end(self, ok: bool) -> None:
         if ok:
             commit()
         else:
             _rollback()
-        ended = True
+        self.ended = True
 
-    try:
-        yield end
-    finally:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         try:
-            if not ended:
+            if not self.ended:
                 _rollback()
         finally:
-            if session.registry.has():
+            if _registry.has():
                 session.remove()
 
 
 def _used() -> orm.Session | None:
     """The request's session if it began a transaction or holds changes (None: nothing to end)."""
-    if not session.registry.has():
+    current = _registry.current()
+    if current is None:
         return None
-    current = session()
     return current if current.in_transaction() or current.new or current.dirty or current.deleted else None
 
 

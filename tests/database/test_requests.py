@@ -153,3 +153,25 @@ def test_a_request_that_never_uses_the_database_makes_no_session(tmp_path, monke
     finally:
         database.reset()
     assert bool(sessions) is made  # no SQLAlchemy session (nor flush, nor commit) for the plain page
+
+
+def test_each_thread_has_its_own_session_made_on_demand_and_forgotten_by_remove():
+    import threading
+
+    registry = database.session.registry
+    assert not registry.has()
+    mine = database.session()
+    assert registry.has() and database.session() is mine
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append((registry.has(), database.session(), registry.has())))
+    thread.start()
+    thread.join()
+    assert seen[0][0] is False and seen[0][1] is not mine and seen[0][2] is True  # not this thread's
+    database.session.remove()
+    assert not registry.has()
+    assert database.session() is not mine  # a new one
+    database.session.remove()
+    with database.transaction() as end:
+        database.session()
+        end(True)
+    assert not registry.has()  # the transaction's end removes it
