@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import logging
 import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
@@ -147,20 +147,35 @@ def current() -> Context:
     return context
 
 
-@contextmanager
-def bind(manager: Manager | None, request: Request, response: Response) -> Iterator[Context]:
+def bind(manager: Manager | None, request: Request, response: Response) -> AbstractContextManager[Context]:
     """Authenticate the request with `manager` and make them current for the `with` block.
 
     Yields the `Context` (`context.user` is the user found, None when anonymous); the previous
     context comes back at the end, an exception too.
     """
-    context = Context(manager if manager is not None else DEFAULT_MANAGER, request, response)
-    token = _current.set(context)
-    try:
-        context.user = context.manager.create_user(request, response)
-        yield context
-    finally:
-        _current.reset(token)
+    return _Binding(Context(manager if manager is not None else DEFAULT_MANAGER, request, response), request, response)
+
+
+class _Binding:
+    """`bind()`'s context manager (a class: a generator's costs more, once a request)."""
+
+    __slots__ = ("context", "request", "response", "token")
+
+    def __init__(self, context: Context, request: Request, response: Response) -> None:
+        self.context, self.request, self.response = context, request, response
+
+    def __enter__(self) -> Context:
+        context = self.context
+        self.token = token = _current.set(context)
+        try:
+            context.user = context.manager.create_user(self.request, self.response)
+        except BaseException:
+            _current.reset(token)
+            raise
+        return context
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: types.TracebackType | None) -> None:
+        _current.reset(self.token)
 
 
 def get_user(only_valid: bool = True) -> Any:

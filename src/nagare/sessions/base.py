@@ -21,6 +21,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from types import TracebackType
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Generic, NamedTuple, TypeVar
 
@@ -155,25 +156,25 @@ class Sessions(Generic[LeaseT]):
             self._create(lease)
             yield Session(self, lease, session_id, secure_id, None, 0)
 
-    @contextmanager
-    def open(self, session_id: str, state_id: str, secure_id: str | None) -> Iterator[Session[LeaseT]]:
+    def open(self, session_id: str, state_id: str, secure_id: str | None) -> AbstractContextManager[Session[LeaseT]]:
         """Lock the session, load the state `state_id`; raise if unknown or not the browser's.
 
         `ExpirationError`: no such session or state; `SessionSecurityError`: the browser's secure
         id differs; `LockError`: the lock was not acquired in time; `StateError`: not authentic.
         """
-        if not _valid_session_id(session_id) or not _valid_state_id(state_id):
-            raise ExpirationError("malformed session or state id")
-        with self._lock(session_id, int(state_id)) as lease:
-            record = self._fetch(lease, int(state_id))
-            if secure_id is None or not secrets.compare_digest(record.secure_id.encode(), secure_id.encode()):
-                raise SessionSecurityError("the browser's secure id does not match the session's")
-            loaded, shared = self.serializer.loads(session_id, record.state, record.shared, record.state_id)
-            if type(loaded) is not tuple or len(loaded) != 2:
-                raise StateError("stored state is not a page state (root, callbacks)")
-            # Under the lock nobody else stores in this session: the last id read is still the last.
-            next_state_id = record.last_state_id + 1 if self.states_history else record.state_id
-            yield Session(self, lease, session_id, record.secure_id, record.state_id, next_state_id, PageState(*loaded), shared)
+        return _Opened(self, session_id, state_id, secure_id)
+
+    def _load(self, lease: LeaseT, session_id: str, state_id: int, secure_id: str | None) -> Session[LeaseT]:
+        """What `open` yields: the state read with the lock held, checked and unpickled."""
+        record = self._fetch(lease, state_id)
+        if secure_id is None or not secrets.compare_digest(record.secure_id.encode(), secure_id.encode()):
+            raise SessionSecurityError("the browser's secure id does not match the session's")
+        loaded, shared = self.serializer.loads(session_id, record.state, record.shared, record.state_id)
+        if type(loaded) is not tuple or len(loaded) != 2:
+            raise StateError("stored state is not a page state (root, callbacks)")
+        # Under the lock nobody else stores in this session: the last id read is still the last.
+        next_state_id = record.last_state_id + 1 if self.states_history else record.state_id
+        return Session(self, lease, session_id, record.secure_id, record.state_id, next_state_id, PageState(*loaded), shared)
 
     # -- what a backend implements (see docs/architecture.md) ------------------------------
 
@@ -226,3 +227,30 @@ def _valid_session_id(session_id: str) -> bool:
 
 def _valid_state_id(state_id: str) -> bool:
     return isinstance(state_id, str) and _STATE_ID.fullmatch(state_id) is not None
+
+
+class _Opened(Generic[LeaseT]):
+    """`Sessions.open()`'s context manager: the backend's lock held around the session loaded
+    (a class: a generator's costs more, once a request)."""
+
+    __slots__ = ("manager", "session_id", "state_id", "secure_id", "lock")
+
+    def __init__(self, manager: Sessions[LeaseT], session_id: str, state_id: str, secure_id: str | None) -> None:
+        self.manager, self.session_id, self.state_id, self.secure_id = manager, session_id, state_id, secure_id
+
+    def __enter__(self) -> Session[LeaseT]:
+        session_id, state_id = self.session_id, self.state_id
+        if not _valid_session_id(session_id) or not _valid_state_id(state_id):
+            raise ExpirationError("malformed session or state id")
+        number = int(state_id)
+        manager = self.manager
+        self.lock = lock = manager._lock(session_id, number)
+        lease = lock.__enter__()
+        try:
+            return manager._load(lease, session_id, number, self.secure_id)
+        except BaseException as exc:
+            lock.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> bool | None:
+        return self.lock.__exit__(kind, error, tb)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+from types import TracebackType
 
 from nagare.config.settings import Setting, integer, number
 from nagare.config.values import Values
@@ -66,21 +66,8 @@ class Sessions(base.Sessions[Entry]):
     def __len__(self) -> int:
         return len(self._sessions)
 
-    @contextmanager
-    def _lock(self, session_id: str, state_id: int | None = None) -> Iterator[Entry]:
-        with self._guard:
-            entry = self._sessions.get(session_id)
-            if entry is None:
-                # Not kept until its first store (a new session), or unknown: `_fetch` says which.
-                entry = Entry(session_id, self._generation)
-            else:
-                self._sessions.move_to_end(session_id)
-        if not entry.lock.acquire(blocking=False):
-            self._wait(entry)
-        try:
-            yield entry
-        finally:
-            entry.lock.release()
+    def _lock(self, session_id: str, state_id: int | None = None) -> AbstractContextManager[Entry]:
+        return _Locked(self, session_id)
 
     def _wait(self, entry: Entry) -> None:
         with self._guard:
@@ -137,3 +124,30 @@ class Sessions(base.Sessions[Entry]):
         with self._guard:
             self._generation += 1
             self._sessions.clear()
+
+
+class _Locked:
+    """`Sessions._lock()`'s context manager: the session's entry, its lock held (a class: a
+    generator's costs more, once a request)."""
+
+    __slots__ = ("manager", "session_id", "entry")
+
+    def __init__(self, manager: Sessions, session_id: str) -> None:
+        self.manager, self.session_id = manager, session_id
+
+    def __enter__(self) -> Entry:
+        manager, session_id = self.manager, self.session_id
+        with manager._guard:
+            entry = manager._sessions.get(session_id)
+            if entry is None:
+                # Not kept until its first store (a new session), or unknown: `_fetch` says which.
+                entry = Entry(session_id, manager._generation)
+            else:
+                manager._sessions.move_to_end(session_id)
+        if not entry.lock.acquire(blocking=False):
+            manager._wait(entry)
+        self.entry = entry
+        return entry
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.entry.lock.release()

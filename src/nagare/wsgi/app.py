@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from types import TracebackType
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
@@ -220,23 +221,11 @@ class WSGIApp:
             session_params={"_s": session.session_id, "_c": f"{state_id:05d}"},
         )
 
-    @contextmanager
-    def request_scope(self, request: Request, response: Response) -> Iterator[None]:
+    def request_scope(self, request: Request, response: Response) -> AbstractContextManager[None]:
         """Around everything done for one request: this application's logger is `nagare.log`'s
         current one, this application is `current_app`, and the security manager has
         authenticated the request (`nagare.security.get_user()`)."""
-        log_token = log.set_logger(self.log.name)
-        app_token = current_app.set(self)
-        locale_token = i18n.set_locale(self.default_locale)
-        chosen_token = _request_locale.set(None)
-        try:
-            with nagare_security.bind(self.security, request, response):
-                yield
-        finally:
-            _request_locale.reset(chosen_token)
-            locale_token.var.reset(locale_token)
-            current_app.reset(app_token)
-            log_token.var.reset(log_token)
+        return _RequestScope(self, request, response)
 
     def check_permissions(self, permissions: Any, subject: Any) -> None:
         """Before an action registered with `permissions`: the security manager refuses (403, or
@@ -595,6 +584,43 @@ class WSGIApp:
         _release(h)
         session.store(page, state_id)  # the page shown keeps its state id: its links stay valid
         return json_response({"updates": updates, "head": h.head_assets(), "reload": reload}, response)
+
+
+class _RequestScope:
+    """`WSGIApp.request_scope()`'s context manager (a class: a generator's costs more, once a request)."""
+
+    __slots__ = ("app", "request", "response", "binding", "tokens")
+
+    def __init__(self, app: WSGIApp, request: Request, response: Response) -> None:
+        self.app, self.request, self.response = app, request, response
+
+    def __enter__(self) -> None:
+        app = self.app
+        self.tokens = (
+            log.set_logger(app.log.name),
+            current_app.set(app),
+            i18n.set_locale(app.default_locale),
+            _request_locale.set(None),
+        )
+        try:
+            self.binding = binding = nagare_security.bind(app.security, self.request, self.response)
+            binding.__enter__()
+        except BaseException:
+            self._reset()
+            raise
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            self.binding.__exit__(kind, error, tb)
+        finally:
+            self._reset()
+
+    def _reset(self) -> None:
+        log_token, app_token, locale_token, chosen_token = self.tokens
+        _request_locale.reset(chosen_token)
+        locale_token.var.reset(locale_token)
+        current_app.reset(app_token)
+        log_token.var.reset(log_token)
 
 
 def create_WSGIApp(app: Any, with_component: bool = True) -> WSGIApp:  # noqa: N802 (the Nagare 0.5 name)
