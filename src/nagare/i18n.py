@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import gettext as _gettext
 import operator
 import os
@@ -553,6 +554,25 @@ def negotiate(
     return declared[0] if declared else ("en", None)
 
 
+@functools.lru_cache(maxsize=256)  # the headers come from the clients: bounded
+def _negotiate_cached(
+    accept_language: str | None, locales: tuple[LocaleSpec, ...], default_locale: tuple[str | None, str | None]
+) -> tuple[str, str | None]:
+    return negotiate(accept_language, locales, default_locale)
+
+
+def _negotiate(
+    accept_language: str | None, locales: tuple[LocaleSpec, ...], default_locale: tuple[str | None, str | None]
+) -> tuple[str, str | None]:
+    """`negotiate`, its answers kept per (header, locales, default): a request's locale is
+    negotiated among the same few, for the same few headers. (`negotiate` depends on its
+    arguments alone, and these are immutable once hashable.)"""
+    try:
+        return _negotiate_cached(accept_language, locales, default_locale)
+    except TypeError:  # an unhashable argument (a list for a locale): not kept
+        return negotiate(accept_language, locales, default_locale)
+
+
 def _accept_language(request: object) -> str | None:
     """The `Accept-Language` of a WebOb request, of a WSGI environ, or the header itself."""
     if request is None or isinstance(request, str):
@@ -582,7 +602,7 @@ class NegotiatedLocale(Locale):
         timezone: str | datetime.tzinfo | None = None,
         default_timezone: str | datetime.tzinfo | None = None,
     ) -> None:
-        language, territory = negotiate(_accept_language(request), locales, default_locale)
+        language, territory = _negotiate(_accept_language(request), tuple(locales), default_locale)
         super().__init__(language, territory, None, None, dirname, domain, timezone, default_timezone)
 
     def __reduce__(self) -> tuple[Any, ...]:

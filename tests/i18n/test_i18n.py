@@ -298,6 +298,18 @@ def test_the_default_of_negotiation_is_the_first_locale_declared() -> None:
     assert i18n.parse_accept_language("da, en-gb;q=0.8, en;q=0.7") == ["da", "en-gb", "en"]
 
 
+def test_a_negotiation_kept_is_the_one_of_the_same_header_locales_and_default() -> None:
+    # The answers are kept per (header, locales, default): none may answer for another.
+    for _attempt in range(2):
+        assert NegotiatedLocale("fr", [("en", None), ("fr", None)]).language == "fr"
+        assert NegotiatedLocale("fr", [("en", None), ("de", None)]).language == "en"
+        assert NegotiatedLocale("fr", [("en", None), ("fr", "CA")]).territory == "CA"
+        assert NegotiatedLocale("de", [("en", None), ("fr", None)]).language == "en"
+        assert NegotiatedLocale("de", [("en", None), ("fr", None)], ("fr", None)).language == "fr"
+        assert NegotiatedLocale("fr", (spec for spec in [("en", None), ("fr", None)])).language == "fr"  # any iterable
+        assert NegotiatedLocale("fr", [["en", None], ["fr", None]]).language == "fr"  # unhashable: not kept
+
+
 def test_a_negotiated_locale_pickles_as_the_locale_it_chose() -> None:
     locale = NegotiatedLocale("fr", [("fr", "FR")], dirname="/d", domain="app", timezone="Europe/Paris", default_timezone="UTC")
     again = pickling.loads(pickling.dumps(locale))
