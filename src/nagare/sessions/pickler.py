@@ -262,11 +262,13 @@ PRIMED: tuple[tuple[str, str] | str, ...] = (
     "continuation",
 )
 
-# (the objects of PRIMED, the pickler whose memo holds them, the pickle that memoizes them)
-_primed: tuple[tuple[object, ...], Any, bytes] | None = None
+# (the objects of PRIMED, the pickler whose memo holds them, the pickle that memoizes them, the
+# objects by index: what the persistent ids of that pickle name)
+_primed: tuple[tuple[object, ...], Any, bytes, dict[int, object]] | None = None
+_SHARED_INDEX = PRIMED.index((__name__, "_shared_placeholder"))
 
 
-def _priming() -> tuple[tuple[object, ...], Any, bytes]:
+def _priming() -> tuple[tuple[object, ...], Any, bytes, dict[int, object]]:
     """Made on first use: the modules of `PRIMED` import this one."""
     global _primed
     if _primed is None:
@@ -279,7 +281,7 @@ def _priming() -> tuple[tuple[object, ...], Any, bytes]:
         # The objects memoized in the order of their indexes, each by its persistent id (its
         # index: `Unpickler.persistent_load`), then None: a pickle of its own, loaded first.
         memoize = b"".join(b"K%cQ\x940" % index for index in range(len(objects)))
-        _primed = objects, template, b"\x80\x05" + memoize + b"N."
+        _primed = objects, template, b"\x80\x05" + memoize + b"N.", dict(enumerate(objects))
     return _primed
 
 
@@ -389,21 +391,23 @@ class Unpickler(pickle.Unpickler):
             file.seek(-1, io.SEEK_CUR)  # a pickle stored before PRIMED_V1: as it is
         super().__init__(file)
         self.shared = shared
+        if self._primed:
+            # Only the pickle of `_priming` has persistent ids: the index of an object of PRIMED,
+            # found by a dict's lookup (C: no Python call for each of them), and for
+            # `_shared_placeholder` this unpickler's shared objects, as `find_class` gives them
+            # (not a bound method: the memo would hold the unpickler, a cycle for the collector).
+            objects = _priming()[3].copy()
+            objects[_SHARED_INDEX] = functools.partial(_shared_object, shared)
+            self.persistent_load = objects.__getitem__  # type: ignore[method-assign]  # the C unpickler's attribute
+        else:
+            self.persistent_load = _no_persistent_id  # type: ignore[method-assign]
 
     def load(self) -> Any:
         if self._primed:
             super().load()  # the objects of PRIMED memoized, then None
             self._primed = False
+            self.persistent_load = _no_persistent_id  # type: ignore[method-assign]
         return super().load()
-
-    def persistent_load(self, pid: Any) -> Any:
-        # Only the pickle of `_priming` has persistent ids: the index of an object of PRIMED.
-        if self._primed and pid.__class__ is int and 0 <= pid < len(PRIMED):
-            found = _priming()[0][pid]
-            # this unpickler's shared objects, as `find_class` gives them (not a bound method: the
-            # memo would hold the unpickler, a cycle for the garbage collector)
-            return functools.partial(_shared_object, self.shared) if found is _shared_placeholder else found
-        raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
 
     def find_class(self, module: str, name: str) -> Any:
         if module == __name__ and name == "_shared_placeholder":
@@ -419,6 +423,10 @@ class Unpickler(pickle.Unpickler):
 
     def shared_object(self, pid: str) -> Any:
         return _shared_object(self.shared, pid)
+
+
+def _no_persistent_id(pid: Any) -> Any:
+    raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
 
 
 def _shared_object(shared: dict[str, Any], pid: str) -> Any:
