@@ -103,10 +103,14 @@ _QUERY_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
 
 def _query(params: Mapping[str, str]) -> str:
     """`urlencode(params)`: the session parameters of every link (ids: nothing to quote, as a rule)."""
-    pairs = [(str(k), str(v)) for k, v in params.items()]
-    if all(_QUERY_SAFE.fullmatch(k) and _QUERY_SAFE.fullmatch(v) for k, v in pairs):
-        return "&".join([f"{k}={v}" for k, v in pairs])
-    return urlencode(pairs)
+    safe = _QUERY_SAFE.fullmatch
+    parts = []
+    for key, value in params.items():
+        key, value = str(key), str(value)
+        if safe(key) is None or safe(value) is None:
+            return urlencode([(str(k), str(v)) for k, v in params.items()])
+        parts.append(f"{key}={value}")
+    return "&".join(parts)
 
 
 def absolute_url(url: str, base: str) -> str:

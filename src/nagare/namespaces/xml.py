@@ -94,7 +94,7 @@ def _component() -> type[Component]:
 
 def render_object(o: object, renderer: Renderer | None) -> Child:
     """What `o` renders to: a component renders itself, other objects through their view."""
-    if isinstance(o, _component()):
+    if isinstance(o, _component_class or _component()):
         if renderer is None:
             raise TypeError(f"cannot render {o!r} into a tag that was not created by a renderer")
         return o.render(renderer)
@@ -200,7 +200,12 @@ def _add(parent: _Element, children: Iterable[Child], renderer: Renderer | None)
         else:
             if renderer is None:
                 renderer = getattr(parent, "_renderer", None)
-            _add(parent, (render_object(child, renderer),), renderer)
+            rendered = render_object(child, renderer)
+            if rendered.__class__ is str:  # what most views of objects return (a translation)
+                if rendered:
+                    _add_text(parent, rendered)
+            else:
+                _add(parent, (rendered,), renderer)
 
 
 def _add_to_list(items: list[str | _Element], children: Iterable[Child], renderer: Renderer | None) -> None:
@@ -247,6 +252,12 @@ def _set_attributes(element: Tag, attributes: Mapping[str, object]) -> None:
             name = name[:-1]
         if name[:5] == "data_" and element._data_dashes:
             name = name.replace("_", "-")  # `data_foo=` is the HTML attribute `data-foo`
+        if value.__class__ is str:  # the usual value, first
+            try:
+                set_(name, value)
+            except ValueError:
+                _set_special(element, name, value)
+            continue
         if value is None:
             if element.get(name) is not None:
                 del element.attrib[name]
