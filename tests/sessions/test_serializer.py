@@ -238,6 +238,25 @@ def test_a_session_that_shares_nothing_stores_the_pickle_of_an_empty_mapping():
         s.loads(OTHER_SID, state_blob, s.dumps(OTHER_SID, {}, {})[1])
 
 
+def test_the_shared_blob_of_a_session_sharing_nothing_is_signed_once_and_checked_all_the_same():
+    # The signed blob is kept per session: the same bytes, still refused when altered or moved.
+    s = fresh()
+    state_blob, shared_blob = s.dumps(SID, {"n": 1}, {})
+    assert s.dumps(SID, {"n": 2}, {})[1] == shared_blob == fresh().dumps(SID, {}, {})[1]
+    assert fresh().loads(SID, state_blob, shared_blob) == ({"n": 1}, {})  # no kept blob: verified
+    other_state, other_shared = s.dumps(OTHER_SID, {"n": 3}, {})
+    assert other_shared != shared_blob
+    for position in range(len(shared_blob)):
+        with pytest.raises(StateError):
+            s.loads(SID, state_blob, flip(shared_blob, position))
+    with pytest.raises(StateError):
+        s.loads(SID, state_blob, other_shared)  # another session's
+    with pytest.raises(StateError):
+        s.loads(SID, state_blob, bytearray(flip(shared_blob, MAC_SIZE)))
+    assert s.loads(SID, state_blob, bytearray(shared_blob)) == ({"n": 1}, {})
+    assert s.loads(OTHER_SID, other_state, other_shared) == ({"n": 3}, {})
+
+
 def test_blobs_moved_to_another_session_are_refused():
     state_blob, shared_blob = trapped_blobs()
     with pytest.raises(StateError, match="not authentic"):

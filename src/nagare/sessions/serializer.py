@@ -37,6 +37,10 @@ class Serializer:
         # The key's HMAC state, made once: each MAC starts from a copy (the key's two hashed
         # blocks are not hashed again for every blob, four times a request).
         self._keyed = hmac.new(self.key, digestmod=hashlib.sha256)
+        # session id -> the signed shared blob of that session when it shares nothing (most
+        # sessions): the MAC of the same bytes for the same session, made once, not at every
+        # store and load. Bounded; emptied when full.
+        self._no_shared: dict[str, bytes] = {}
 
     def _mac(self, session_id: str, kind: bytes, data: bytes) -> bytes:
         mac = self._keyed.copy()
@@ -64,9 +68,18 @@ class Serializer:
             buffer = io.BytesIO()
             Pickler(buffer).dump({pid: obj for pid, obj in shared.values()})
             shared_bytes = buffer.getvalue()
-        else:  # most sessions share nothing: the bytes of an empty mapping, pickled once
-            shared_bytes = _NO_SHARED
-        return self.sign(session_id, _state_kind(state_id), state_bytes), self.sign(session_id, b"shared", shared_bytes)
+            return self.sign(session_id, _state_kind(state_id), state_bytes), self.sign(session_id, b"shared", shared_bytes)
+        # most sessions share nothing: the bytes of an empty mapping, pickled once, signed once
+        return self.sign(session_id, _state_kind(state_id), state_bytes), self._signed_no_shared(session_id)
+
+    def _signed_no_shared(self, session_id: str) -> bytes:
+        signed = self._no_shared.get(session_id)
+        if signed is None:
+            signed = self.sign(session_id, b"shared", _NO_SHARED)
+            if len(self._no_shared) >= _NO_SHARED_KEPT:
+                self._no_shared.clear()
+            self._no_shared[session_id] = signed
+        return signed
 
     def loads(
         self, session_id: str, state_blob: bytes, shared_blob: bytes | None, state_id: int | None = None
@@ -75,7 +88,13 @@ class Serializer:
         # Both blobs are verified before either is unpickled: an authentic shared blob must not
         # be loaded (running its reducers) on behalf of an altered state blob.
         state_data = self.verify(session_id, _state_kind(state_id), state_blob)
-        shared_data = self.verify(session_id, b"shared", shared_blob) if shared_blob is not None else None
+        shared_data: bytes | None = None
+        if shared_blob is not None:
+            known = self._no_shared.get(session_id)
+            if known is not None and shared_blob.__class__ is bytes and hmac.compare_digest(shared_blob, known):
+                shared_data = _NO_SHARED  # the very bytes this serializer signed for the session
+            else:
+                shared_data = self.verify(session_id, b"shared", shared_blob)
         shared_objects: dict[str, object] = {}
         if shared_data is not None and shared_data != _NO_SHARED:
             loaded = self._unpickle(shared_data, {})
@@ -106,6 +125,10 @@ def _pickled(obj: object) -> bytes:
 #: The shared blob of a session that shares nothing (what `dumps` wrote for it before: the same
 #: bytes, a plain pickle).
 _NO_SHARED = _pickled({})
+
+
+#: The sessions whose signed blob of `_NO_SHARED` a serializer keeps.
+_NO_SHARED_KEPT = 1024
 
 
 def _state_kind(state_id: int | None) -> bytes:
