@@ -57,7 +57,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.metadata
-import io
 import json
 import os
 import re
@@ -75,13 +74,13 @@ import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import lxml.html
 import requests
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
+from bench.browser import Browser  # noqa: E402
 from bench.database import machine  # noqa: E402
 from bench.fastcgi import LUA, NGINX_CONF, WRK_THREADS, Bench, Process, Run, wait_answers, wrk  # noqa: E402
 from tests.support.server import free_port, wait_for_port  # noqa: E402
@@ -593,7 +592,6 @@ RATE = 200  # py-spy's samples per second
 
 # -- in process: the CPU of one request, without nginx, FastCGI or another process ---------------
 
-INCREASE = re.compile(rb'<a[^>]*id="increase"[^>]*>')
 # The demo's application file, an instance and a name of its own per case (bench/apps/demo_instances.py:
 # nagare.demo.app:app is one object, which a second load would configure again).
 DEMO = "[application]\npath = python demo_instances:{name}\nname = {name}\ndebug = off\n"
@@ -601,39 +599,6 @@ DATABASE = (
     "\n[database]\nactivated = on\nuri = sqlite:///{folder}/demo.db\nmetadata = nagare.demo.wiki:metadata\n"
     "populate = nagare.demo.wiki:populate\n"
 )
-
-
-class Browser:
-    """A minimal WSGI driver: a GET per click on the `++` link of the last page, the cookie kept."""
-
-    def __init__(self, app: Any, mount: str) -> None:
-        self.app, self.mount, self.cookie, self.status = app, mount, "", ""
-        self.page = self.get("/", "")
-
-    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
-        self.status = status
-        for name, value in headers:
-            if name.lower() == "set-cookie":
-                self.cookie = value.split(";", 1)[0]
-
-    def get(self, path: str, query: str) -> bytes:
-        environ = {
-            "REQUEST_METHOD": "GET", "SCRIPT_NAME": self.mount, "PATH_INFO": path, "QUERY_STRING": query,
-            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "127.0.0.1",
-            "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
-            "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
-        }
-        if self.cookie:
-            environ["HTTP_COOKIE"] = self.cookie
-        return b"".join(self.app(environ, self.start_response))
-
-    def click(self) -> None:
-        tag = INCREASE.search(self.page)
-        href = re.search(rb'href="([^"]*)"', tag.group(0)) if tag else None
-        if href is None or not self.status.startswith("200"):
-            raise RuntimeError(f"no `++` link in the page ({self.status}): {self.page[:300]!r}")
-        path, _, query = href.group(1).decode().replace("&amp;", "&").partition("?")
-        self.page = self.get(path.removeprefix(self.mount) or "/", query)
 
 
 @dataclass
