@@ -9,7 +9,8 @@ import stat
 import pytest
 
 from nagare.errors import NagareError
-from nagare.publishers.fastcgi.sockets import describe, listen_status, listen_tcp, listen_unix, unlink
+
+from nagare.publishers.fastcgi.sockets import describe, listen_status, listen_tcp, listen_unix, no_delay, unlink
 from nagare.server.status import Address
 
 
@@ -68,3 +69,18 @@ def test_the_status_listens_without_blocking_on_tcp_or_a_unix_socket(tmp_path) -
     unlink(path)
     unlink(path)  # already gone: nothing to do
     assert not os.path.exists(path)
+
+
+def test_the_connections_accepted_on_tcp_have_no_nagle_delay():
+    """TCP_NODELAY is set once, on the listening socket: each connection it accepts has it."""
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        with socket.socket(family, socket.SOCK_STREAM) as listener:
+            listener.bind((host, 0))
+            listener.listen()
+            no_delay(listener)
+            with socket.create_connection(listener.getsockname()[:2]) as client:
+                accepted, _ = listener.accept()
+                with accepted:
+                    assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                assert not client.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)  # the option, not a default
+

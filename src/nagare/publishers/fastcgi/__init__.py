@@ -34,7 +34,7 @@ from nagare.wsgi.access import AccessLog
 from nagare.wsgi.loader import LoadedApp
 
 from .handler import Handler
-from .sockets import describe, listen_status, listen_tcp, listen_unix, unlink
+from .sockets import describe, listen_status, listen_tcp, listen_unix, no_delay, unlink
 
 __all__ = ["Publisher"]
 
@@ -132,10 +132,7 @@ class Publisher(base.Publisher):
             old_workers = ()
         for sock in (listener, *handoff):
             sock.setblocking(False)
-        if listener.family in (socket.AF_INET, socket.AF_INET6):
-            # set on the listening socket (whichever image opened it): the connections accepted
-            # inherit it (Linux), one system call less a connection
-            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        no_delay(listener)
         sharing = self.sharing(inherited.sharing if inherited is not None else "", handoff[0], listener)
         allowed = set(s.allowed_servers) | set(string_list(os.environ.get("FCGI_WEB_SERVER_ADDRS", "")))
         pool = PoolSettings(
