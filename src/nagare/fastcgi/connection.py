@@ -229,15 +229,19 @@ class Connection:
         if found is None:
             return None
         request_id, keep_conn, params, body, self._offset = found
+        self._start(request_id, keep_conn, True, body is not None)
+        return Request(request_id, keep_conn, params, body)
+
+    def _start(self, request_id: int, keep_conn: bool, params_done: bool, stdin_done: bool) -> None:
+        """`request_id` becomes the active request (of a BEGIN_REQUEST, or a whole request read at once)."""
         self._dropped.discard(request_id)
         self._active = request_id
         self._keep_conn = keep_conn
-        self._params_done = True
-        self._stdin_done = body is not None
+        self._params_done = params_done
+        self._stdin_done = stdin_done
         self._params = []
         self._params_size = 0
         self._stderr_sent = False
-        return Request(request_id, keep_conn, params, body)
 
     def _next_event(self) -> Event | Literal[_Sentinel.NEED_DATA]:
         buffer = self._buffer
@@ -332,14 +336,8 @@ class Connection:
             self._dropped.add(request_id)
             self._outgoing.append(encode_end_request(request_id, 0, UNKNOWN_ROLE))
             return None
-        self._dropped.discard(request_id)
-        self._active = request_id
-        self._keep_conn = keep_conn = bool(flags & KEEP_CONN)
-        self._params_done = False
-        self._stdin_done = False
-        self._params = []
-        self._params_size = 0
-        self._stderr_sent = False
+        keep_conn = bool(flags & KEEP_CONN)
+        self._start(request_id, keep_conn, False, False)
         return RequestStarted(request_id, role, keep_conn)
 
     def _management(self, record_type: int, buffer: bytearray, start: int, stop: int) -> None:
