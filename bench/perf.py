@@ -502,7 +502,7 @@ def memory_text(found: dict[str, Any], args: argparse.Namespace) -> list[str]:
         got = [ours[stage].get(pid) for stage in ("start", "warm", "after")]
         rss_ = [mb(g[0]) if g else "—" for g in got]
         pss_ = [mb(g[1]) if g else "—" for g in got]
-        uss_ = [mb(g[2]) if g and len(g) > 2 else "—" for g in (got[0], got[2])]
+        uss_ = [mb(g[2]) if g else "—" for g in (got[0], got[2])]
         growth = f"{(got[2][0] - got[1][0]) / 1024:+.1f}" if got[1] and got[2] else "—"
         lines.append(f"| {pid} {'(at start)' if pid in found['first'] else '(forked later)'} | {' | '.join(rss_)} | {growth} | {' | '.join(pss_)} | {' | '.join(uss_)} |")
     lines += ["", f"Master: RSS {mb(found['master'][0])} MB, PSS {mb(found['master'][1])} MB.", ""]
@@ -523,7 +523,7 @@ def memory_text(found: dict[str, Any], args: argparse.Namespace) -> list[str]:
             lines.append(f"| {server} | — | — | — | — | — | — | {got} | — |")
             continue
         rss_, pss_ = [w[0] for w in got["workers"]], [w[1] for w in got["workers"]]
-        uss_ = [w[2] if len(w) > 2 else 0 for w in got["workers"]]
+        uss_ = [w[2] for w in got["workers"]]
         lines.append(
             f"| {server} | {len(rss_)} | {mb(med(rss_))} | {mb(med(pss_))} | {mb(med(uss_))} | {mb(sum(rss_))} | {mb(sum(pss_))} "
             f"| {mb(got['master'][0])}, {mb(got['master'][1])} | {mb(sum(pss_) + got['master'][1])} |"
