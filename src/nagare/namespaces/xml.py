@@ -252,24 +252,19 @@ def _set_attributes(element: Tag, attributes: Mapping[str, object]) -> None:
             name = name[:-1]
         if name[:5] == "data_" and element._data_dashes:
             name = name.replace("_", "-")  # `data_foo=` is the HTML attribute `data-foo`
-        if value.__class__ is str:  # the usual value, first
-            try:
-                set_(name, value)
-            except ValueError:
-                _set_special(element, name, value)
-            continue
-        if value is None:
-            if element.get(name) is not None:
-                del element.attrib[name]
-            continue
-        if value is True or value is False:
-            value = element._boolean(name, value)
+        if value.__class__ is not str:  # a string, the usual value, goes straight to set_
             if value is None:
                 if element.get(name) is not None:
                     del element.attrib[name]
                 continue
-        elif not isinstance(value, str):
-            value = str(value)
+            if value is True or value is False:
+                value = element._boolean(name, value)
+                if value is None:
+                    if element.get(name) is not None:
+                        del element.attrib[name]
+                    continue
+            elif not isinstance(value, str):
+                value = str(value)
         try:
             set_(name, value)
         except ValueError:
